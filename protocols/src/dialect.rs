@@ -1,0 +1,265 @@
+//! The dialects we speak, and what each one can carry, as a table of data.
+//!
+//! Every behavioural difference between dialects that is a *fact about the wire* lives in
+//! [`Caps`], one row per dialect, so codecs branch on a capability rather than on a dialect
+//! name. See PROTOCOLS.md §1, §3.6, §4.6 and §7.1 for where each value comes from.
+
+use std::fmt;
+
+/// A WebSocket dialect, as recognised from the opening handshake.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// draft-hixie-thewebsocketprotocol-75: no challenge, sentinel framing, no close handshake.
+    Hixie75,
+    /// draft-hixie-thewebsocketprotocol-76, identical on the wire to hybi-00 ("draft-00"):
+    /// Key1/Key2/key3 MD5 challenge, sentinel framing, `FF 00` close.
+    Hixie76,
+    /// hybi-01..03 ("draft03"): the hixie-76 handshake plus `Sec-WebSocket-Draft`, and the
+    /// unmasked MORE-bit framing of PROTOCOLS.md §4.2.
+    Hybi03,
+    /// hybi-07 (`Sec-WebSocket-Version: 7`), RFC framing, origin in `Sec-WebSocket-Origin`.
+    Hybi07,
+    /// hybi-08..12 (`Sec-WebSocket-Version: 8`), RFC framing.
+    Hybi08,
+    /// RFC 6455 (`Sec-WebSocket-Version: 13`).
+    Rfc6455,
+}
+
+/// The framing family a dialect uses on the wire.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Framing {
+    /// hixie-75/76: `00 <utf-8> FF` text frames and `80+` length-prefixed frames.
+    Sentinel,
+    /// hybi-01..03: length-framed, MORE bit instead of FIN, opcodes 0-5, never masked.
+    MoreBit,
+    /// hybi-07 onwards (RFC 6455 §5.2): FIN bit, opcodes 0-15, client frames masked.
+    Hybi,
+}
+
+/// How the opening handshake of a dialect proves itself.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum HandshakeFamily {
+    /// hixie-75: plain header echo, no proof.
+    Hixie75,
+    /// hixie-76 / hybi-00..03: Key1/Key2 + 8-byte key3, 16-byte MD5 answer.
+    Hixie76,
+    /// hybi-04 onwards: `Sec-WebSocket-Key` → `Sec-WebSocket-Accept` (SHA-1).
+    KeyAccept,
+}
+
+/// What a dialect can carry: one row of data per dialect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// The name used in logs and in `protocol_version()`: `hixie-75`, `hybi-13`, ...
+    pub name: &'static str,
+    /// Framing family.
+    pub framing: Framing,
+    /// Handshake family.
+    pub handshake: HandshakeFamily,
+    /// `Sec-WebSocket-Version` token for this dialect, if it has one.
+    pub version: Option<u8>,
+    /// Request headers the origin may arrive in, in order of preference.
+    pub origin_headers: &'static [&'static str],
+    /// Binary messages are deliverable. Hixie browsers consume length-prefixed frames
+    /// and report an error instead of a message (PROTOCOLS.md §7.3).
+    pub binary: bool,
+    /// Ping and pong frames exist.
+    pub ping: bool,
+    /// A close frame exists (hixie-76 `FF 00` counts; hixie-75 has only TCP close).
+    pub close_frame: bool,
+    /// The close frame carries a status code and a UTF-8 reason (hybi-06 onwards).
+    pub close_codes: bool,
+    /// Code 1004 is a legal close code from this peer (it meant "frame too large" in
+    /// hybi-06..12, and is reserved in RFC 6455).
+    pub close_1004: bool,
+    /// Messages can be fragmented, so a message of unknown length can be streamed
+    /// with control frames interleaved.
+    pub fragments: bool,
+    /// Frames from client to server are masked (hybi-07 onwards).
+    pub client_masks: bool,
+    /// Extended lengths must use the minimal encoding (mandatory from hybi-14).
+    pub minimal_length: bool,
+}
+
+const HIXIE_ORIGIN: &[&str] = &["Origin"];
+const HYBI07_ORIGIN: &[&str] = &["Sec-WebSocket-Origin"];
+// hybi-08..10 clients send Sec-WebSocket-Origin, hybi-11/12 clients send Origin; both say 8.
+const HYBI08_ORIGIN: &[&str] = &["Origin", "Sec-WebSocket-Origin"];
+
+static HIXIE75: Caps = Caps {
+    name: "hixie-75",
+    framing: Framing::Sentinel,
+    handshake: HandshakeFamily::Hixie75,
+    version: None,
+    origin_headers: HIXIE_ORIGIN,
+    binary: false,
+    ping: false,
+    close_frame: false,
+    close_codes: false,
+    close_1004: false,
+    fragments: false,
+    client_masks: false,
+    minimal_length: false,
+};
+
+static HIXIE76: Caps = Caps {
+    name: "hixie-76",
+    handshake: HandshakeFamily::Hixie76,
+    close_frame: true,
+    ..HIXIE75
+};
+
+static HYBI03: Caps = Caps {
+    name: "hybi-03",
+    framing: Framing::MoreBit,
+    handshake: HandshakeFamily::Hixie76,
+    version: None,
+    origin_headers: HIXIE_ORIGIN,
+    binary: true,
+    ping: true,
+    close_frame: true,
+    close_codes: false,
+    close_1004: false,
+    fragments: true,
+    client_masks: false,
+    minimal_length: false,
+};
+
+static HYBI07: Caps = Caps {
+    name: "hybi-07",
+    framing: Framing::Hybi,
+    handshake: HandshakeFamily::KeyAccept,
+    version: Some(7),
+    origin_headers: HYBI07_ORIGIN,
+    binary: true,
+    ping: true,
+    close_frame: true,
+    close_codes: true,
+    close_1004: true,
+    fragments: true,
+    client_masks: true,
+    minimal_length: false,
+};
+
+static HYBI08: Caps = Caps {
+    name: "hybi-08",
+    version: Some(8),
+    origin_headers: HYBI08_ORIGIN,
+    ..HYBI07
+};
+
+static RFC6455: Caps = Caps {
+    name: "hybi-13",
+    version: Some(13),
+    origin_headers: HIXIE_ORIGIN,
+    close_1004: false,
+    minimal_length: true,
+    ..HYBI07
+};
+
+impl Dialect {
+    /// Every dialect, oldest first.
+    pub const ALL: [Dialect; 6] = [
+        Dialect::Hixie75,
+        Dialect::Hixie76,
+        Dialect::Hybi03,
+        Dialect::Hybi07,
+        Dialect::Hybi08,
+        Dialect::Rfc6455,
+    ];
+
+    /// The capability row of this dialect.
+    pub fn caps(self) -> &'static Caps {
+        match self {
+            Dialect::Hixie75 => &HIXIE75,
+            Dialect::Hixie76 => &HIXIE76,
+            Dialect::Hybi03 => &HYBI03,
+            Dialect::Hybi07 => &HYBI07,
+            Dialect::Hybi08 => &HYBI08,
+            Dialect::Rfc6455 => &RFC6455,
+        }
+    }
+
+    /// The dialect named by a `Sec-WebSocket-Version` token, if we implement it.
+    pub fn from_version(version: u8) -> Option<Dialect> {
+        Dialect::ALL
+            .into_iter()
+            .find(|d| d.caps().version == Some(version))
+    }
+
+    /// The name used in logs and by `protocol_version()`.
+    pub fn name(self) -> &'static str {
+        self.caps().name
+    }
+
+    /// Parse a dialect name as used on command lines: `hixie-75`, `hixie-76` (or `hybi-00`),
+    /// `hybi-03` (or `draft03`), `hybi-07`, `hybi-08`, `hybi-13` (or `rfc6455`, `13`).
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        let name = name.to_ascii_lowercase();
+        Some(match name.as_str() {
+            "hixie-75" | "hixie75" | "75" => Dialect::Hixie75,
+            "hixie-76" | "hixie76" | "76" | "hybi-00" | "draft-00" => Dialect::Hixie76,
+            "hybi-03" | "hybi03" | "draft03" | "draft-03" => Dialect::Hybi03,
+            "hybi-07" | "hybi07" | "7" => Dialect::Hybi07,
+            "hybi-08" | "hybi08" | "8" => Dialect::Hybi08,
+            "hybi-13" | "hybi13" | "rfc6455" | "rfc-6455" | "13" => Dialect::Rfc6455,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which end of the connection a codec plays; it decides the masking rules.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We accepted the connection: we expect masked frames from hybi-07+ clients.
+    Server,
+    /// We opened the connection: we mask what we send and reject masked frames.
+    Client,
+}
+
+/// The versions we list in `Sec-WebSocket-Version` when refusing an unknown version.
+/// hixie clients never send the header and cannot retry with it, so they are not listed.
+pub const SUPPORTED_VERSIONS: &str = "13, 8, 7";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_tokens_map_to_hybi_dialects_only() {
+        assert_eq!(Dialect::from_version(13), Some(Dialect::Rfc6455));
+        assert_eq!(Dialect::from_version(8), Some(Dialect::Hybi08));
+        assert_eq!(Dialect::from_version(7), Some(Dialect::Hybi07));
+        for v in [0, 4, 5, 6, 9, 12, 14, 76] {
+            assert_eq!(Dialect::from_version(v), None, "version {v}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for d in Dialect::ALL {
+            assert_eq!(Dialect::from_name(d.name()), Some(d));
+        }
+        assert_eq!(Dialect::from_name("draft03"), Some(Dialect::Hybi03));
+        assert_eq!(Dialect::from_name("hybi-00"), Some(Dialect::Hixie76));
+        assert_eq!(Dialect::from_name("hybi-05"), None);
+    }
+
+    #[test]
+    fn only_hybi07_onwards_masks_and_only_rfc_demands_minimal_lengths() {
+        let masks: Vec<_> = Dialect::ALL
+            .into_iter()
+            .filter(|d| d.caps().client_masks)
+            .collect();
+        assert_eq!(masks, [Dialect::Hybi07, Dialect::Hybi08, Dialect::Rfc6455]);
+        assert!(Dialect::Rfc6455.caps().minimal_length);
+        assert!(!Dialect::Hybi08.caps().minimal_length);
+        assert!(Dialect::Hybi08.caps().close_1004 && !Dialect::Rfc6455.caps().close_1004);
+    }
+}

@@ -1,0 +1,2 @@
+//! placeholder
+pub use ws_protocols as protocols;
