@@ -5,9 +5,13 @@ pub mod close;
 pub mod dialect;
 pub mod error;
 pub mod event;
+pub mod frame;
 pub mod limits;
+pub mod message;
+pub mod utf8;
 
 pub use dialect::{Caps, Dialect, Framing, HandshakeFamily, Role, SUPPORTED_VERSIONS};
 pub use error::{EncodeError, ProtocolError};
 pub use event::{CloseFrame, Event, MessageKind};
+pub use frame::{Decode, Decoder, Encoder};
 pub use limits::Limits;
