@@ -119,10 +119,14 @@ impl SentinelDecoder {
                         }
                         return Ok((pos, Some(Event::MessageEnd)));
                     }
-                    self.message_len += n as u64;
-                    if self.message_len > self.max_message {
+                    // Clamp at the limit so the error is the same however input is split:
+                    // bytes up to the limit are validated and delivered, the next one fails.
+                    let allowance = self.max_message - self.message_len;
+                    if allowance == 0 {
                         return Err(ProtocolError::MessageTooLarge);
                     }
+                    let n = n.min(usize::try_from(allowance).unwrap_or(usize::MAX));
+                    self.message_len += n as u64;
                     let data = &buf[pos..pos + n];
                     if self.utf8.feed(data).is_err() {
                         return Err(ProtocolError::InvalidUtf8);

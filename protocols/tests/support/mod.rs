@@ -2,6 +2,8 @@
 //! and record owned events.
 #![allow(dead_code)]
 
+pub mod roundtrip;
+
 use ws_protocols::{Decode, Decoder, Dialect, Event, Limits, MessageKind, ProtocolError, Role};
 
 /// An owned copy of an event; consecutive `Data` chunks are merged so results do not depend
