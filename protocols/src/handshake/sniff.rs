@@ -21,11 +21,10 @@ struct Headers<'h, 'b>(&'h [httparse::Header<'b>]);
 
 impl<'b> Headers<'_, 'b> {
     /// Raw values of every header named `name`, in order.
-    fn raw(&self, name: &str) -> impl Iterator<Item = &'b [u8]> + '_ {
-        let name = name.to_owned();
+    fn raw<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
         self.0
             .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(&name))
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
     }
 
