@@ -48,8 +48,8 @@ pub fn read_request(buf: &[u8], limits: &Limits) -> Result<Status<Request>, Hand
     // follows.
     let window = &buf[..buf.len().min(limits.max_head_bytes)];
     // Every header line takes at least 3 bytes (`a:` LF), so the window cannot hold more
-    // than this many: the array is bounded by the head limit as well.
-    let slots = limits.max_headers.min(limits.max_head_bytes / 3 + 1);
+    // than this many: the array is sized by the bytes at hand, whatever the limits say.
+    let slots = limits.max_headers.min(window.len() / 3 + 1);
     let mut headers = vec![httparse::EMPTY_HEADER; slots];
     let mut parsed = httparse::Request::new(&mut headers);
     match parsed.parse(window) {

@@ -372,3 +372,15 @@ fn error_responses_for_the_server() {
         assert_eq!(body, b"no\n");
     }
 }
+
+#[test]
+fn unbounded_limits_allocate_by_the_input_not_the_limit() {
+    let open = Limits::default()
+        .max_head_bytes(usize::MAX)
+        .max_headers(usize::MAX);
+    assert_eq!(
+        complete(read_request(V5_REQUEST, &open)).dialect(),
+        Dialect::Rfc6455
+    );
+    assert_eq!(read_request(b"GET / HT", &open), Ok(Status::Partial));
+}
