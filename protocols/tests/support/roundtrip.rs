@@ -118,4 +118,3 @@ pub fn normalise(events: Vec<Ev>) -> Vec<Ev> {
     }
     out
 }
-
