@@ -6,7 +6,11 @@ use ws_protocols_fuzz::check_split_invariance;
 
 fuzz_target!(|input: (bool, bool, Vec<u16>, Vec<u8>)| {
     let (hixie76, client, cuts, wire) = input;
-    let dialect = if hixie76 { Dialect::Hixie76 } else { Dialect::Hixie75 };
+    let dialect = if hixie76 {
+        Dialect::Hixie76
+    } else {
+        Dialect::Hixie75
+    };
     let role = if client { Role::Client } else { Role::Server };
     check_split_invariance(dialect, role, &wire, &cuts);
 });

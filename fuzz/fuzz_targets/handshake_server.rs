@@ -13,9 +13,14 @@ fuzz_target!(|data: &[u8]| {
         Ok(Status::Complete(request)) => {
             let head = request.head_len();
             assert!(head <= data.len());
-            assert!(matches!(read_request(&data[..head - 1], &limits), Ok(Status::Partial) | Err(_)));
+            assert!(matches!(
+                read_request(&data[..head - 1], &limits),
+                Ok(Status::Partial) | Err(_)
+            ));
             let mut response = Vec::new();
-            request.write_response(&Default::default(), &mut response).expect("no subprotocol chosen");
+            request
+                .write_response(&Default::default(), &mut response)
+                .expect("no subprotocol chosen");
             check_http_response(&response, 101);
         }
         Err(e) => {

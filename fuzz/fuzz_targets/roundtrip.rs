@@ -9,20 +9,42 @@ use ws_protocols_fuzz::support::Feeder;
 
 #[derive(Arbitrary, Debug)]
 enum FuzzItem {
-    Message { binary: bool, payload: Vec<u8>, pieces: Option<Vec<u16>>, declared: bool },
+    Message {
+        binary: bool,
+        payload: Vec<u8>,
+        pieces: Option<Vec<u16>>,
+        declared: bool,
+    },
     Ping(Vec<u8>),
 }
 
 fuzz_target!(|input: (u8, bool, Vec<FuzzItem>, Vec<u16>)| {
     let (dialect, client, items, cuts) = input;
     let dialect = Dialect::ALL[usize::from(dialect) % Dialect::ALL.len()];
-    let (sender, receiver) = if client { (Role::Client, Role::Server) } else { (Role::Server, Role::Client) };
+    let (sender, receiver) = if client {
+        (Role::Client, Role::Server)
+    } else {
+        (Role::Server, Role::Client)
+    };
     let items: Vec<Item> = items
         .into_iter()
         .map(|item| match item {
-            FuzzItem::Message { binary, payload, pieces, declared } => Item::Message {
-                kind: if binary { MessageKind::Binary } else { MessageKind::Text },
-                payload: if binary { payload } else { String::from_utf8_lossy(&payload).into_owned().into_bytes() },
+            FuzzItem::Message {
+                binary,
+                payload,
+                pieces,
+                declared,
+            } => Item::Message {
+                kind: if binary {
+                    MessageKind::Binary
+                } else {
+                    MessageKind::Text
+                },
+                payload: if binary {
+                    payload
+                } else {
+                    String::from_utf8_lossy(&payload).into_owned().into_bytes()
+                },
                 pieces: pieces.map(|p| p.into_iter().map(usize::from).collect()),
                 declared,
             },
@@ -33,13 +55,18 @@ fuzz_target!(|input: (u8, bool, Vec<FuzzItem>, Vec<u16>)| {
         })
         .collect();
     let (wire, expected) = encode(dialect, sender, &items);
-    let mut points: Vec<usize> = cuts.iter().map(|&c| usize::from(c).min(wire.len())).collect();
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|&c| usize::from(c).min(wire.len()))
+        .collect();
     points.push(0);
     points.push(wire.len());
     points.sort_unstable();
     let mut feeder = Feeder::new(dialect, receiver, &Limits::default());
     for w in points.windows(2) {
-        feeder.feed(&wire[w[0]..w[1]]).expect("our own encoding decodes");
+        feeder
+            .feed(&wire[w[0]..w[1]])
+            .expect("our own encoding decodes");
     }
     assert_eq!(feeder.pending(), 0);
     assert_eq!(normalise(feeder.events), normalise(expected));

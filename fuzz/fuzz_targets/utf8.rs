@@ -7,7 +7,10 @@ use ws_protocols::utf8::Utf8Validator;
 
 fuzz_target!(|input: (Vec<u16>, Vec<u8>)| {
     let (cuts, bytes) = input;
-    let mut points: Vec<usize> = cuts.iter().map(|&c| usize::from(c).min(bytes.len())).collect();
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|&c| usize::from(c).min(bytes.len()))
+        .collect();
     points.push(0);
     points.push(bytes.len());
     points.sort_unstable();
@@ -26,7 +29,10 @@ fuzz_target!(|input: (Vec<u16>, Vec<u8>)| {
             assert!(v.finish().is_ok());
         }
         Err(e) if e.error_len().is_none() => {
-            assert_eq!(failed, None, "an incomplete tail is not an error before the end");
+            assert_eq!(
+                failed, None,
+                "an incomplete tail is not an error before the end"
+            );
             assert_eq!(v.finish().unwrap_err().valid_up_to, e.valid_up_to() as u64);
         }
         Err(e) => {
@@ -39,7 +45,10 @@ fuzz_target!(|input: (Vec<u16>, Vec<u8>)| {
                     std::str::from_utf8(&bytes[vut..=p]).is_err_and(|e| e.error_len().is_some())
                 })
                 .expect("offending byte");
-            assert!(from <= p && p < to, "failed on chunk {from}..{to}, offending byte at {p}");
+            assert!(
+                from <= p && p < to,
+                "failed on chunk {from}..{to}, offending byte at {p}"
+            );
         }
     }
 });

@@ -20,7 +20,10 @@ pub fn check_split_invariance(dialect: Dialect, role: Role, wire: &[u8], cuts: &
     let mut whole = Feeder::new(dialect, role, &limits);
     let whole_result = whole.feed(wire);
 
-    let mut points: Vec<usize> = cuts.iter().map(|&c| usize::from(c).min(wire.len())).collect();
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|&c| usize::from(c).min(wire.len()))
+        .collect();
     points.push(0);
     points.push(wire.len());
     points.sort_unstable();
@@ -32,10 +35,16 @@ pub fn check_split_invariance(dialect: Dialect, role: Role, wire: &[u8], cuts: &
             break;
         }
     }
-    assert_eq!(whole_result, split_result, "{dialect} {role:?}: error depends on chunking");
+    assert_eq!(
+        whole_result, split_result,
+        "{dialect} {role:?}: error depends on chunking"
+    );
     match whole_result {
         Ok(()) => {
-            assert_eq!(whole.events, split.events, "{dialect} {role:?}: events depend on chunking");
+            assert_eq!(
+                whole.events, split.events,
+                "{dialect} {role:?}: events depend on chunking"
+            );
             assert_eq!(whole.pending(), split.pending());
         }
         Err(e) => {
