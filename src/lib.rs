@@ -1,2 +1,37 @@
-//! placeholder
+//! A WebSocket server that speaks every dialect ever shipped (hixie-75, hixie-76/hybi-00,
+//! hybi-03, hybi-07, hybi-08, RFC 6455) on one port, on one single-threaded mio loop.
+//!
+//! The application implements [`Handler`] and sees every connection through the same
+//! [`Socket`] trait whatever its dialect. The protocol logic lives in the sans-IO
+//! [`protocols`] crate; this crate moves bytes and timers.
+//!
+//! ```no_run
+//! // The whole echo server:
+//! ws::listen(8088, ws::Echo)?;
+//! # Ok::<(), ws::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod buffer;
+mod conn;
+mod echo;
+mod error;
+mod event_loop;
+mod handler;
+mod router;
+mod server;
+mod settings;
+mod slab;
+mod socket;
+mod stats;
+mod timers;
+
+pub use echo::Echo;
+pub use error::{Error, SendError};
+pub use handler::{Cx, Decision, Handler};
+pub use router::Mount;
+pub use server::{listen, Builder, Handle, Server};
+pub use settings::{Delivery, HixieBinary, OriginPolicy, Settings};
+pub use socket::{CloseInfo, ReadyState, Socket, SocketId};
+pub use stats::StatsSnapshot;
 pub use ws_protocols as protocols;

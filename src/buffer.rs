@@ -1,0 +1,114 @@
+//! The outgoing byte queue of one connection.
+
+use std::io::{self, Write};
+
+/// Bytes waiting to be written, in order. Bounded by the caller (`Settings::max_write_buffer`);
+/// memory is returned once the queue empties.
+#[derive(Default)]
+pub(crate) struct WriteQueue {
+    buf: Vec<u8>,
+    head: usize,
+}
+
+/// Above this much written-but-not-yet-discarded prefix, compact the buffer.
+const COMPACT_AT: usize = 64 << 10;
+/// An idle queue keeps at most this much capacity.
+const KEEP_CAPACITY: usize = 16 << 10;
+
+impl WriteQueue {
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Append `bytes` and return them in place (for masking).
+    pub(crate) fn extend_mut(&mut self, bytes: &[u8]) -> &mut [u8] {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(bytes);
+        &mut self.buf[start..]
+    }
+
+    pub(crate) fn vec_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Write until the queue is empty or the writer would block. Returns bytes written.
+    pub(crate) fn write_to(&mut self, w: &mut impl Write) -> io::Result<usize> {
+        let mut written = 0;
+        while self.head < self.buf.len() {
+            match w.write(&self.buf[self.head..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.head += n;
+                    written += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.head == self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+            if self.buf.capacity() > KEEP_CAPACITY {
+                self.buf.shrink_to(KEEP_CAPACITY);
+            }
+        } else if self.head > COMPACT_AT && self.head > self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts at most `room` bytes per call, then blocks.
+    struct Trickle {
+        got: Vec<u8>,
+        room: usize,
+        calls: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 3 == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.room);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn bytes_come_out_in_order_across_would_block() {
+        let mut q = WriteQueue::default();
+        let mut w = Trickle {
+            got: Vec::new(),
+            room: 7,
+            calls: 0,
+        };
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        q.extend(&data[..100_000]);
+        q.write_to(&mut w).unwrap();
+        q.extend(&data[100_000..]);
+        while !q.is_empty() {
+            q.write_to(&mut w).unwrap();
+        }
+        assert_eq!(w.got, data);
+    }
+}

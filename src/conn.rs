@@ -1,0 +1,424 @@
+//! One connection's I/O shell: its socket, its queues, where it is in its life, and the
+//! application's [`Socket`] calls, which only encode into the outgoing queue. The event loop
+//! does the reading, writing and timing.
+
+use crate::buffer::WriteQueue;
+use crate::settings::{HixieBinary, Settings};
+use crate::socket::{CloseInfo, ReadyState, Socket, SocketId};
+use crate::timers::{Deadlines, TIMER_KINDS};
+use crate::SendError;
+use mio::net::TcpStream;
+use mio::Interest;
+use std::net::SocketAddr;
+use ws_protocols::close as close_code;
+use ws_protocols::frame::{Control, FrameHead};
+use ws_protocols::handshake::Request;
+use ws_protocols::message::MessageAssembler;
+use ws_protocols::{Decoder, Dialect, EncodeError, Encoder, Framing, MessageKind, Role};
+
+/// Where a connection is.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Reading the request head.
+    Handshake,
+    /// hixie-76 family: head answered (or not, per `head_written`), waiting for key3.
+    AwaitKey3 { head_written: bool },
+    /// Frames flow.
+    Open,
+    /// The connection failed or was refused: incoming bytes are discarded while the last
+    /// outgoing bytes drain (RFC 6455 §7.1.7: process nothing more after failing).
+    Failing,
+    /// Our side is shut down; reading to EOF (or the close timeout) before dropping, so the
+    /// peer gets our last bytes rather than a reset.
+    Draining,
+}
+
+pub(crate) struct Codec {
+    pub dialect: Dialect,
+    pub decoder: Decoder,
+    pub encoder: Encoder,
+    /// Present in `Delivery::Whole` mode; taken out while a handler runs.
+    pub assembler: Option<MessageAssembler>,
+}
+
+/// What the loop must do with a connection once a handler is done with it.
+#[derive(Default)]
+pub(crate) struct Requests {
+    /// Arm the close timer (our close frame went out).
+    pub close_timer: bool,
+    /// Drop at once (`destroy`).
+    pub destroy: bool,
+}
+
+pub(crate) struct Conn {
+    pub id: SocketId,
+    pub stream: TcpStream,
+    pub peer: Option<SocketAddr>,
+    pub phase: Phase,
+    pub route: Option<usize>,
+    /// Handshake bytes while handshaking; afterwards, the unconsumed tail of the last read
+    /// (at most one incomplete frame header or control frame).
+    pub input: Vec<u8>,
+    pub out: WriteQueue,
+    pub request: Option<Request>,
+    pub subprotocol: Option<String>,
+    pub codec: Option<Codec>,
+    pub deadlines: Deadlines,
+    /// Paused by a handler (`Cx::pause`).
+    pub paused_by_app: bool,
+    /// Paused because our own outgoing queue passed the high-water mark.
+    pub over_high_water: bool,
+    /// The socket may hold unread bytes (we stopped before `WouldBlock`).
+    pub read_pending: bool,
+    pub close_sent: bool,
+    pub close_received: bool,
+    /// A hixie-76 close asked for mid-message, sent when the message ends.
+    pub deferred_close: Option<(u16, String)>,
+    /// How the connection ended, reported by `on_close`.
+    pub close_info: Option<CloseInfo>,
+    /// Shut our side down once the queue has drained.
+    pub shutdown_after_flush: bool,
+    pub awaiting_pong: bool,
+    /// When the last byte arrived (idle timeout).
+    pub last_activity: std::time::Instant,
+    /// The 101 head held back until key3 arrives (hixie-76 without headers-first).
+    pub pending_response: Vec<u8>,
+    /// `on_open` ran, so `on_close` must.
+    pub opened: bool,
+    pub requests: Requests,
+    pub interest: Interest,
+    /// Queue length last added to the server-wide total.
+    pub reported_queue: usize,
+    max_write_buffer: usize,
+    fragment_size: Option<usize>,
+    hixie_binary: HixieBinary,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        id: SocketId,
+        stream: TcpStream,
+        peer: Option<SocketAddr>,
+        settings: &Settings,
+    ) -> Self {
+        Conn {
+            id,
+            stream,
+            peer,
+            phase: Phase::Handshake,
+            route: None,
+            input: Vec::new(),
+            out: WriteQueue::default(),
+            request: None,
+            subprotocol: None,
+            codec: None,
+            deadlines: [None; TIMER_KINDS],
+            paused_by_app: false,
+            over_high_water: false,
+            read_pending: false,
+            close_sent: false,
+            close_received: false,
+            deferred_close: None,
+            close_info: None,
+            shutdown_after_flush: false,
+            awaiting_pong: false,
+            last_activity: std::time::Instant::now(),
+            pending_response: Vec::new(),
+            opened: false,
+            requests: Requests::default(),
+            interest: Interest::READABLE,
+            reported_queue: 0,
+            max_write_buffer: settings.max_write_buffer,
+            fragment_size: settings.fragment_size,
+            hixie_binary: settings.hixie_binary,
+        }
+    }
+
+    /// Whether the loop should read from the socket now.
+    pub(crate) fn wants_read(&self) -> bool {
+        match self.phase {
+            Phase::Open => !self.paused_by_app && !self.over_high_water,
+            _ => true,
+        }
+    }
+
+    /// The interest to register: always readable (edge-triggered, so an unread socket does
+    /// not spin), writable while bytes are queued.
+    pub(crate) fn wanted_interest(&self) -> Interest {
+        if self.out.is_empty() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
+        }
+    }
+
+    /// The dialect of an open connection that may still send.
+    fn open_dialect(&self) -> Result<Dialect, SendError> {
+        match &self.codec {
+            Some(codec) if self.phase == Phase::Open && !self.close_sent => Ok(codec.dialect),
+            _ => Err(SendError::NotOpen),
+        }
+    }
+
+    fn codec_mut(&mut self) -> Result<&mut Codec, SendError> {
+        self.codec.as_mut().ok_or(SendError::NotOpen)
+    }
+
+    fn check_room(&self, bytes: usize) -> Result<(), SendError> {
+        let buffered = self.out.len();
+        if buffered + bytes > self.max_write_buffer {
+            return Err(SendError::BufferFull { buffered });
+        }
+        Ok(())
+    }
+
+    fn push_head(&mut self, head: FrameHead) {
+        self.out.extend(&head);
+    }
+
+    /// Append payload bytes, masked if the encoder masks (it never does on a server).
+    fn push_payload(&mut self, data: &[u8]) {
+        let codec = self.codec.as_mut().expect("open connection has a codec");
+        let bytes = self.out.extend_mut(data);
+        codec.encoder.mask_payload(bytes);
+    }
+
+    fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        let dialect = self.open_dialect()?;
+        let caps = dialect.caps();
+        if self.codec_mut()?.encoder.in_message() {
+            return Err(SendError::Invalid(EncodeError::MessageInProgress));
+        }
+        if kind == MessageKind::Binary
+            && caps.framing == Framing::Sentinel
+            && self.hixie_binary == HixieBinary::Refuse
+        {
+            return Err(SendError::Unsupported(dialect, "binary messages"));
+        }
+        self.check_room(data.len() + 16)?;
+        match self.fragment_size {
+            Some(size) if caps.fragments && data.len() > size => {
+                self.begin_message(kind, None)?;
+                for piece in data.chunks(size) {
+                    self.send_chunk(piece)?;
+                }
+                self.end_message()
+            }
+            _ => {
+                self.begin_message(kind, Some(data.len() as u64))?;
+                self.send_chunk(data)?;
+                self.end_message()
+            }
+        }
+    }
+
+    fn send_close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
+        let Some(codec) = self.codec.as_mut() else {
+            return Err(SendError::NotOpen);
+        };
+        if !close_code::is_valid_sent(code) {
+            return Err(SendError::Invalid(EncodeError::InvalidCloseCode(code)));
+        }
+        let dialect = codec.dialect;
+        if !dialect.caps().close_frame {
+            // hixie-75: the TCP close is the whole closing protocol.
+            self.shutdown_after_flush = true;
+        } else if codec.encoder.in_message() && !dialect.caps().fragments {
+            // Nothing can be injected into an open hixie text frame (PROTOCOLS.md §7.2).
+            self.deferred_close = Some((code, reason.to_owned()));
+            return Ok(());
+        } else {
+            let mut cut = reason.len().min(123);
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            codec
+                .encoder
+                .close(Some(code), &reason[..cut], self.out.vec_mut())
+                .map_err(SendError::Invalid)?;
+            self.requests.close_timer = true;
+        }
+        self.close_sent = true;
+        self.close_info.get_or_insert(CloseInfo {
+            code,
+            reason: reason.to_owned(),
+            clean: dialect == Dialect::Hixie75,
+        });
+        Ok(())
+    }
+
+    /// Answer the peer's close: echo its code (or its raw body, for hybi-03), then close TCP.
+    pub(crate) fn answer_close(&mut self, code: Option<u16>, body: &[u8]) {
+        if let Some(codec) = self.codec.as_mut() {
+            if !self.close_sent {
+                let echo = match code {
+                    Some(_) => &body[..2],
+                    None => body,
+                };
+                let out = self.out.vec_mut();
+                // A hixie-76 peer mid-way through our text frame cannot get FF 00 intact:
+                // close TCP instead (the unterminated frame is never delivered).
+                if codec.encoder.control(Control::Close, echo, out).is_ok() {
+                    self.close_sent = true;
+                }
+            }
+        }
+        self.shutdown_after_flush = true;
+    }
+
+    /// Queue the close for a protocol error: its code where the dialect has codes.
+    pub(crate) fn fail(&mut self, code: u16, reason: &str) {
+        if let Some(codec) = self.codec.as_mut() {
+            if !self.close_sent {
+                let out = self.out.vec_mut();
+                let sent = if codec.dialect.caps().close_codes {
+                    codec.encoder.close(Some(code), "", out).is_ok()
+                } else {
+                    codec.encoder.control(Control::Close, &[], out).is_ok()
+                };
+                self.close_sent = sent;
+            }
+        }
+        self.close_info.get_or_insert(CloseInfo {
+            code,
+            reason: reason.to_owned(),
+            clean: false,
+        });
+        self.phase = Phase::Failing;
+        self.shutdown_after_flush = true;
+    }
+}
+
+impl Socket for Conn {
+    fn id(&self) -> SocketId {
+        self.id
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    fn request(&self) -> Option<&Request> {
+        self.request.as_ref()
+    }
+
+    fn protocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    fn dialect(&self) -> Option<Dialect> {
+        self.codec
+            .as_ref()
+            .map(|c| c.dialect)
+            .or_else(|| self.request.as_ref().map(Request::dialect))
+    }
+
+    fn ready_state(&self) -> ReadyState {
+        match self.phase {
+            Phase::Handshake | Phase::AwaitKey3 { .. } => ReadyState::Connecting,
+            Phase::Open if !self.close_sent && !self.close_received => ReadyState::Open,
+            Phase::Open | Phase::Failing => ReadyState::Closing,
+            Phase::Draining => ReadyState::Closed,
+        }
+    }
+
+    fn buffered_amount(&self) -> usize {
+        self.out.len()
+    }
+
+    fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_whole(MessageKind::Text, text.as_bytes())
+    }
+
+    fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_whole(MessageKind::Binary, data)
+    }
+
+    fn begin_message(&mut self, kind: MessageKind, len: Option<u64>) -> Result<(), SendError> {
+        let dialect = self.open_dialect()?;
+        let hixie = dialect.caps().framing == Framing::Sentinel;
+        if kind == MessageKind::Binary
+            && hixie
+            && (self.hixie_binary == HixieBinary::Refuse || len.is_none())
+        {
+            let what = if len.is_none() {
+                "binary of unknown length"
+            } else {
+                "binary messages"
+            };
+            return Err(SendError::Unsupported(dialect, what));
+        }
+        let head = self
+            .codec_mut()?
+            .encoder
+            .begin(kind, len)
+            .map_err(SendError::Invalid)?;
+        self.push_head(head);
+        Ok(())
+    }
+
+    fn send_chunk(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.check_room(data.len() + 14)?;
+        let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
+        if codec.dialect.caps().framing == Framing::Sentinel && memchr_ff(data) {
+            // Valid UTF-8 never holds 0xFF; one here would end the hixie frame early.
+            return Err(SendError::Invalid(EncodeError::Unsupported(
+                "0xFF inside hixie text",
+            )));
+        }
+        let head = codec
+            .encoder
+            .chunk(data.len())
+            .map_err(SendError::Invalid)?;
+        self.push_head(head);
+        self.push_payload(data);
+        Ok(())
+    }
+
+    fn end_message(&mut self) -> Result<(), SendError> {
+        let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
+        let head = codec.encoder.end().map_err(SendError::Invalid)?;
+        self.push_head(head);
+        if let Some((code, reason)) = self.deferred_close.take() {
+            self.send_close(code, &reason)?;
+        }
+        Ok(())
+    }
+
+    fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        let dialect = self.open_dialect()?;
+        if !dialect.caps().ping {
+            return Err(SendError::Unsupported(dialect, "ping"));
+        }
+        let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
+        codec
+            .encoder
+            .control(Control::Ping, payload, self.out.vec_mut())
+            .map_err(SendError::Invalid)
+    }
+
+    fn close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
+        if self.close_sent || self.shutdown_after_flush || self.phase != Phase::Open {
+            return Ok(());
+        }
+        self.send_close(code, reason)
+    }
+
+    fn destroy(&mut self) {
+        self.requests.destroy = true;
+    }
+}
+
+fn memchr_ff(data: &[u8]) -> bool {
+    data.contains(&0xff)
+}
+
+/// The decoder and encoder for a freshly opened server-side connection.
+pub(crate) fn server_codec(dialect: Dialect, settings: &Settings, whole: bool) -> Codec {
+    Codec {
+        dialect,
+        decoder: Decoder::new(dialect, Role::Server, &settings.limits),
+        encoder: Encoder::server(dialect),
+        assembler: whole.then(|| MessageAssembler::new(settings.limits.max_message as usize)),
+    }
+}

@@ -1,0 +1,159 @@
+//! The command-line server: `omniws --port 8088`.
+//!
+//! Endpoints: `/echo` echoes every message back with the same type (the conformance
+//! target). `/sessions/NAME` and `/relay` answer 404 until those features land. Plain HTTP
+//! requests get 501. Logging via `RUST_LOG` (default `info`).
+
+use clap::{Parser, ValueEnum};
+use std::process::ExitCode;
+use std::time::Duration;
+use ws::{Delivery, HixieBinary, OriginPolicy, Server, Settings};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "omniws",
+    version,
+    about = "A WebSocket server for every dialect: hixie-75, hixie-76, hybi-03, hybi-07, hybi-08, RFC 6455"
+)]
+struct Options {
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 8088)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    host: String,
+    /// Connections at once; beyond it new ones get HTTP 503.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds a client has to complete its opening handshake.
+    #[arg(long, default_value_t = 10.0)]
+    handshake_timeout: f64,
+    /// Seconds between keepalive pings (dialects with ping); 0 disables.
+    #[arg(long, default_value_t = 30.0)]
+    keepalive: f64,
+    /// Seconds to wait for the peer's close frame after ours.
+    #[arg(long, default_value_t = 5.0)]
+    close_timeout: f64,
+    /// Seconds without any byte received before closing; 0 disables.
+    #[arg(long, default_value_t = 0.0)]
+    idle_timeout: f64,
+    /// Largest frame payload, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_frame: u64,
+    /// Largest message, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_message: u64,
+    /// Largest opening-handshake head, in bytes (beyond it: HTTP 431).
+    #[arg(long, default_value_t = 8192)]
+    max_head_bytes: usize,
+    /// Deliver messages to handlers as streamed chunks instead of whole (echo becomes
+    /// cut-through).
+    #[arg(long)]
+    stream: bool,
+    /// Split outgoing messages into fragments of this many bytes (hybi dialects).
+    #[arg(long)]
+    fragment_size: Option<usize>,
+    /// Outgoing bytes queued per connection above which reading from it pauses.
+    #[arg(long, default_value_t = 1 << 20)]
+    write_high_water: usize,
+    /// Outgoing bytes queued per connection below which reading resumes.
+    #[arg(long, default_value_t = 256 << 10)]
+    write_low_water: usize,
+    /// Hard cap on one connection's outgoing queue, in bytes.
+    #[arg(long, default_value_t = 80 << 20)]
+    max_write_buffer: usize,
+    /// Allowed origin (repeatable); without any, every origin is allowed.
+    #[arg(long = "origin")]
+    origins: Vec<String>,
+    /// Subprotocol this server speaks (repeatable, in order of preference).
+    #[arg(long = "subprotocol")]
+    subprotocols: Vec<String>,
+    /// What binary to a hixie-75/76 peer becomes.
+    #[arg(long, value_enum, default_value_t = HixieBinaryArg::Refuse)]
+    hixie_binary: HixieBinaryArg,
+    /// hixie-76: wait for key3 before writing any of the response (by default the 101 head
+    /// goes out at once and the MD5 answer when key3 arrives, which HAProxy needs).
+    #[arg(long)]
+    hixie76_wait_for_key3: bool,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum HixieBinaryArg {
+    /// Refuse: the echo endpoint closes with 1003.
+    Refuse,
+    /// Send the draft's length-prefixed binary frame.
+    LengthPrefixed,
+}
+
+fn seconds(s: f64) -> Option<Duration> {
+    (s > 0.0).then(|| Duration::from_secs_f64(s))
+}
+
+impl Options {
+    fn settings(&self) -> Settings {
+        Settings::default()
+            .max_connections(self.max_connections)
+            .handshake_timeout(Duration::from_secs_f64(self.handshake_timeout))
+            .keepalive(seconds(self.keepalive))
+            .close_timeout(Duration::from_secs_f64(self.close_timeout))
+            .idle_timeout(seconds(self.idle_timeout))
+            .max_frame(self.max_frame)
+            .max_message(self.max_message)
+            .max_head_bytes(self.max_head_bytes)
+            .delivery(if self.stream {
+                Delivery::Stream
+            } else {
+                Delivery::Whole
+            })
+            .fragment_size(self.fragment_size)
+            .write_high_water(self.write_high_water)
+            .write_low_water(self.write_low_water)
+            .max_write_buffer(self.max_write_buffer)
+            .origins(if self.origins.is_empty() {
+                OriginPolicy::Any
+            } else {
+                OriginPolicy::AllowList(self.origins.clone())
+            })
+            .subprotocols(self.subprotocols.clone())
+            .hixie_binary(match self.hixie_binary {
+                HixieBinaryArg::Refuse => HixieBinary::Refuse,
+                HixieBinaryArg::LengthPrefixed => HixieBinary::LengthPrefixed,
+            })
+            .hixie76_headers_first(!self.hixie76_wait_for_key3)
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let options = Options::parse();
+    let settings = options.settings();
+    if let Err(e) = settings.validate() {
+        eprintln!("omniws: {e}");
+        return ExitCode::from(2);
+    }
+    let server = Server::builder()
+        .settings(settings)
+        .route("/echo", ws::Echo)
+        .bind((options.host.as_str(), options.port))
+        .and_then(Server::handle_signals);
+    let server = match server {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!(
+                "omniws: cannot listen on {}:{}: {e}",
+                options.host, options.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(addr) = server.local_addr() {
+        println!("omniws listening on ws://{addr}/ (endpoints: /echo)");
+    }
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("omniws: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Mounting handlers by path (exact or prefix) and by subprotocol.
+
+use crate::handler::Handler;
+use crate::settings::Delivery;
+use crate::socket::SocketId;
+use std::collections::BTreeSet;
+
+/// A handler mounted at a path pattern, optionally for one subprotocol.
+///
+/// Patterns: `/echo` matches exactly `/echo`; `/sessions/*` matches every path that starts
+/// with `/sessions/`; `*` matches every path.
+///
+/// ```
+/// use ws::{Handler, Mount, Delivery};
+/// struct Chat;
+/// impl Handler for Chat {}
+/// let mount = Mount::new("/chat/*", Chat).protocol("chat.v2").delivery(Delivery::Stream);
+/// assert!(mount.matches("/chat/lobby", &["chat.v1".into(), "chat.v2".into()]));
+/// assert!(!mount.matches("/chat/lobby", &["chat.v1".into()]));
+/// ```
+pub struct Mount {
+    pattern: Pattern,
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) delivery: Option<Delivery>,
+    pub(crate) handler: Box<dyn Handler>,
+    pub(crate) clients: BTreeSet<SocketId>,
+}
+
+enum Pattern {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Mount {
+    /// Mount `handler` at `pattern`.
+    pub fn new(pattern: &str, handler: impl Handler + 'static) -> Self {
+        let pattern = match pattern.strip_suffix('*') {
+            Some(prefix) => Pattern::Prefix(prefix.to_owned()),
+            None => Pattern::Exact(pattern.to_owned()),
+        };
+        Mount {
+            pattern,
+            subprotocol: None,
+            delivery: None,
+            handler: Box::new(handler),
+            clients: BTreeSet::new(),
+        }
+    }
+
+    /// Only for clients that offer `subprotocol`, which is then chosen.
+    pub fn protocol(mut self, subprotocol: &str) -> Self {
+        self.subprotocol = Some(subprotocol.to_owned());
+        self
+    }
+
+    /// Deliver messages to this handler whole or streamed, whatever the server default.
+    pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = Some(delivery);
+        self
+    }
+
+    /// Does a request for `path` offering `offered` subprotocols belong here?
+    pub fn matches(&self, path: &str, offered: &[String]) -> bool {
+        self.matches_path(path)
+            && self
+                .subprotocol
+                .as_ref()
+                .is_none_or(|p| offered.iter().any(|o| o == p))
+    }
+
+    fn matches_path(&self, path: &str) -> bool {
+        match &self.pattern {
+            Pattern::Exact(p) => path == p,
+            Pattern::Prefix(p) => path.starts_with(p.as_str()),
+        }
+    }
+}
+
+/// Why no mount took a request.
+pub(crate) enum NoRoute {
+    /// No mount at this path: 404.
+    Path,
+    /// Mounts at this path, but none for a subprotocol the client offered: 400.
+    Subprotocol,
+}
+
+/// The first mount that takes the request, in mounting order.
+pub(crate) fn find(mounts: &[Mount], path: &str, offered: &[String]) -> Result<usize, NoRoute> {
+    match mounts.iter().position(|m| m.matches(path, offered)) {
+        Some(i) => Ok(i),
+        None if mounts.iter().any(|m| m.matches_path(path)) => Err(NoRoute::Subprotocol),
+        None => Err(NoRoute::Path),
+    }
+}

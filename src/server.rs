@@ -1,0 +1,168 @@
+//! Building and running a server, and reaching it from other threads.
+
+use crate::event_loop::{Command, EventLoop, Shared};
+use crate::handler::Handler;
+use crate::router::Mount;
+use crate::settings::Settings;
+use crate::stats::StatsSnapshot;
+use crate::Error;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+
+/// Collects settings and mounts, then binds.
+///
+/// ```no_run
+/// use ws::{Server, Settings, Handler};
+/// struct Echo;
+/// impl Handler for Echo {}
+/// let server = Server::builder()
+///     .settings(Settings::default().max_connections(1000))
+///     .route("/echo", Echo)
+///     .bind("127.0.0.1:0")?;
+/// println!("listening on {:?}", server.local_addr());
+/// server.run()?;
+/// # Ok::<(), ws::Error>(())
+/// ```
+#[derive(Default)]
+pub struct Builder {
+    settings: Settings,
+    mounts: Vec<Mount>,
+}
+
+impl Builder {
+    /// Use these settings (default: [`Settings::default`]).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Mount `handler` at `pattern` (`/exact`, `/prefix/*` or `*`). Routes are tried in the
+    /// order they were added.
+    pub fn route(self, pattern: &str, handler: impl Handler + 'static) -> Self {
+        self.mount(Mount::new(pattern, handler))
+    }
+
+    /// Add a [`Mount`] (path pattern, subprotocol, delivery).
+    pub fn mount(mut self, mount: Mount) -> Self {
+        self.mounts.push(mount);
+        self
+    }
+
+    /// Listen on `addr`.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        let listener = TcpListener::bind(addr)?;
+        let event_loop = EventLoop::new(self.settings, self.mounts, Some(listener))?;
+        Ok(Server { event_loop })
+    }
+
+    /// A server with no listener of its own: connections arrive through
+    /// [`Handle::adopt`] from an HTTP server that already accepted them (see [`crate::attach`]).
+    pub fn detached(self) -> Result<Server, Error> {
+        let event_loop = EventLoop::new(self.settings, self.mounts, None)?;
+        Ok(Server { event_loop })
+    }
+}
+
+/// A bound server, ready to [`Server::run`].
+pub struct Server {
+    event_loop: EventLoop,
+}
+
+impl Server {
+    /// Start building a server.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The address the listener is bound to (None for a detached server).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.event_loop.local_addr()
+    }
+
+    /// A handle to shut the server down, hand it connections, or read its counters, from
+    /// any thread.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.event_loop.shared),
+            waker: Arc::clone(&self.event_loop.waker),
+        }
+    }
+
+    /// Shut down gracefully on SIGINT and SIGTERM (what the command-line server does).
+    /// Installs process-wide signal handlers, so it is opt-in for embedders.
+    pub fn handle_signals(mut self) -> Result<Self, Error> {
+        self.event_loop.handle_signals()?;
+        Ok(self)
+    }
+
+    /// Run the event loop on this thread until shutdown: stop accepting, send a close
+    /// (1001 where the dialect has codes) to every connection, wait at most the close
+    /// timeout, return.
+    pub fn run(self) -> Result<(), Error> {
+        self.event_loop.run()
+    }
+}
+
+/// Reaches a running server from any thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+    waker: Arc<mio::Waker>,
+}
+
+impl Handle {
+    fn send(&self, command: Command) -> Result<(), Error> {
+        self.shared
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(command);
+        self.waker.wake().map_err(|_| Error::Closed)
+    }
+
+    /// Begin a graceful shutdown.
+    pub fn shutdown(&self) -> Result<(), Error> {
+        self.send(Command::Shutdown)
+    }
+
+    /// Hand over a connection accepted by other code, with the bytes already read from it
+    /// (the request head, at least partly, and anything after it). The server reads the
+    /// rest of the handshake, answers it, and serves the connection.
+    pub fn adopt(&self, stream: std::net::TcpStream, already_read: Vec<u8>) -> Result<(), Error> {
+        self.send(Command::Adopt {
+            stream,
+            read: already_read,
+        })
+    }
+
+    /// The server's counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+}
+
+/// Run a server on all interfaces at `port` with `handler` mounted at every path; plain
+/// HTTP requests get `501 Not Implemented`. Blocks until SIGINT or SIGTERM.
+///
+/// ```no_run
+/// use ws::{Cx, Handler, SocketId};
+/// use ws::protocols::message::Message;
+///
+/// struct Echo;
+/// impl Handler for Echo {
+///     fn on_message(&mut self, cx: &mut Cx<'_>, id: SocketId, message: Message<'_>) {
+///         if let Some(socket) = cx.socket(id) {
+///             let _ = socket.send(message);
+///         }
+///     }
+/// }
+/// ws::listen(8088, Echo)?;
+/// # Ok::<(), ws::Error>(())
+/// ```
+pub fn listen(port: u16, handler: impl Handler + 'static) -> Result<(), Error> {
+    let server = Server::builder()
+        .route("*", handler)
+        .bind(("0.0.0.0", port))?;
+    log::info!("listening on {:?}", server.local_addr());
+    server.handle_signals()?.run()
+}

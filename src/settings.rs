@@ -1,0 +1,213 @@
+//! Server settings, with their defaults and the reason for each.
+
+use std::time::Duration;
+use ws_protocols::Limits;
+
+/// How messages reach a handler.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// `on_message` with the whole message, assembled up to `Limits::max_message`.
+    Whole,
+    /// `on_message_start` / `on_message_data` / `on_message_end` as bytes arrive: nothing is
+    /// held, so a message of any size passes with bounded memory.
+    Stream,
+}
+
+/// What `send_binary` does on a hixie-75/76 connection, whose browsers cannot receive
+/// binary (they consume length-prefixed frames and report an error, PROTOCOLS.md §7.3).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HixieBinary {
+    /// Refuse with [`crate::SendError::Unsupported`] (the default): the caller decides.
+    Refuse,
+    /// Send the draft's length-prefixed frame (`80 <length> <bytes>`); only non-browser
+    /// clients that decode it (ours does) will see a message.
+    LengthPrefixed,
+}
+
+/// Which origins may connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OriginPolicy {
+    /// Any origin, or none (the default: most non-browser clients send none).
+    Any,
+    /// Only these exact origins (`scheme://host[:port]`); others get HTTP 403.
+    AllowList(Vec<String>),
+}
+
+impl OriginPolicy {
+    pub(crate) fn allows(&self, origin: Option<&str>) -> bool {
+        match self {
+            OriginPolicy::Any => true,
+            OriginPolicy::AllowList(list) => {
+                origin.is_some_and(|o| list.iter().any(|a| a.eq_ignore_ascii_case(o)))
+            }
+        }
+    }
+}
+
+/// Everything tunable about a server. Build with `Settings::default()` and the setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let settings = ws::Settings::default()
+///     .max_connections(10_000)
+///     .keepalive(Some(Duration::from_secs(20)))
+///     .max_message(16 << 20);
+/// assert_eq!(settings.max_connections, 10_000);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Handshake and frame size limits (see [`Limits`] for each default).
+    pub limits: Limits,
+    /// Connections at once, handshaking ones included; beyond it new ones get HTTP 503.
+    /// Default 4096.
+    pub max_connections: usize,
+    /// A client that has not completed its handshake in this time is dropped (slowloris).
+    /// Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Ping every this often on dialects that have ping; a peer that has not answered (with
+    /// a pong or anything else) by the next ping is dead and dropped. Default 30 s;
+    /// `None` disables.
+    pub keepalive: Option<Duration>,
+    /// After sending our close frame, wait this long for the peer's, then drop. Also the
+    /// linger after shutting down our side. Default 5 s.
+    pub close_timeout: Duration,
+    /// Drop a connection that has received nothing for this long (the only dead-peer
+    /// detection hixie dialects have). Default `None`.
+    pub idle_timeout: Option<Duration>,
+    /// Whole messages or streamed chunks. Default [`Delivery::Whole`].
+    pub delivery: Delivery,
+    /// Split outgoing whole messages larger than this into fragments of this size (dialects
+    /// with fragmentation only). Default `None`: one frame per message.
+    pub fragment_size: Option<usize>,
+    /// When a connection's outgoing queue passes this many bytes, stop reading from it (and
+    /// tell handlers feeding it, via `buffered_amount`) until it falls below
+    /// `write_low_water`. Default 1 MiB.
+    pub write_high_water: usize,
+    /// See `write_high_water`. Default 256 KiB.
+    pub write_low_water: usize,
+    /// Hard cap on one connection's outgoing queue: a send that would pass it is refused
+    /// with `SendError::BufferFull`. Default 80 MiB (a 64 MiB message plus headroom).
+    pub max_write_buffer: usize,
+    /// Which origins may connect. Default [`OriginPolicy::Any`].
+    pub origins: OriginPolicy,
+    /// Subprotocols this server speaks, in order of preference; the first one a client
+    /// offers is chosen (routes and handlers may choose otherwise). Default none.
+    pub subprotocols: Vec<String>,
+    /// Keep a table of open clients per route (`Cx::clients`). Default true.
+    pub client_tracking: bool,
+    /// hixie-76: write the 101 head as soon as the request head is parsed and the 16-byte
+    /// answer when key3 arrives, because HAProxy withholds key3 until it sees a 101
+    /// (PROTOCOLS.md §3.2). Default true.
+    pub hixie76_headers_first: bool,
+    /// What `send_binary` does on hixie connections. Default [`HixieBinary::Refuse`].
+    pub hixie_binary: HixieBinary,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            limits: Limits::default(),
+            max_connections: 4096,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive: Some(Duration::from_secs(30)),
+            close_timeout: Duration::from_secs(5),
+            idle_timeout: None,
+            delivery: Delivery::Whole,
+            fragment_size: None,
+            write_high_water: 1 << 20,
+            write_low_water: 256 << 10,
+            max_write_buffer: 80 << 20,
+            origins: OriginPolicy::Any,
+            subprotocols: Vec::new(),
+            client_tracking: true,
+            hixie76_headers_first: true,
+            hixie_binary: HixieBinary::Refuse,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {
+        impl Settings {
+            $($(#[$doc])* pub fn $name(mut self, value: $ty) -> Self {
+                self.$name = value;
+                self
+            })*
+        }
+    };
+}
+
+setters! {
+    /// Set `max_connections`.
+    max_connections: usize,
+    /// Set `handshake_timeout`.
+    handshake_timeout: Duration,
+    /// Set `keepalive`.
+    keepalive: Option<Duration>,
+    /// Set `close_timeout`.
+    close_timeout: Duration,
+    /// Set `idle_timeout`.
+    idle_timeout: Option<Duration>,
+    /// Set `delivery`.
+    delivery: Delivery,
+    /// Set `fragment_size`.
+    fragment_size: Option<usize>,
+    /// Set `write_high_water`.
+    write_high_water: usize,
+    /// Set `write_low_water`.
+    write_low_water: usize,
+    /// Set `max_write_buffer`.
+    max_write_buffer: usize,
+    /// Set `origins`.
+    origins: OriginPolicy,
+    /// Set `subprotocols`.
+    subprotocols: Vec<String>,
+    /// Set `client_tracking`.
+    client_tracking: bool,
+    /// Set `hixie76_headers_first`.
+    hixie76_headers_first: bool,
+    /// Set `hixie_binary`.
+    hixie_binary: HixieBinary,
+}
+
+impl Settings {
+    /// Set the largest frame payload (`limits.max_frame`).
+    pub fn max_frame(mut self, bytes: u64) -> Self {
+        self.limits.max_frame = bytes;
+        self
+    }
+
+    /// Set the largest message (`limits.max_message`).
+    pub fn max_message(mut self, bytes: u64) -> Self {
+        self.limits.max_message = bytes;
+        self
+    }
+
+    /// Set the largest handshake head (`limits.max_head_bytes`).
+    pub fn max_head_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_head_bytes = bytes;
+        self
+    }
+
+    /// Check the settings for contradictions.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let fail = |why: &'static str| Err(crate::Error::Config(why));
+        if self.write_low_water > self.write_high_water {
+            return fail("write_low_water must not exceed write_high_water");
+        }
+        if self.max_write_buffer < self.write_high_water {
+            return fail("max_write_buffer must be at least write_high_water");
+        }
+        if self.max_connections == 0 {
+            return fail("max_connections must be at least 1");
+        }
+        if self.fragment_size == Some(0) {
+            return fail("fragment_size must be at least 1");
+        }
+        if self.limits.max_head_bytes < 64 {
+            return fail("max_head_bytes below 64 cannot hold any handshake");
+        }
+        Ok(())
+    }
+}
