@@ -83,6 +83,8 @@ pub(crate) struct Conn {
     pub last_activity: std::time::Instant,
     /// The 101 head held back until key3 arrives (hixie-76 without headers-first).
     pub pending_response: Vec<u8>,
+    /// Adopted after another HTTP server wrote the 101 head, with this subprotocol.
+    pub answered: Option<Option<String>>,
     /// `on_open` ran, so `on_close` must.
     pub opened: bool,
     pub requests: Requests,
@@ -124,6 +126,7 @@ impl Conn {
             awaiting_pong: false,
             last_activity: std::time::Instant::now(),
             pending_response: Vec::new(),
+            answered: None,
             opened: false,
             requests: Requests::default(),
             interest: Interest::READABLE,

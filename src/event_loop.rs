@@ -42,9 +42,11 @@ const READ_BUDGET: usize = 8;
 /// Work handed to the loop from other threads.
 pub(crate) enum Command {
     /// A connection accepted by other code: its socket and the bytes already read from it.
+    /// `answered` is `Some(subprotocol)` when the other code already wrote the 101 head.
     Adopt {
         stream: std::net::TcpStream,
         read: Vec<u8>,
+        answered: Option<Option<String>>,
     },
     /// Start a graceful shutdown.
     Shutdown,
@@ -198,7 +200,7 @@ impl EventLoop {
                 return;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.add_conn(stream, Some(peer), Vec::new()),
+                Ok((stream, peer)) => self.add_conn(stream, Some(peer), Vec::new(), None),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -215,6 +217,7 @@ impl EventLoop {
         mut stream: TcpStream,
         peer: Option<std::net::SocketAddr>,
         read: Vec<u8>,
+        answered: Option<Option<String>>,
     ) {
         if self.conns.len() >= self.settings.max_connections {
             let mut response = Vec::new();
@@ -245,6 +248,7 @@ impl EventLoop {
             return;
         }
         conn.input = read;
+        conn.answered = answered;
         let at = Instant::now() + self.settings.handshake_timeout;
         self.timers
             .arm(&mut conn.deadlines, id, TimerKind::Handshake, at);
@@ -268,13 +272,17 @@ impl EventLoop {
         );
         for command in commands {
             match command {
-                Command::Adopt { stream, read } => {
+                Command::Adopt {
+                    stream,
+                    read,
+                    answered,
+                } => {
                     let peer = stream.peer_addr().ok();
                     if let Err(e) = stream.set_nonblocking(true) {
                         log::warn!("adopted socket: {e}");
                         continue;
                     }
-                    self.add_conn(TcpStream::from_std(stream), peer, read);
+                    self.add_conn(TcpStream::from_std(stream), peer, read, answered);
                 }
                 Command::Shutdown => self.begin_shutdown(),
             }
@@ -472,6 +480,10 @@ impl EventLoop {
     }
 
     fn route_request(&mut self, id: SocketId, request: Request) {
+        let answered = self.conns.get_mut(id).and_then(|c| c.answered.take());
+        if let Some(subprotocol) = answered {
+            return self.open_answered(id, request, subprotocol);
+        }
         let route = match router::find(&self.mounts, request.path(), request.subprotocols()) {
             Ok(route) => route,
             Err(NoRoute::Path) => {
@@ -526,6 +538,36 @@ impl EventLoop {
         conn.phase = Phase::AwaitKey3 { head_written };
         self.touched.push(id);
         self.try_key3(id, head_written);
+    }
+
+    /// The HTTP server that adopted us already wrote the 101 head, after its own checks:
+    /// route by path only, and answer nothing but hixie-76's 16 bytes.
+    fn open_answered(&mut self, id: SocketId, request: Request, subprotocol: Option<String>) {
+        let route = match router::find(&self.mounts, request.path(), request.subprotocols()) {
+            Ok(route) => route,
+            Err(_) => {
+                // Too late for an HTTP refusal: the 101 is out. Close the connection.
+                log::warn!(
+                    "{id}: adopted upgrade for {} has no mount; closing",
+                    request.path()
+                );
+                return self.remove(id, abnormal("no mount for an adopted upgrade"));
+            }
+        };
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        conn.route = Some(route);
+        conn.subprotocol = subprotocol;
+        let key3 = request.key3_len() > 0;
+        let head = request.head_len();
+        conn.request = Some(request);
+        if key3 {
+            conn.phase = Phase::AwaitKey3 { head_written: true };
+            self.try_key3(id, true);
+        } else {
+            self.open(id, head);
+        }
     }
 
     fn try_key3(&mut self, id: SocketId, head_written: bool) {

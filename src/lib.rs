@@ -12,6 +12,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attach;
 mod buffer;
 mod conn;
 mod echo;
@@ -26,6 +27,7 @@ mod socket;
 mod stats;
 mod timers;
 
+pub use attach::{attach, upgrade_response, Attached, UpgradeResponse};
 pub use echo::Echo;
 pub use error::{Error, SendError};
 pub use handler::{Cx, Decision, Handler};

@@ -132,6 +132,38 @@ impl Handle {
         self.send(Command::Adopt {
             stream,
             read: already_read,
+            answered: None,
+        })
+    }
+
+    /// Hand over an upgrade request whose head another HTTP server has read (and answered
+    /// nothing): `request_head` up to and including the blank line, then whatever was read
+    /// after it. Our loop routes it, asks the mounted handler, and answers in its dialect.
+    pub fn handle_upgrade(
+        &self,
+        request_head: &[u8],
+        stream: std::net::TcpStream,
+        already_read: &[u8],
+    ) -> Result<(), Error> {
+        self.adopt(stream, [request_head, already_read].concat())
+    }
+
+    /// Hand over a connection whose `101` another HTTP server already wrote, built with
+    /// [`crate::upgrade_response`] (hyper's way): `request_head` up to and including the
+    /// blank line, the subprotocol written into the 101, and the bytes the HTTP server read
+    /// after the head (hixie-76's key3 may be among them). The mounted handler's
+    /// `on_request` is not asked again: the HTTP server decided.
+    pub fn adopt_answered(
+        &self,
+        request_head: &[u8],
+        subprotocol: Option<String>,
+        stream: std::net::TcpStream,
+        already_read: &[u8],
+    ) -> Result<(), Error> {
+        self.send(Command::Adopt {
+            stream,
+            read: [request_head, already_read].concat(),
+            answered: Some(subprotocol),
         })
     }
 

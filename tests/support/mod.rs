@@ -140,11 +140,22 @@ impl Client {
         dialect: Dialect,
         subprotocols: &[&str],
     ) -> Result<Self, String> {
+        Self::connect_full(addr, path, dialect, subprotocols, &[])
+    }
+
+    pub fn connect_full(
+        addr: SocketAddr,
+        path: &str,
+        dialect: Dialect,
+        subprotocols: &[&str],
+        extra_headers: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let mut stream = raw_connect(addr);
         let host = addr.to_string();
         let config = ClientConfig {
             origin: Some("http://example.com"),
             subprotocols,
+            extra_headers,
             ..ClientConfig::new(dialect, &host, path)
         };
         let mut request = Vec::new();
