@@ -1,0 +1,101 @@
+//! The command-line server as a user runs it: --help, listening, /echo, SIGTERM.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use support::{Client, Received};
+use ws::protocols::Dialect;
+
+#[test]
+fn help_lists_every_option() {
+    let out = Command::new(env!("CARGO_BIN_EXE_omniws"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for option in [
+        "--port",
+        "--host",
+        "--max-connections",
+        "--handshake-timeout",
+        "--keepalive",
+        "--close-timeout",
+        "--idle-timeout",
+        "--max-frame",
+        "--max-message",
+        "--max-head-bytes",
+        "--stream",
+        "--fragment-size",
+        "--write-high-water",
+        "--write-low-water",
+        "--max-write-buffer",
+        "--origin",
+        "--subprotocol",
+        "--hixie-binary",
+    ] {
+        assert!(help.contains(option), "--help mentions {option}");
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_with_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_omniws"))
+        .args([
+            "--port",
+            "0",
+            "--write-low-water",
+            "10",
+            "--write-high-water",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write_low_water"));
+}
+
+#[test]
+fn serves_echo_and_exits_zero_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omniws"))
+        .args(["--host", "127.0.0.1", "--port", "0", "--close-timeout", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "omniws listening on ws://127.0.0.1:PORT/ (endpoints: /echo)"
+    let addr = line
+        .split("ws://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("address");
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let mut client = Client::connect(addr, "/echo", Dialect::Rfc6455);
+    client.send_text("from the CLI test");
+    assert_eq!(
+        client.recv_message(),
+        Received::Text("from the CLI test".into())
+    );
+    // Only /echo exists until sessions and relay land.
+    assert!(Client::connect_with(addr, "/sessions/x", Dialect::Rfc6455, &[]).is_err());
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        client.recv_message(),
+        Received::Close(Some(1001), "server shutting down".into())
+    );
+    client.send_close(1001, "");
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(0),
+        "graceful shutdown exits 0"
+    );
+}
