@@ -12,7 +12,7 @@ pub(crate) struct WriteQueue {
 
 /// Above this much written-but-not-yet-discarded prefix, compact the buffer.
 const COMPACT_AT: usize = 64 << 10;
-/// An idle queue keeps at most this much capacity.
+/// An idle queue keeps at most this much capacity after [`WriteQueue::trim`].
 const KEEP_CAPACITY: usize = 16 << 10;
 
 impl WriteQueue {
@@ -39,6 +39,15 @@ impl WriteQueue {
         &mut self.buf
     }
 
+    /// Give back the memory of an empty queue (called on timer ticks, so idle connections
+    /// hold at most `KEEP_CAPACITY`).
+    pub(crate) fn trim(&mut self) {
+        if self.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+            self.head = 0;
+        }
+    }
+
     /// Write until the queue is empty or the writer would block. Returns bytes written.
     pub(crate) fn write_to(&mut self, w: &mut impl Write) -> io::Result<usize> {
         let mut written = 0;
@@ -55,11 +64,10 @@ impl WriteQueue {
             }
         }
         if self.head == self.buf.len() {
+            // Keep the capacity: a busy connection refills it at once, and shrinking after
+            // every flush made each burst regrow it through several reallocations.
             self.buf.clear();
             self.head = 0;
-            if self.buf.capacity() > KEEP_CAPACITY {
-                self.buf.shrink_to(KEEP_CAPACITY);
-            }
         } else if self.head > COMPACT_AT && self.head > self.buf.len() / 2 {
             self.buf.drain(..self.head);
             self.head = 0;

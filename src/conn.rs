@@ -70,6 +70,8 @@ pub(crate) struct Conn {
     pub over_high_water: bool,
     /// The socket may hold unread bytes (we stopped before `WouldBlock`).
     pub read_pending: bool,
+    /// In the loop's `ready` queue.
+    pub in_ready: bool,
     pub close_sent: bool,
     pub close_received: bool,
     /// A hixie-76 close asked for mid-message, sent when the message ends.
@@ -118,6 +120,7 @@ impl Conn {
             paused_by_app: false,
             over_high_water: false,
             read_pending: false,
+            in_ready: false,
             close_sent: false,
             close_received: false,
             deferred_close: None,

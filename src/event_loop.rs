@@ -323,6 +323,9 @@ impl EventLoop {
             let Some(id) = self.ready.pop_front() else {
                 break;
             };
+            if let Some(conn) = self.conns.get_mut(id) {
+                conn.in_ready = false;
+            }
             self.read_some(id);
             self.service_touched();
         }
@@ -391,7 +394,10 @@ impl EventLoop {
         }
         if let Some(conn) = self.conns.get_mut(id) {
             conn.read_pending = true;
-            self.ready.push_back(id);
+            if !conn.in_ready {
+                conn.in_ready = true;
+                self.ready.push_back(id);
+            }
         }
     }
 
@@ -805,9 +811,11 @@ impl EventLoop {
         }
         let mut drained = false;
         if !conn.over_high_water && queued > self.settings.write_high_water {
+            log::trace!("{id} queue {queued} over the high-water mark: reading paused");
             conn.over_high_water = true;
             stats.reads_paused.fetch_add(1, Relaxed);
         } else if conn.over_high_water && queued <= self.settings.write_low_water {
+            log::trace!("{id} queue {queued} under the low-water mark: reading resumes");
             conn.over_high_water = false;
             drained = true;
         }
@@ -838,7 +846,8 @@ impl EventLoop {
             }
             conn.interest = wanted;
         }
-        if conn.read_pending && conn.wants_read() && !self.ready.contains(&id) {
+        if conn.read_pending && conn.wants_read() && !conn.in_ready {
+            conn.in_ready = true;
             self.ready.push_back(id);
         }
         if drained {
@@ -863,6 +872,7 @@ impl EventLoop {
                 }
                 TimerKind::Close => self.remove(id, abnormal("close timeout")),
                 TimerKind::Ping => {
+                    conn.out.trim();
                     if conn.phase != Phase::Open || conn.close_sent {
                         continue;
                     }
@@ -884,6 +894,7 @@ impl EventLoop {
                     self.touched.push(id);
                 }
                 TimerKind::Idle => {
+                    conn.out.trim();
                     let Some(idle) = self.settings.idle_timeout else {
                         continue;
                     };

@@ -26,6 +26,8 @@ impl TestServer {
     }
 
     pub fn start(builder: ws::Builder) -> Self {
+        // RUST_LOG=ws=debug shows the server's side of a failing test.
+        let _ = env_logger::builder().is_test(true).try_init();
         let server = builder.bind("127.0.0.1:0").expect("bind");
         let addr = server.local_addr().expect("bound");
         let handle = server.handle();
