@@ -238,3 +238,30 @@ fn every_dialect_at_once_on_one_port() {
     }
     assert_eq!(server.handle.stats().connections_open, 6);
 }
+
+#[test]
+fn fragment_size_splits_outgoing_messages_on_the_wire() {
+    use std::io::Read;
+    let server = TestServer::echo(Settings::default().fragment_size(Some(1000)));
+    let mut client = Client::connect(server.addr, "/echo", Dialect::Rfc6455);
+    client.send(MessageKind::Binary, &binary_of(2500));
+    // Read the raw echo: 1000 + 1000 + 500 bytes, then an empty final frame.
+    let mut wire = vec![0u8; 3 * 4 + 2500 + 2];
+    client.stream.read_exact(&mut wire).unwrap();
+    assert_eq!(
+        &wire[..4],
+        &[0x02, 126, 0x03, 0xe8],
+        "first fragment: binary, not final, 1000"
+    );
+    assert_eq!(
+        &wire[1004..1008],
+        &[0x00, 126, 0x03, 0xe8],
+        "continuation, 1000"
+    );
+    assert_eq!(
+        &wire[2008..2012],
+        &[0x00, 126, 0x01, 0xf4],
+        "continuation, 500"
+    );
+    assert_eq!(&wire[2512..], &[0x80, 0x00], "empty final continuation");
+}
