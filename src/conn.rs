@@ -413,6 +413,10 @@ impl Socket for Conn {
     fn destroy(&mut self) {
         self.requests.destroy = true;
     }
+
+    fn set_hixie_binary(&mut self, policy: HixieBinary) {
+        self.hixie_binary = policy;
+    }
 }
 
 fn memchr_ff(data: &[u8]) -> bool {

@@ -871,6 +871,11 @@ impl EventLoop {
                     self.remove(id, abnormal("handshake timeout"));
                 }
                 TimerKind::Close => self.remove(id, abnormal("close timeout")),
+                TimerKind::App => {
+                    let route = conn.route;
+                    self.touched.push(id);
+                    self.call(route, |h, cx| h.on_timer(cx, id));
+                }
                 TimerKind::Ping => {
                     conn.out.trim();
                     if conn.phase != Phase::Open || conn.close_sent {
@@ -947,6 +952,7 @@ impl EventLoop {
             conns: &mut self.conns,
             touched: &mut self.touched,
             clients: self.settings.client_tracking.then_some(&*clients),
+            timers: &mut self.timers,
         };
         f(handler.as_mut(), &mut cx);
     }

@@ -99,6 +99,8 @@ pub trait Handler: Send {
     /// The connection's outgoing queue fell below the low-water mark after passing the high
     /// one: a good time to resume whatever feeds it.
     fn on_drain(&mut self, cx: &mut Cx<'_>, id: SocketId) {}
+    /// The timer set with [`Cx::set_timer`] for this connection fired.
+    fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {}
 }
 
 /// The handler's access to the server's connections during a callback.
@@ -106,6 +108,7 @@ pub struct Cx<'a> {
     pub(crate) conns: &'a mut crate::slab::Slab<crate::conn::Conn>,
     pub(crate) touched: &'a mut Vec<SocketId>,
     pub(crate) clients: Option<&'a std::collections::BTreeSet<SocketId>>,
+    pub(crate) timers: &'a mut crate::timers::Timers,
 }
 
 impl Cx<'_> {
@@ -130,6 +133,22 @@ impl Cx<'_> {
         if let Some(conn) = self.conns.get_mut(id) {
             conn.paused_by_app = false;
             self.touched.push(id);
+        }
+    }
+
+    /// Call [`Handler::on_timer`] for `id` after `delay` (one timer per connection: setting
+    /// it again replaces it; [`Cx::cancel_timer`] cancels it).
+    pub fn set_timer(&mut self, id: SocketId, delay: std::time::Duration) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            let at = std::time::Instant::now() + delay;
+            self.timers.arm(&mut conn.deadlines, id, crate::timers::TimerKind::App, at);
+        }
+    }
+
+    /// Cancel the timer set with [`Cx::set_timer`] for `id`.
+    pub fn cancel_timer(&mut self, id: SocketId) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.deadlines[crate::timers::TimerKind::App as usize] = None;
         }
     }
 

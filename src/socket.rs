@@ -106,4 +106,7 @@ pub trait Socket {
     fn close(&mut self, code: u16, reason: &str) -> Result<(), SendError>;
     /// Drop the connection at once, without a closing handshake.
     fn destroy(&mut self);
+    /// Change what `send_binary`/`begin_message(Binary, ..)` do on this connection if it is
+    /// hixie (the server-wide default is `Settings::hixie_binary`).
+    fn set_hixie_binary(&mut self, policy: crate::HixieBinary);
 }

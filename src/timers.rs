@@ -17,9 +17,11 @@ pub(crate) enum TimerKind {
     Close = 2,
     /// Nothing received for too long.
     Idle = 3,
+    /// Set by a handler (`Cx::set_timer`).
+    App = 4,
 }
 
-pub(crate) const TIMER_KINDS: usize = 4;
+pub(crate) const TIMER_KINDS: usize = 5;
 
 /// Per-connection wanted deadlines, indexed by `TimerKind`.
 pub(crate) type Deadlines = [Option<Instant>; TIMER_KINDS];
