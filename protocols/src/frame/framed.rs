@@ -35,6 +35,27 @@ struct Header {
     size: usize,
 }
 
+/// What one decoding step found: an [`Event`] with its payload given as a range of the
+/// buffer rather than a borrowed slice, so that [`FramedDecoder::step`] borrows nothing.
+/// The `Event` is built from it at the last moment (`event`, `decode_each`): building it
+/// inside `step` and returning it made the compiler copy the whole enum through memory on
+/// every call, with partial overlapping stores that stall the load that follows (measured:
+/// that copy was most of the per-frame cost on small frames).
+#[derive(Copy, Clone, Debug)]
+enum Found {
+    /// More bytes are needed.
+    Nothing,
+    Start {
+        kind: MessageKind,
+        len: Option<u64>,
+    },
+    Data(usize, usize),
+    End,
+    Ping(usize, usize),
+    Pong(usize, usize),
+    Close(usize, usize),
+}
+
 /// Streaming decoder for length-framed dialects (hybi-03, hybi-07, hybi-08, RFC 6455).
 ///
 /// Data frames are reported as soon as their header is complete, then payload bytes as they
@@ -84,6 +105,7 @@ impl FramedDecoder {
         }
     }
 
+    #[inline]
     fn parse_header(&self, buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
         let (b0, b1) = match buf {
             [b0, b1, ..] => (*b0, *b1),
@@ -134,10 +156,13 @@ impl FramedDecoder {
             }
             n => u64::from(n),
         };
-        let key = masked.then(|| {
-            let k = &buf[2 + ext..size];
-            [k[0], k[1], k[2], k[3]]
-        });
+        let key = if masked {
+            let mut k = [0u8; 4];
+            k.copy_from_slice(&buf[size - 4..size]);
+            Some(k)
+        } else {
+            None
+        };
         Ok(Some(Header {
             fin,
             op,
@@ -208,14 +233,16 @@ impl FramedDecoder {
         }
     }
 
-    fn step<'a>(&mut self, buf: &'a mut [u8]) -> Result<(usize, Option<Event<'a>>), ProtocolError> {
-        let mut pos = 0;
+    /// Decode from `buf[pos..]`: where the next call should start and what was found, its
+    /// payload a range of `buf` (already unmasked and, for text, validated).
+    #[inline]
+    fn step(&mut self, buf: &mut [u8], mut pos: usize) -> Result<(usize, Found), ProtocolError> {
         loop {
             match self.state {
-                State::Closed => return Ok((buf.len(), None)),
+                State::Closed => return Ok((buf.len(), Found::Nothing)),
                 State::Header => {
                     let Some(header) = self.parse_header(&buf[pos..])? else {
-                        return Ok((pos, None));
+                        return Ok((pos, Found::Nothing));
                     };
                     if header.op.is_control() {
                         if !header.fin {
@@ -224,24 +251,24 @@ impl FramedDecoder {
                         if header.len > 125 {
                             return Err(ProtocolError::ControlFrameTooLong);
                         }
-                        let end = pos + header.size + header.len as usize;
+                        let start = pos + header.size;
+                        let end = start + header.len as usize;
                         if buf.len() < end {
-                            return Ok((pos, None));
+                            return Ok((pos, Found::Nothing));
                         }
-                        let payload = &mut buf[pos + header.size..end];
                         if let Some(key) = header.key {
-                            apply_mask(payload, key, 0);
+                            apply_mask(&mut buf[start..end], key, 0);
                         }
-                        let payload = &*payload;
-                        let event = match header.op {
-                            Op::Ping => Event::Ping(payload),
-                            Op::Pong => Event::Pong(payload),
+                        let found = match header.op {
+                            Op::Ping => Found::Ping(start, end),
+                            Op::Pong => Found::Pong(start, end),
                             _ => {
+                                // The body is checked when the event is made (`event`).
                                 self.state = State::Closed;
-                                Event::Close(self.close_frame(payload)?)
+                                Found::Close(start, end)
                             }
                         };
-                        return Ok((end, Some(event)));
+                        return Ok((end, found));
                     }
                     let starts = self.admit_data_frame(&header)?;
                     pos += header.size;
@@ -253,7 +280,7 @@ impl FramedDecoder {
                     };
                     if let Some(kind) = starts {
                         let len = header.fin.then_some(header.len);
-                        return Ok((pos, Some(Event::MessageStart { kind, len })));
+                        return Ok((pos, Found::Start { kind, len }));
                     }
                 }
                 State::Payload {
@@ -265,7 +292,7 @@ impl FramedDecoder {
                         if kind == Some(MessageKind::Text) && self.utf8.finish().is_err() {
                             return Err(ProtocolError::IncompleteUtf8);
                         }
-                        return Ok((pos, Some(Event::MessageEnd)));
+                        return Ok((pos, Found::End));
                     }
                 }
                 State::Payload {
@@ -276,7 +303,7 @@ impl FramedDecoder {
                 } => {
                     let available = buf.len() - pos;
                     if available == 0 {
-                        return Ok((pos, None));
+                        return Ok((pos, Found::Nothing));
                     }
                     let n = (*remaining).min(available as u64) as usize;
                     let data = &mut buf[pos..pos + n];
@@ -288,14 +315,29 @@ impl FramedDecoder {
                     if self.message == Some(MessageKind::Text) && self.utf8.feed(data).is_err() {
                         return Err(ProtocolError::InvalidUtf8);
                     }
-                    return Ok((pos + n, Some(Event::Data(data))));
+                    return Ok((pos + n, Found::Data(pos, pos + n)));
                 }
             }
         }
     }
+
+    /// The event for what [`Self::step`] found in `buf`.
+    #[inline]
+    fn event<'a>(&self, buf: &'a [u8], found: Found) -> Result<Option<Event<'a>>, ProtocolError> {
+        Ok(Some(match found {
+            Found::Nothing => return Ok(None),
+            Found::Start { kind, len } => Event::MessageStart { kind, len },
+            Found::Data(start, end) => Event::Data(&buf[start..end]),
+            Found::End => Event::MessageEnd,
+            Found::Ping(start, end) => Event::Ping(&buf[start..end]),
+            Found::Pong(start, end) => Event::Pong(&buf[start..end]),
+            Found::Close(start, end) => Event::Close(self.close_frame(&buf[start..end])?),
+        }))
+    }
 }
 
 impl Decode for FramedDecoder {
+    #[inline]
     fn decode<'a>(
         &mut self,
         buf: &'a mut [u8],
@@ -303,7 +345,43 @@ impl Decode for FramedDecoder {
         if let Some(error) = self.error {
             return Err(error);
         }
-        self.step(buf).inspect_err(|e| self.error = Some(*e))
+        let result = match self.step(buf, 0) {
+            Ok((n, found)) => self.event(buf, found).map(|event| (n, event)),
+            Err(e) => Err(e),
+        };
+        result.inspect_err(|e| self.error = Some(*e))
+    }
+
+    /// Same contract and result as the provided method (one [`Decode::decode`] call per
+    /// event), but each kind of event is built right where it is handed to `on_event`, so
+    /// the consumer gets its fields directly rather than a copy of a whole `Event`.
+    fn decode_each(
+        &mut self,
+        buf: &mut [u8],
+        mut on_event: impl FnMut(Event<'_>),
+    ) -> Result<usize, ProtocolError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let mut pos = 0;
+        loop {
+            let (next, found) = self.step(buf, pos).inspect_err(|e| self.error = Some(*e))?;
+            pos = next;
+            match found {
+                Found::Nothing => return Ok(pos),
+                Found::Start { kind, len } => on_event(Event::MessageStart { kind, len }),
+                Found::Data(start, end) => on_event(Event::Data(&buf[start..end])),
+                Found::End => on_event(Event::MessageEnd),
+                found => {
+                    let event = self
+                        .event(buf, found)
+                        .inspect_err(|e| self.error = Some(*e))?;
+                    if let Some(event) = event {
+                        on_event(event);
+                    }
+                }
+            }
+        }
     }
 
     fn is_closed(&self) -> bool {
