@@ -56,12 +56,11 @@ enum Found {
     Close(usize, usize),
 }
 
-/// Streaming decoder for length-framed dialects (hybi-03, hybi-07, hybi-08, RFC 6455).
-///
-/// Data frames are reported as soon as their header is complete, then payload bytes as they
-/// arrive (unmasked in place); control frames (at most 125 bytes) once they are whole.
-#[derive(Debug)]
-pub struct FramedDecoder {
+/// What a decoder checks frames against; fixed at construction. Kept apart from the
+/// decoder's changing state so the decoding loop can hold a copy in registers instead of
+/// reloading every field after each event is delivered.
+#[derive(Copy, Clone, Debug)]
+struct Rules {
     wire: &'static Wire,
     caps: &'static Caps,
     /// Frames must carry a mask (server of a masking dialect) ...
@@ -70,6 +69,15 @@ pub struct FramedDecoder {
     forbid_mask: bool,
     max_frame: u64,
     max_message: u64,
+}
+
+/// Streaming decoder for length-framed dialects (hybi-03, hybi-07, hybi-08, RFC 6455).
+///
+/// Data frames are reported as soon as their header is complete, then payload bytes as they
+/// arrive (unmasked in place); control frames (at most 125 bytes) once they are whole.
+#[derive(Debug)]
+pub struct FramedDecoder {
+    rules: Rules,
     state: State,
     /// The open data message and the bytes declared for it so far.
     message: Option<MessageKind>,
@@ -91,12 +99,14 @@ impl FramedDecoder {
             Framing::Sentinel => panic!("{dialect} is not length-framed"),
         };
         FramedDecoder {
-            wire,
-            caps,
-            require_mask: caps.client_masks && role == Role::Server,
-            forbid_mask: caps.client_masks && role == Role::Client,
-            max_frame: limits.max_frame,
-            max_message: limits.max_message,
+            rules: Rules {
+                wire,
+                caps,
+                require_mask: caps.client_masks && role == Role::Server,
+                forbid_mask: caps.client_masks && role == Role::Client,
+                max_frame: limits.max_frame,
+                max_message: limits.max_message,
+            },
             state: State::Header,
             message: None,
             message_len: 0,
@@ -106,22 +116,23 @@ impl FramedDecoder {
     }
 
     #[inline]
-    fn parse_header(&self, buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
+    fn parse_header(rules: &Rules, buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
         let (b0, b1) = match buf {
             [b0, b1, ..] => (*b0, *b1),
             _ => return Ok(None),
         };
-        if b0 & self.wire.reserved0 != 0 || b1 & self.wire.reserved1 != 0 {
+        if b0 & rules.wire.reserved0 != 0 || b1 & rules.wire.reserved1 != 0 {
             return Err(ProtocolError::ReservedBits);
         }
         let opcode = b0 & 0x0f;
-        let op = self.wire.ops[usize::from(opcode)].ok_or(ProtocolError::ReservedOpcode(opcode))?;
-        let fin = (b0 & 0x80 != 0) != self.wire.more_bit;
-        let masked = self.wire.mask_bit && b1 & 0x80 != 0;
-        if masked && self.forbid_mask {
+        let op =
+            rules.wire.ops[usize::from(opcode)].ok_or(ProtocolError::ReservedOpcode(opcode))?;
+        let fin = (b0 & 0x80 != 0) != rules.wire.more_bit;
+        let masked = rules.wire.mask_bit && b1 & 0x80 != 0;
+        if masked && rules.forbid_mask {
             return Err(ProtocolError::MaskedFrame);
         }
-        if !masked && self.require_mask {
+        if !masked && rules.require_mask {
             return Err(ProtocolError::UnmaskedFrame);
         }
         let len7 = b1 & 0x7f;
@@ -137,7 +148,7 @@ impl FramedDecoder {
         let len = match len7 {
             126 => {
                 let len = u64::from(u16::from_be_bytes([buf[2], buf[3]]));
-                if self.caps.minimal_length && len < 126 {
+                if rules.caps.minimal_length && len < 126 {
                     return Err(ProtocolError::NonMinimalLength);
                 }
                 len
@@ -149,7 +160,7 @@ impl FramedDecoder {
                 if len >> 63 != 0 {
                     return Err(ProtocolError::LengthTopBit);
                 }
-                if self.caps.minimal_length && len <= 0xffff {
+                if rules.caps.minimal_length && len <= 0xffff {
                     return Err(ProtocolError::NonMinimalLength);
                 }
                 len
@@ -173,7 +184,11 @@ impl FramedDecoder {
     }
 
     /// Checks on a data frame header against the message state and the limits.
-    fn admit_data_frame(&mut self, header: &Header) -> Result<Option<MessageKind>, ProtocolError> {
+    fn admit_data_frame(
+        &mut self,
+        rules: &Rules,
+        header: &Header,
+    ) -> Result<Option<MessageKind>, ProtocolError> {
         let starts = match header.op {
             Op::Continuation if self.message.is_none() => {
                 return Err(ProtocolError::UnexpectedContinuation)
@@ -183,7 +198,7 @@ impl FramedDecoder {
             Op::Text => Some(MessageKind::Text),
             _ => Some(MessageKind::Binary),
         };
-        if header.len > self.max_frame {
+        if header.len > rules.max_frame {
             return Err(ProtocolError::FrameTooLarge);
         }
         let so_far = if starts.is_some() {
@@ -191,7 +206,7 @@ impl FramedDecoder {
         } else {
             self.message_len
         };
-        if so_far.saturating_add(header.len) > self.max_message {
+        if so_far.saturating_add(header.len) > rules.max_message {
             return Err(ProtocolError::MessageTooLarge);
         }
         self.message_len = so_far + header.len;
@@ -202,7 +217,7 @@ impl FramedDecoder {
     }
 
     fn close_frame<'a>(&self, body: &'a [u8]) -> Result<CloseFrame<'a>, ProtocolError> {
-        if !self.caps.close_codes {
+        if !self.rules.caps.close_codes {
             // hybi-01..05 close bodies are opaque; the peer expects them echoed.
             return Ok(CloseFrame {
                 code: None,
@@ -219,7 +234,7 @@ impl FramedDecoder {
             [_] => Err(ProtocolError::CloseBodyTooShort),
             [hi, lo, reason @ ..] => {
                 let code = u16::from_be_bytes([*hi, *lo]);
-                if !close::is_valid_received(code, self.caps.close_1004) {
+                if !close::is_valid_received(code, self.rules.caps.close_1004) {
                     return Err(ProtocolError::InvalidCloseCode(code));
                 }
                 let reason =
@@ -236,12 +251,17 @@ impl FramedDecoder {
     /// Decode from `buf[pos..]`: where the next call should start and what was found, its
     /// payload a range of `buf` (already unmasked and, for text, validated).
     #[inline]
-    fn step(&mut self, buf: &mut [u8], mut pos: usize) -> Result<(usize, Found), ProtocolError> {
+    fn step(
+        &mut self,
+        rules: &Rules,
+        buf: &mut [u8],
+        mut pos: usize,
+    ) -> Result<(usize, Found), ProtocolError> {
         loop {
             match self.state {
                 State::Closed => return Ok((buf.len(), Found::Nothing)),
                 State::Header => {
-                    let Some(header) = self.parse_header(&buf[pos..])? else {
+                    let Some(header) = Self::parse_header(rules, &buf[pos..])? else {
                         return Ok((pos, Found::Nothing));
                     };
                     if header.op.is_control() {
@@ -270,7 +290,7 @@ impl FramedDecoder {
                         };
                         return Ok((end, found));
                     }
-                    let starts = self.admit_data_frame(&header)?;
+                    let starts = self.admit_data_frame(rules, &header)?;
                     pos += header.size;
                     self.state = State::Payload {
                         remaining: header.len,
@@ -345,7 +365,8 @@ impl Decode for FramedDecoder {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let result = match self.step(buf, 0) {
+        let rules = self.rules;
+        let result = match self.step(&rules, buf, 0) {
             Ok((n, found)) => self.event(buf, found).map(|event| (n, event)),
             Err(e) => Err(e),
         };
@@ -363,9 +384,12 @@ impl Decode for FramedDecoder {
         if let Some(error) = self.error {
             return Err(error);
         }
+        let rules = self.rules;
         let mut pos = 0;
         loop {
-            let (next, found) = self.step(buf, pos).inspect_err(|e| self.error = Some(*e))?;
+            let (next, found) = self
+                .step(&rules, buf, pos)
+                .inspect_err(|e| self.error = Some(*e))?;
             pos = next;
             match found {
                 Found::Nothing => return Ok(pos),
