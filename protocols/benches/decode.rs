@@ -11,7 +11,8 @@
 //! - `text_ascii_64KiB`, `text_multibyte_64KiB`: text frames with 65536-byte payloads of valid
 //!   UTF-8, all ASCII or mostly 2-, 3- and 4-byte sequences.
 //!
-//! Throughput (reported in decimal units, GB/s) is the whole buffer (frame headers included) divided by the time to decode it.
+//! Throughput, in decimal GB/s, is the whole buffer (frame headers included) divided by the
+//! time to decode it.
 //!
 //! # What one iteration does, each side
 //! Before every iteration, untimed and identical for every function, the pristine masked
@@ -19,10 +20,11 @@
 //! buffer must be restored). Only the decode itself is timed (`iter_custom`).
 //!
 //! - `ws_protocols`: a fresh `Decoder::new(Rfc6455, Server, &Limits::default())`, then
-//!   `decode_each` over the whole buffer; every event goes through `black_box`. Per frame this
-//!   parses and checks the header (reserved bits, opcode, mask required, minimal length,
-//!   frame and message limits, message state), unmasks the payload in place, and for text
-//!   validates it as UTF-8 (`MessageStart`, `Data`, `MessageEnd`).
+//!   `decode_each` over the whole buffer. Per frame this parses and checks the header
+//!   (reserved bits, opcode, mask required, minimal length, frame and message limits, message
+//!   state), unmasks the payload in place, and for text validates it as UTF-8; it delivers
+//!   `MessageStart`, `Data` and `MessageEnd`. The consumer passes the message kind and the
+//!   payload slice through `black_box`.
 //! - `tungstenite`: its frame layer driven the way its own `FrameCodec::read_frame` and
 //!   `WebSocketContext::read_message_frame` drive it, but in place on the work buffer: the
 //!   public `FrameHeader::parse` on a `Cursor` at the frame's start, the checks those two
@@ -31,8 +33,8 @@
 //!   is what its message layer runs (`Frame::into_text` -> `Utf8Bytes::try_from`). The frame
 //!   layer does not export its unmasking (`protocol::frame::mask` is private and
 //!   `FrameSocket::read` returns payloads still masked), so `tungstenite_apply_mask` below is
-//!   a verbatim copy of tungstenite 0.27.0's `apply_mask_fast32`. The payload slice goes
-//!   through `black_box`. No copy and no allocation: the most favourable way to run
+//!   a verbatim copy of tungstenite 0.27.0's `apply_mask_fast32`. The opcode and the payload
+//!   slice go through `black_box`. No copy and no allocation: the most favourable way to run
 //!   tungstenite's parser.
 //! - `tungstenite_websocket`: tungstenite's real public read path, for reference: a fresh
 //!   `WebSocket::from_raw_socket(stream, Role::Server, None)` over an in-memory stream that
