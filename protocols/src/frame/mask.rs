@@ -63,7 +63,18 @@ fn apply_mask_words(buf: &mut [u8], key: [u8; 4], offset: usize) {
         bytes.copy_from_slice(chunk);
         chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
     }
-    for (b, k) in chunks.into_remainder().iter_mut().zip(word.to_ne_bytes()) {
+    let rest = chunks.into_remainder();
+    let rest = if rest.len() >= 4 {
+        let (four, tail) = rest.split_at_mut(4);
+        // The pattern repeats every 4 bytes, so the low half of `word` is the key here too.
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(four);
+        four.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ word as u32).to_ne_bytes());
+        tail
+    } else {
+        rest
+    };
+    for (b, k) in rest.iter_mut().zip(word.to_ne_bytes()) {
         *b ^= k;
     }
 }
