@@ -98,6 +98,7 @@ impl Decoder {
 }
 
 impl Decode for Decoder {
+    #[inline]
     fn decode<'a>(
         &mut self,
         buf: &'a mut [u8],
@@ -112,6 +113,18 @@ impl Decode for Decoder {
         match self {
             Decoder::Framed(d) => d.is_closed(),
             Decoder::Sentinel(d) => d.is_closed(),
+        }
+    }
+
+    #[inline]
+    fn decode_each(
+        &mut self,
+        buf: &mut [u8],
+        on_event: impl FnMut(Event<'_>),
+    ) -> Result<usize, ProtocolError> {
+        match self {
+            Decoder::Framed(d) => d.decode_each(buf, on_event),
+            Decoder::Sentinel(d) => d.decode_each(buf, on_event),
         }
     }
 }

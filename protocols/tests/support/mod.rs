@@ -95,7 +95,31 @@ pub fn decode_with(
     }
     let bytewise_result = bytewise_result.map(|_| bytewise.events.clone());
     assert_eq!(whole_result, bytewise_result, "whole vs byte-at-a-time");
+    let one_by_one = decode_one_call_per_event(dialect, role, limits, bytes);
+    assert_eq!(whole_result, one_by_one, "decode_each vs decode");
     whole_result
+}
+
+/// Decode `bytes` in one piece with one `decode` call per event rather than `decode_each`
+/// (which decoders may implement separately, for speed).
+fn decode_one_call_per_event(
+    dialect: Dialect,
+    role: Role,
+    limits: &Limits,
+    bytes: &[u8],
+) -> Result<Vec<Ev>, ProtocolError> {
+    let mut decoder = Decoder::new(dialect, role, limits);
+    let mut buf = bytes.to_vec();
+    let mut events = Vec::new();
+    let mut pos = 0;
+    loop {
+        let (n, event) = decoder.decode(&mut buf[pos..])?;
+        pos += n;
+        match event {
+            Some(event) => push(&mut events, event),
+            None => return Ok(events),
+        }
+    }
 }
 
 pub fn text(s: &str) -> Vec<Ev> {
