@@ -72,6 +72,8 @@ pub(crate) struct Conn {
     pub read_pending: bool,
     /// In the loop's `ready` queue.
     pub in_ready: bool,
+    /// Call `on_drain` once the queue is at or below this (`Cx::notify_drain`).
+    pub drain_watch: Option<usize>,
     pub close_sent: bool,
     pub close_received: bool,
     /// A hixie-76 close asked for mid-message, sent when the message ends.
@@ -121,6 +123,7 @@ impl Conn {
             over_high_water: false,
             read_pending: false,
             in_ready: false,
+            drain_watch: None,
             close_sent: false,
             close_received: false,
             deferred_close: None,
@@ -366,7 +369,9 @@ impl Socket for Conn {
     fn send_chunk(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.check_room(data.len() + 14)?;
         let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
-        if codec.dialect.caps().framing == Framing::Sentinel && memchr_ff(data) {
+        let hixie_text = codec.dialect.caps().framing == Framing::Sentinel
+            && codec.encoder.open_kind() == Some(MessageKind::Text);
+        if hixie_text && data.contains(&0xff) {
             // Valid UTF-8 never holds 0xFF; one here would end the hixie frame early.
             return Err(SendError::Invalid(EncodeError::Unsupported(
                 "0xFF inside hixie text",
@@ -417,10 +422,6 @@ impl Socket for Conn {
     fn set_hixie_binary(&mut self, policy: HixieBinary) {
         self.hixie_binary = policy;
     }
-}
-
-fn memchr_ff(data: &[u8]) -> bool {
-    data.contains(&0xff)
 }
 
 /// The decoder and encoder for a freshly opened server-side connection.

@@ -819,6 +819,10 @@ impl EventLoop {
             conn.over_high_water = false;
             drained = true;
         }
+        if conn.drain_watch.is_some_and(|level| queued <= level) {
+            conn.drain_watch = None;
+            drained = true;
+        }
         let now = Instant::now();
         if std::mem::take(&mut conn.requests.close_timer) {
             let at = now + self.settings.close_timeout;

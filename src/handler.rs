@@ -97,7 +97,8 @@ pub trait Handler: Send {
     /// error); `on_close` follows.
     fn on_error(&mut self, cx: &mut Cx<'_>, id: SocketId, error: &Error) {}
     /// The connection's outgoing queue fell below the low-water mark after passing the high
-    /// one: a good time to resume whatever feeds it.
+    /// one, or to the level asked with [`Cx::notify_drain`]: a good time to resume whatever
+    /// feeds it.
     fn on_drain(&mut self, cx: &mut Cx<'_>, id: SocketId) {}
     /// The timer set with [`Cx::set_timer`] for this connection fired.
     fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {}
@@ -136,12 +137,22 @@ impl Cx<'_> {
         }
     }
 
+    /// Call [`Handler::on_drain`] for `id` once its outgoing queue holds at most `level`
+    /// bytes (at once if it already does, after the next flush). One watch per connection.
+    pub fn notify_drain(&mut self, id: SocketId, level: usize) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.drain_watch = Some(level);
+            self.touched.push(id);
+        }
+    }
+
     /// Call [`Handler::on_timer`] for `id` after `delay` (one timer per connection: setting
     /// it again replaces it; [`Cx::cancel_timer`] cancels it).
     pub fn set_timer(&mut self, id: SocketId, delay: std::time::Duration) {
         if let Some(conn) = self.conns.get_mut(id) {
             let at = std::time::Instant::now() + delay;
-            self.timers.arm(&mut conn.deadlines, id, crate::timers::TimerKind::App, at);
+            self.timers
+                .arm(&mut conn.deadlines, id, crate::timers::TimerKind::App, at);
         }
     }
 

@@ -1,13 +1,15 @@
 //! The command-line server: `omniws --port 8088`.
 //!
 //! Endpoints: `/echo` echoes every message back with the same type (the conformance
-//! target). `/sessions/NAME` and `/relay` answer 404 until those features land. Plain HTTP
-//! requests get 501. Logging via `RUST_LOG` (default `info`).
+//! target); `/sessions/NAME` joins pipe session NAME. `/relay` answers 404 until relay
+//! channels land. Plain HTTP requests get 501. Logging via `RUST_LOG` (default `info`).
 
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
 use std::time::Duration;
-use ws::{Delivery, HixieBinary, OriginPolicy, Server, Settings};
+use ws::{
+    BinaryToHixie, Delivery, HixieBinary, OriginPolicy, Server, SessionOptions, Sessions, Settings,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,6 +77,35 @@ struct Options {
     /// goes out at once and the MD5 answer when key3 arrives, which HAProxy needs).
     #[arg(long)]
     hixie76_wait_for_key3: bool,
+    /// Members per pipe session (beyond it: HTTP 409).
+    #[arg(long, default_value_t = 16)]
+    session_max_members: usize,
+    /// Text sent to session members when the session has two members and to later
+    /// joiners; empty for none.
+    #[arg(long, default_value = "session ready")]
+    session_ready_notice: String,
+    /// Text sent to the other members when one leaves; empty (the default) for none.
+    #[arg(long, default_value = "")]
+    session_leave_notice: String,
+    /// What binary from hybi members becomes for hixie members.
+    #[arg(long, value_enum, default_value_t = BinaryToHixieArg::Refuse)]
+    session_binary_to_hixie: BinaryToHixieArg,
+    /// Bytes that may wait for one session receiver before its senders are paused.
+    #[arg(long, default_value_t = 1 << 20)]
+    session_buffer: usize,
+    /// Seconds a session receiver may hold its senders up before it is closed (1008).
+    #[arg(long, default_value_t = 30.0)]
+    session_stuck_timeout: f64,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum BinaryToHixieArg {
+    /// Not delivered; the sender gets an error text message.
+    Refuse,
+    /// The draft's length-prefixed frame (length must be known up front).
+    LengthPrefixed,
+    /// Base64 inside a text frame.
+    Base64,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -83,6 +114,10 @@ enum HixieBinaryArg {
     Refuse,
     /// Send the draft's length-prefixed binary frame.
     LengthPrefixed,
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
 }
 
 fn seconds(s: f64) -> Option<Duration> {
@@ -121,6 +156,21 @@ impl Options {
             })
             .hixie76_headers_first(!self.hixie76_wait_for_key3)
     }
+
+    fn sessions(&self) -> SessionOptions {
+        let mut options = SessionOptions::default();
+        options.max_members = self.session_max_members;
+        options.ready_notice = non_empty(&self.session_ready_notice);
+        options.leave_notice = non_empty(&self.session_leave_notice);
+        options.binary_to_hixie = match self.session_binary_to_hixie {
+            BinaryToHixieArg::Refuse => BinaryToHixie::Refuse,
+            BinaryToHixieArg::LengthPrefixed => BinaryToHixie::LengthPrefixed,
+            BinaryToHixieArg::Base64 => BinaryToHixie::Base64,
+        };
+        options.buffer_per_receiver = self.session_buffer;
+        options.stuck_timeout = Duration::from_secs_f64(self.session_stuck_timeout);
+        options
+    }
 }
 
 fn main() -> ExitCode {
@@ -134,6 +184,7 @@ fn main() -> ExitCode {
     let server = Server::builder()
         .settings(settings)
         .route("/echo", ws::Echo)
+        .mount(Sessions::mount("/sessions/*", options.sessions()))
         .bind((options.host.as_str(), options.port))
         .and_then(Server::handle_signals);
     let server = match server {
@@ -147,7 +198,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(addr) = server.local_addr() {
-        println!("omniws listening on ws://{addr}/ (endpoints: /echo)");
+        println!("omniws listening on ws://{addr}/ (endpoints: /echo, /sessions/NAME)");
     }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -81,8 +81,20 @@ fn serves_echo_and_exits_zero_on_sigterm() {
         client.recv_message(),
         Received::Text("from the CLI test".into())
     );
-    // Only /echo exists until sessions and relay land.
-    assert!(Client::connect_with(addr, "/sessions/x", Dialect::Rfc6455, &[]).is_err());
+    // Sessions are served; relay channels are not there yet.
+    let mut member = Client::connect(addr, "/sessions/cli", Dialect::Hixie76);
+    let mut other = Client::connect(addr, "/sessions/cli", Dialect::Hybi07);
+    assert_eq!(
+        member.recv_message(),
+        Received::Text("session ready".into())
+    );
+    assert_eq!(other.recv_message(), Received::Text("session ready".into()));
+    member.send_text("through the pipe");
+    assert_eq!(
+        other.recv_message(),
+        Received::Text("through the pipe".into())
+    );
+    assert!(Client::connect_with(addr, "/relay", Dialect::Rfc6455, &[]).is_err());
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -137,6 +137,11 @@ impl Encoder {
         self.open.is_some()
     }
 
+    /// The kind of the message begun with [`Encoder::begin`] and not yet ended.
+    pub fn open_kind(&self) -> Option<MessageKind> {
+        self.open.map(|open| open.kind)
+    }
+
     fn new_frame_key(&mut self) -> Option<[u8; 4]> {
         self.masked = 0;
         self.frame_key = self.keys.as_mut().map(MaskKeys::next);

@@ -1,0 +1,654 @@
+//! Pipe sessions: clients that connect to `/sessions/NAME` share a session, and every message
+//! one member sends reaches every other member, forwarded cut-through and translated between
+//! dialects.
+//!
+//! # How a message travels
+//! The sender's decoder reports a message start, payload chunks and an end, as the bytes
+//! arrive ([`Delivery::Stream`]); each chunk is written straight into every receiver's
+//! outgoing queue, framed for the receiver's dialect by its own encoder: a hybi frame of known
+//! length passes with that length; hixie text (length unknown until its `FF`) becomes a
+//! fragmented message for hybi receivers; hybi text streams into a hixie `00 … FF` frame
+//! (validated UTF-8 never contains `FF`). Nothing is held whole.
+//!
+//! A receiver carries one message at a time: while one sender's message is open on it,
+//! messages from other senders (and the server's notices) wait in that receiver's hold queue
+//! and follow in order.
+//!
+//! # Backpressure
+//! Each receiver may have at most `buffer_per_receiver` bytes waiting (outgoing queue plus
+//! hold queue). A sender with a receiver over that bound is paused (the loop stops reading
+//! from it, so TCP slows it down) until every one of its receivers is back under a quarter of
+//! it. A receiver that keeps a sender paused longer than `stuck_timeout` is closed with 1008
+//! ("receiver too slow"), so it cannot stall the others.
+//!
+//! # When a sender fails mid-message
+//! A receiver must never take a truncated message for a whole one, and neither framing can
+//! abort a message in flight. So a receiver that has already got part of a message whose
+//! sender then fails (invalid UTF-8, protocol error, disconnect) is cut off: hybi receivers
+//! get a close frame with 1011 in the middle of the fragmented message (their library discards
+//! the partial message), hixie receivers lose the TCP connection before the frame's `FF` (an
+//! unterminated hixie frame is never delivered). Receivers that had not started the message
+//! just never see it.
+
+use crate::handler::{Cx, Decision, Handler};
+use crate::settings::HixieBinary;
+use crate::socket::{CloseInfo, SocketId};
+use base64::Engine;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+use ws_protocols::close;
+use ws_protocols::handshake::Request;
+use ws_protocols::{Dialect, Framing, MessageKind};
+
+/// What binary from a hybi member becomes for hixie members, whose browsers cannot receive
+/// binary (PROTOCOLS.md §7.3).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BinaryToHixie {
+    /// The draft's length-prefixed frame (`80 <length> <bytes>`), which non-browser hixie
+    /// clients can decode. Needs the length up front: a fragmented binary message (length
+    /// unknown) is refused as under `Refuse`.
+    LengthPrefixed,
+    /// Base64 of the bytes, inside a text frame (streamed; nothing is held).
+    Base64,
+    /// Not delivered to hixie members; the sender gets the text message
+    /// `error: binary message not delivered to N hixie member(s)`.
+    Refuse,
+}
+
+/// Options of a [`Sessions`] endpoint.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SessionOptions {
+    /// Members per session; beyond it the upgrade is refused with HTTP 409. Default 16.
+    pub max_members: usize,
+    /// Sent to every member when the session reaches two members, and to each later
+    /// joiner. Default `Some("session ready")`, the string older clients wait for.
+    pub ready_notice: Option<String>,
+    /// Sent to the remaining members when one leaves. Default `None`.
+    pub leave_notice: Option<String>,
+    /// See [`BinaryToHixie`]. Default [`BinaryToHixie::Refuse`].
+    pub binary_to_hixie: BinaryToHixie,
+    /// Bytes that may wait for one receiver before its senders are paused. Default 1 MiB.
+    pub buffer_per_receiver: usize,
+    /// How long a receiver may keep a sender paused before it is closed with 1008.
+    /// Default 30 s.
+    pub stuck_timeout: Duration,
+    /// Longest session name, in bytes; names are `[A-Za-z0-9._~-]+`. Default 64.
+    pub max_name_len: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            max_members: 16,
+            ready_notice: Some("session ready".into()),
+            leave_notice: None,
+            binary_to_hixie: BinaryToHixie::Refuse,
+            buffer_per_receiver: 1 << 20,
+            stuck_timeout: Duration::from_secs(30),
+            max_name_len: 64,
+        }
+    }
+}
+
+/// A message waiting for a receiver that is busy with another one.
+struct Held {
+    /// The sender, or `None` for the server's own notices.
+    from: Option<SocketId>,
+    kind: MessageKind,
+    len: Option<u64>,
+    bytes: Vec<u8>,
+    ended: bool,
+}
+
+/// One member, as sender and as receiver.
+struct Member {
+    session: String,
+    dialect: Dialect,
+    /// As a sender: the receivers of the message it is sending now.
+    sending_to: Vec<SocketId>,
+    sending_kind: MessageKind,
+    /// As a receiver: the sender whose message is open on this socket, and what it has got.
+    current: Option<Current>,
+    held: VecDeque<Held>,
+    held_bytes: usize,
+    /// As a sender: paused because a receiver is over its bound.
+    paused: bool,
+    /// As a receiver: keeping a sender paused since its stuck timer was set.
+    stuck: bool,
+}
+
+/// The message open on a receiver.
+struct Current {
+    from: Option<SocketId>,
+    /// Turning binary into base64 text for a hixie receiver: the 0-2 bytes not yet encoded.
+    base64_carry: Option<Vec<u8>>,
+}
+
+/// The `/sessions/NAME` endpoint. Mount it with [`Sessions::mount`].
+///
+/// ```no_run
+/// let server = ws::Server::builder()
+///     .mount(ws::Sessions::mount("/sessions/*", ws::SessionOptions::default()))
+///     .bind("0.0.0.0:8088")?;
+/// # Ok::<(), ws::Error>(())
+/// ```
+pub struct Sessions {
+    options: SessionOptions,
+    prefix: String,
+    sessions: HashMap<String, Vec<SocketId>>,
+    members: HashMap<SocketId, Member>,
+}
+
+impl Sessions {
+    /// The handler for paths `prefix` + NAME.
+    pub fn new(prefix: &str, options: SessionOptions) -> Self {
+        Sessions {
+            options,
+            prefix: prefix.trim_end_matches('*').to_owned(),
+            sessions: HashMap::new(),
+            members: HashMap::new(),
+        }
+    }
+
+    /// A [`crate::Mount`] at `pattern` (which must end in `*`) with streaming delivery, as
+    /// cut-through needs.
+    pub fn mount(pattern: &str, options: SessionOptions) -> crate::Mount {
+        crate::Mount::new(pattern, Sessions::new(pattern, options))
+            .delivery(crate::Delivery::Stream)
+    }
+
+    fn name_of<'p>(&self, path: &'p str) -> Result<&'p str, &'static str> {
+        let name = path.strip_prefix(self.prefix.as_str()).unwrap_or_default();
+        if name.is_empty() {
+            return Err("session name missing");
+        }
+        if name.len() > self.options.max_name_len {
+            return Err("session name too long");
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
+        {
+            return Err("session name may only hold letters, digits and . _ ~ -");
+        }
+        Ok(name)
+    }
+
+    /// Bytes waiting for `receiver`: its outgoing queue and its hold queue.
+    fn backlog(&self, cx: &mut Cx<'_>, receiver: SocketId) -> usize {
+        let queued = cx.socket(receiver).map_or(0, |s| s.buffered_amount());
+        queued + self.members.get(&receiver).map_or(0, |m| m.held_bytes)
+    }
+
+    /// Pause `sender` if one of its receivers is over the bound; start the stuck timer of
+    /// each receiver that is.
+    fn apply_backpressure(&mut self, cx: &mut Cx<'_>, sender: SocketId) {
+        let Some(receivers) = self.members.get(&sender).map(|m| m.sending_to.clone()) else {
+            return;
+        };
+        let mut over = Vec::new();
+        for r in receivers {
+            if self.backlog(cx, r) > self.options.buffer_per_receiver {
+                over.push(r);
+            }
+        }
+        if over.is_empty() {
+            return;
+        }
+        if let Some(m) = self.members.get_mut(&sender) {
+            if !m.paused {
+                m.paused = true;
+                cx.pause(sender);
+            }
+        }
+        for r in over {
+            // Resumption is checked when this receiver's queue has drained to the low mark.
+            cx.notify_drain(r, self.options.buffer_per_receiver / 4);
+            if let Some(m) = self.members.get_mut(&r) {
+                if !m.stuck {
+                    m.stuck = true;
+                    cx.set_timer(r, self.options.stuck_timeout);
+                }
+            }
+        }
+    }
+
+    /// Resume every paused sender of `session` whose receivers are all back under a quarter
+    /// of the bound; clear the stuck marks of receivers that are. A receiver still holding a
+    /// sender up by its outgoing queue is asked to report its drain; one holding it up by its
+    /// hold queue is looked at again when the message open on it ends.
+    fn relieve(&mut self, cx: &mut Cx<'_>, session: &str) {
+        let Some(ids) = self.sessions.get(session).cloned() else {
+            return;
+        };
+        let low = self.options.buffer_per_receiver / 4;
+        let mut blocking = Vec::new();
+        for &id in &ids {
+            let queued = cx.socket(id).map_or(0, |s| s.buffered_amount());
+            let held = self.members.get(&id).map_or(0, |m| m.held_bytes);
+            if queued + held > low {
+                blocking.push((id, queued > low));
+            }
+        }
+        let mut watch = Vec::new();
+        for &id in &ids {
+            let Some(m) = self.members.get_mut(&id) else {
+                continue;
+            };
+            if m.stuck && !blocking.iter().any(|(b, _)| *b == id) {
+                m.stuck = false;
+                cx.cancel_timer(id);
+            }
+            if !m.paused {
+                continue;
+            }
+            let receivers = if m.sending_to.is_empty() {
+                &ids
+            } else {
+                &m.sending_to
+            };
+            let blockers: Vec<_> = blocking
+                .iter()
+                .filter(|(b, _)| *b != id && receivers.contains(b))
+                .collect();
+            if blockers.is_empty() {
+                m.paused = false;
+                cx.resume(id);
+            } else {
+                watch.extend(
+                    blockers
+                        .iter()
+                        .filter(|(_, by_queue)| *by_queue)
+                        .map(|(b, _)| *b),
+                );
+            }
+        }
+        for id in watch {
+            cx.notify_drain(id, low);
+        }
+    }
+
+    /// Start a message from `from` on `receiver` (or hold it if the receiver is busy).
+    fn start_on(
+        &mut self,
+        cx: &mut Cx<'_>,
+        receiver: SocketId,
+        from: Option<SocketId>,
+        kind: MessageKind,
+        len: Option<u64>,
+    ) {
+        let policy = self.options.binary_to_hixie;
+        let Some(m) = self.members.get_mut(&receiver) else {
+            return;
+        };
+        if m.current.is_some() {
+            m.held.push_back(Held {
+                from,
+                kind,
+                len,
+                bytes: Vec::new(),
+                ended: false,
+            });
+            return;
+        }
+        let hixie = m.dialect.caps().framing == Framing::Sentinel;
+        let base64 = hixie && kind == MessageKind::Binary && policy == BinaryToHixie::Base64;
+        // Base64 text is streamed with its length unknown (hixie text needs none).
+        let (kind, len) = if base64 {
+            (MessageKind::Text, None)
+        } else {
+            (kind, len)
+        };
+        m.current = Some(Current {
+            from,
+            base64_carry: base64.then(Vec::new),
+        });
+        if let Some(socket) = cx.socket(receiver) {
+            if let Err(e) = socket.begin_message(kind, len) {
+                log::debug!("{receiver}: cannot start a piped message: {e}");
+            }
+        }
+    }
+
+    /// Write `data` of the message open on `receiver`.
+    fn write_on(cx: &mut Cx<'_>, receiver: SocketId, current: &mut Current, data: &[u8]) {
+        let Some(socket) = cx.socket(receiver) else {
+            return;
+        };
+        let result = match current.base64_carry.as_mut() {
+            None => socket.send_chunk(data),
+            Some(carry) => {
+                carry.extend_from_slice(data);
+                let whole = carry.len() / 3 * 3;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(&carry[..whole]);
+                carry.drain(..whole);
+                socket.send_chunk(encoded.as_bytes())
+            }
+        };
+        if let Err(e) = result {
+            log::debug!("{receiver}: piped chunk refused: {e}");
+        }
+    }
+
+    fn end_on(&mut self, cx: &mut Cx<'_>, receiver: SocketId) {
+        let Some(m) = self.members.get_mut(&receiver) else {
+            return;
+        };
+        let Some(mut current) = m.current.take() else {
+            return;
+        };
+        if let Some(carry) = current.base64_carry.take() {
+            if let Some(socket) = cx.socket(receiver) {
+                let tail = base64::engine::general_purpose::STANDARD.encode(&carry);
+                let _ = socket.send_chunk(tail.as_bytes());
+            }
+        }
+        if let Some(socket) = cx.socket(receiver) {
+            let _ = socket.end_message();
+        }
+        self.next_held(cx, receiver);
+    }
+
+    /// The receiver is free: start the oldest held message, write what it has, and go on
+    /// while held messages are complete.
+    fn next_held(&mut self, cx: &mut Cx<'_>, receiver: SocketId) {
+        loop {
+            let Some(m) = self.members.get_mut(&receiver) else {
+                return;
+            };
+            if m.current.is_some() {
+                return;
+            }
+            let Some(held) = m.held.pop_front() else {
+                return;
+            };
+            m.held_bytes -= held.bytes.len();
+            self.start_on(cx, receiver, held.from, held.kind, held.len);
+            let Some(m) = self.members.get_mut(&receiver) else {
+                return;
+            };
+            if let Some(current) = m.current.as_mut() {
+                if !held.bytes.is_empty() {
+                    Self::write_on(cx, receiver, current, &held.bytes);
+                }
+            }
+            if !held.ended {
+                return;
+            }
+            self.end_on(cx, receiver);
+        }
+    }
+
+    /// Send the server's own text `notice` to `receiver`, after whatever it is receiving.
+    fn notice(&mut self, cx: &mut Cx<'_>, receiver: SocketId, notice: &str) {
+        self.start_on(
+            cx,
+            receiver,
+            None,
+            MessageKind::Text,
+            Some(notice.len() as u64),
+        );
+        let Some(m) = self.members.get_mut(&receiver) else {
+            return;
+        };
+        match m.current.as_mut() {
+            Some(current) if current.from.is_none() && m.held.is_empty() => {
+                Self::write_on(cx, receiver, current, notice.as_bytes());
+                self.end_on(cx, receiver);
+            }
+            _ => {
+                if let Some(held) = m.held.back_mut() {
+                    held.bytes.extend_from_slice(notice.as_bytes());
+                    held.ended = true;
+                    m.held_bytes += notice.len();
+                }
+            }
+        }
+    }
+
+    /// `id` leaves (closed, failed, or refused): cut off receivers it left mid-message, drop
+    /// what it had waiting, and tell the others.
+    fn leave(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        let Some(member) = self.members.remove(&id) else {
+            return;
+        };
+        let session = member.session;
+        for other in self.members.values_mut() {
+            other.sending_to.retain(|r| *r != id);
+        }
+        for r in member.sending_to {
+            self.abort_from(cx, r, id);
+        }
+        if let Some(ids) = self.sessions.get_mut(&session) {
+            ids.retain(|m| *m != id);
+            if ids.is_empty() {
+                self.sessions.remove(&session);
+                return;
+            }
+        }
+        if let Some(notice) = self.options.leave_notice.clone() {
+            for other in self.sessions.get(&session).cloned().unwrap_or_default() {
+                self.notice(cx, other, &notice);
+            }
+        }
+        self.relieve(cx, &session);
+    }
+
+    /// The sender `from` is gone: if its unfinished message is open on `receiver` (its start
+    /// is on the wire, and no framing can abort it), cut the receiver off; if it is only
+    /// held, forget it. Complete messages it sent earlier are still delivered.
+    fn abort_from(&mut self, cx: &mut Cx<'_>, receiver: SocketId, from: SocketId) {
+        let Some(m) = self.members.get_mut(&receiver) else {
+            return;
+        };
+        m.held.retain(|h| h.from != Some(from) || h.ended);
+        m.held_bytes = m.held.iter().map(|h| h.bytes.len()).sum();
+        if matches!(&m.current, Some(c) if c.from == Some(from)) {
+            log::debug!("{receiver}: cut off: its sender {from} failed mid-message");
+            self.cut(
+                cx,
+                receiver,
+                close::INTERNAL_ERROR,
+                "sender failed mid-message",
+            );
+        }
+    }
+
+    /// Close `id` (with `code` where its dialect has codes, by dropping TCP where it has not:
+    /// a hixie frame can be neither interrupted nor completed) and take it out of its
+    /// session now.
+    fn cut(&mut self, cx: &mut Cx<'_>, id: SocketId, code: u16, reason: &str) {
+        if let Some(socket) = cx.socket(id) {
+            let codes = socket.dialect().is_some_and(|d| d.caps().close_codes);
+            if !codes || socket.close(code, reason).is_err() {
+                socket.destroy();
+            }
+        }
+        self.leave(cx, id);
+    }
+}
+
+impl Handler for Sessions {
+    fn on_request(&mut self, request: &Request, suggested: Option<&str>) -> Decision {
+        let name = match self.name_of(request.path()) {
+            Ok(name) => name,
+            Err(why) => return Decision::reject(400, why),
+        };
+        let members = self.sessions.get(name).map_or(0, Vec::len);
+        if members >= self.options.max_members {
+            return Decision::reject(409, format!("session {name} is full ({members} members)"));
+        }
+        Decision::Accept {
+            subprotocol: suggested.map(str::to_owned),
+        }
+    }
+
+    fn on_open(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        let Some(socket) = cx.socket(id) else { return };
+        let (Some(path), Some(dialect)) = (
+            socket.request().map(|r| r.path().to_owned()),
+            socket.dialect(),
+        ) else {
+            return;
+        };
+        if self.options.binary_to_hixie == BinaryToHixie::LengthPrefixed {
+            socket.set_hixie_binary(HixieBinary::LengthPrefixed);
+        }
+        let Ok(name) = self.name_of(&path).map(str::to_owned) else {
+            return;
+        };
+        let members = self.sessions.entry(name.clone()).or_default();
+        if members.len() >= self.options.max_members {
+            // Two hixie-76 handshakes waiting for key3 can both pass on_request.
+            if let Some(socket) = cx.socket(id) {
+                let _ = socket.close(close::POLICY, "session full");
+            }
+            return;
+        }
+        members.push(id);
+        let count = members.len();
+        let everyone = members.clone();
+        log::debug!("{id} joined session {name} ({count} member(s))");
+        self.members.insert(
+            id,
+            Member {
+                session: name,
+                dialect,
+                sending_to: Vec::new(),
+                sending_kind: MessageKind::Text,
+                current: None,
+                held: VecDeque::new(),
+                held_bytes: 0,
+                paused: false,
+                stuck: false,
+            },
+        );
+        if let Some(ready) = self.options.ready_notice.clone() {
+            match count {
+                0 | 1 => {}
+                2 => everyone.iter().for_each(|&m| self.notice(cx, m, &ready)),
+                _ => self.notice(cx, id, &ready),
+            }
+        }
+    }
+
+    fn on_message_start(
+        &mut self,
+        cx: &mut Cx<'_>,
+        id: SocketId,
+        kind: MessageKind,
+        len: Option<u64>,
+    ) {
+        let Some(session) = self.members.get(&id).map(|m| m.session.clone()) else {
+            return;
+        };
+        let others: Vec<SocketId> = self
+            .sessions
+            .get(&session)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&m| m != id)
+            .collect();
+        let policy = self.options.binary_to_hixie;
+        let mut refused = 0;
+        let mut receivers = Vec::with_capacity(others.len());
+        for r in others {
+            let Some(rm) = self.members.get(&r) else {
+                continue;
+            };
+            let hixie = rm.dialect.caps().framing == Framing::Sentinel;
+            let refuse = kind == MessageKind::Binary
+                && hixie
+                && (policy == BinaryToHixie::Refuse
+                    || (policy == BinaryToHixie::LengthPrefixed && len.is_none()));
+            if refuse {
+                refused += 1;
+                continue;
+            }
+            receivers.push(r);
+            self.start_on(cx, r, Some(id), kind, len);
+        }
+        if let Some(m) = self.members.get_mut(&id) {
+            m.sending_to = receivers;
+            m.sending_kind = kind;
+        }
+        if refused > 0 {
+            let notice =
+                format!("error: binary message not delivered to {refused} hixie member(s)");
+            self.notice(cx, id, &notice);
+        }
+        self.apply_backpressure(cx, id);
+    }
+
+    fn on_message_data(&mut self, cx: &mut Cx<'_>, id: SocketId, data: &[u8]) {
+        let Some(receivers) = self.members.get(&id).map(|m| m.sending_to.clone()) else {
+            return;
+        };
+        for r in receivers {
+            let Some(m) = self.members.get_mut(&r) else {
+                continue;
+            };
+            match m.current.as_mut() {
+                Some(current) if current.from == Some(id) => Self::write_on(cx, r, current, data),
+                _ => {
+                    if let Some(held) = m.held.iter_mut().rev().find(|h| h.from == Some(id)) {
+                        held.bytes.extend_from_slice(data);
+                        m.held_bytes += data.len();
+                    }
+                }
+            }
+        }
+        self.apply_backpressure(cx, id);
+    }
+
+    fn on_message_end(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        let Some(receivers) = self
+            .members
+            .get_mut(&id)
+            .map(|m| std::mem::take(&mut m.sending_to))
+        else {
+            return;
+        };
+        for &r in &receivers {
+            let Some(m) = self.members.get_mut(&r) else {
+                continue;
+            };
+            match m.current.as_ref() {
+                Some(current) if current.from == Some(id) => self.end_on(cx, r),
+                _ => {
+                    if let Some(held) = m.held.iter_mut().rev().find(|h| h.from == Some(id)) {
+                        held.ended = true;
+                    }
+                }
+            }
+        }
+        if let Some(session) = self.members.get(&id).map(|m| m.session.clone()) {
+            self.relieve(cx, &session);
+        }
+    }
+
+    fn on_drain(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        if let Some(session) = self.members.get(&id).map(|m| m.session.clone()) {
+            self.relieve(cx, &session);
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        let stuck = self.members.get(&id).is_some_and(|m| m.stuck);
+        if stuck && self.backlog(cx, id) > self.options.buffer_per_receiver / 4 {
+            log::info!(
+                "{id}: receiver stuck for {:?}: closing",
+                self.options.stuck_timeout
+            );
+            // The close frame queues behind the backlog; the close timeout drops the
+            // connection if it never drains. Either way it leaves the session now.
+            self.cut(cx, id, close::POLICY, "receiver too slow");
+        }
+    }
+
+    fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, _close: &CloseInfo) {
+        self.leave(cx, id);
+    }
+}

@@ -1,0 +1,401 @@
+//! Pipe sessions over real sockets: integrity across every ordered dialect pair, more than
+//! two members, joins and leaves mid-message, a stuck receiver, the ready notice, a sender
+//! failing mid-message.
+
+mod support;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+use support::{Client, Received, TestServer};
+use ws::protocols::{Dialect, Encoder, MessageKind};
+use ws::{BinaryToHixie, SessionOptions, Sessions, Settings};
+
+fn server(options: SessionOptions) -> TestServer {
+    // Pipes stream, so big messages cost no memory: allow 128 MiB frames and messages.
+    let settings = Settings::default()
+        .max_frame(128 << 20)
+        .max_message(128 << 20);
+    TestServer::start(
+        ws::Server::builder()
+            .settings(settings)
+            .mount(Sessions::mount("/sessions/*", options)),
+    )
+}
+
+fn options() -> SessionOptions {
+    let mut options = SessionOptions::default();
+    options.binary_to_hixie = BinaryToHixie::LengthPrefixed;
+    options
+}
+
+fn ready(client: &mut Client) {
+    assert_eq!(
+        client.recv_message(),
+        Received::Text("session ready".into()),
+        "{}",
+        client.dialect
+    );
+}
+
+fn join_pair(addr: SocketAddr, name: &str, a: Dialect, b: Dialect) -> (Client, Client) {
+    let path = format!("/sessions/{name}");
+    let mut first = Client::connect(addr, &path, a);
+    let mut second = Client::connect(addr, &path, b);
+    ready(&mut first);
+    ready(&mut second);
+    (first, second)
+}
+
+/// Deterministic pseudo-random bytes (xorshift).
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn text(seed: u64, len: usize) -> String {
+    let chars = ['a', 'Z', '0', ' ', 'é', 'κ', '€', '𝄞'];
+    let mut s = String::with_capacity(len);
+    for b in noise(seed, len) {
+        let c = chars[usize::from(b) % chars.len()];
+        if s.len() + c.len_utf8() > len {
+            break;
+        }
+        s.push(c);
+    }
+    while s.len() < len {
+        s.push('.');
+    }
+    s
+}
+
+/// Encode `messages` as `dialect`'s client would and write them in writes of random sizes.
+fn send_split(
+    client: &Client,
+    messages: Vec<(MessageKind, Vec<u8>)>,
+    seed: u64,
+) -> std::thread::JoinHandle<()> {
+    let mut stream = client.stream.try_clone().unwrap();
+    let dialect = client.dialect;
+    std::thread::spawn(move || {
+        let mut encoder = Encoder::client(dialect, [seed as u8; 16]);
+        let mut wire = Vec::new();
+        for (kind, payload) in &messages {
+            encoder.message(*kind, payload, &mut wire).unwrap();
+        }
+        let cuts = noise(seed, 64);
+        let mut pos = 0;
+        let mut i = 0;
+        while pos < wire.len() {
+            let step = 1 + (usize::from(cuts[i % cuts.len()]) * 997) % 70_000;
+            let end = (pos + step).min(wire.len());
+            stream.write_all(&wire[pos..end]).unwrap();
+            pos = end;
+            i += 1;
+        }
+    })
+}
+
+const SIZES: &[usize] = &[0, 1, 125, 126, 65535, 65536, 1 << 20];
+
+fn check_pair(addr: SocketAddr, a: Dialect, b: Dialect) {
+    let name = format!("{}-to-{}", a.name(), b.name());
+    let (sender, mut receiver) = join_pair(addr, &name, a, b);
+    let mut messages = Vec::new();
+    for (i, &len) in SIZES.iter().enumerate() {
+        messages.push((MessageKind::Text, text(i as u64 + 1, len).into_bytes()));
+        // Binary reaches hixie receivers as length-prefixed frames (the session's policy);
+        // hixie senders send binary the same way.
+        messages.push((MessageKind::Binary, noise(i as u64 + 100, len)));
+    }
+    let writer = send_split(&sender, messages.clone(), 7);
+    for (i, (kind, payload)) in messages.into_iter().enumerate() {
+        let got = receiver.recv_message();
+        let expected = match kind {
+            MessageKind::Text => Received::Text(String::from_utf8(payload).unwrap()),
+            MessageKind::Binary => Received::Binary(payload),
+        };
+        assert!(got == expected, "{name}: message {i} differs");
+    }
+    writer.join().unwrap();
+}
+
+macro_rules! pairs {
+    ($($test:ident: $from:ident => [$($to:ident),*];)*) => {$(
+        #[test]
+        fn $test() {
+            let server = server(options());
+            let threads: Vec<_> = [$(Dialect::$to),*]
+                .into_iter()
+                .map(|to| {
+                    let addr = server.addr;
+                    std::thread::spawn(move || check_pair(addr, Dialect::$from, to))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
+    )*};
+}
+
+pairs! {
+    from_hixie75: Hixie75 => [Hixie75, Hixie76, Hybi03, Hybi07, Hybi08, Rfc6455];
+    from_hixie76: Hixie76 => [Hixie75, Hixie76, Hybi03, Hybi07, Hybi08, Rfc6455];
+    from_hybi03: Hybi03 => [Hixie75, Hixie76, Hybi03, Hybi07, Hybi08, Rfc6455];
+    from_hybi07: Hybi07 => [Hixie75, Hixie76, Hybi03, Hybi07, Hybi08, Rfc6455];
+    from_hybi08: Hybi08 => [Hixie75, Hixie76, Hybi03, Hybi07, Hybi08, Rfc6455];
+    from_rfc6455: Rfc6455 => [Hixie75, Hixie76, Hybi03, Hybi07, Hybi08, Rfc6455];
+}
+
+#[test]
+fn sixty_four_mib_each_way_between_hixie76_and_rfc6455() {
+    let server = server(options());
+    let (mut hixie, mut rfc) = join_pair(server.addr, "big", Dialect::Hixie76, Dialect::Rfc6455);
+    let big = text(64, 64 << 20);
+    let writer = send_split(
+        &hixie,
+        vec![(MessageKind::Text, big.clone().into_bytes())],
+        11,
+    );
+    assert!(
+        rfc.recv_message() == Received::Text(big.clone()),
+        "hixie-76 → RFC 6455"
+    );
+    writer.join().unwrap();
+    let writer = send_split(
+        &rfc,
+        vec![(MessageKind::Text, big.clone().into_bytes())],
+        12,
+    );
+    assert!(
+        hixie.recv_message() == Received::Text(big),
+        "RFC 6455 → hixie-76"
+    );
+    writer.join().unwrap();
+    let stats = server.handle.stats();
+    assert!(
+        stats.queued_peak < 8 << 20,
+        "never held whole: queue peak {}",
+        stats.queued_peak
+    );
+}
+
+#[test]
+fn every_member_gets_every_other_members_messages_in_order() {
+    let server = server(options());
+    let path = "/sessions/three";
+    let mut a = Client::connect(server.addr, path, Dialect::Rfc6455);
+    let mut b = Client::connect(server.addr, path, Dialect::Hixie76);
+    ready(&mut a);
+    ready(&mut b);
+    let mut c = Client::connect(server.addr, path, Dialect::Hybi03);
+    ready(&mut c);
+    a.send_text("from a");
+    b.send_text("from b");
+    c.send_text("from c");
+    let mut got_a = vec![a.recv_message(), a.recv_message()];
+    let mut got_b = vec![b.recv_message(), b.recv_message()];
+    let mut got_c = vec![c.recv_message(), c.recv_message()];
+    for got in [&mut got_a, &mut got_b, &mut got_c] {
+        got.sort_by_key(|r| format!("{r:?}"));
+    }
+    let t = |s: &str| Received::Text(s.into());
+    assert_eq!(got_a, vec![t("from b"), t("from c")]);
+    assert_eq!(got_b, vec![t("from a"), t("from c")]);
+    assert_eq!(got_c, vec![t("from a"), t("from b")]);
+}
+
+#[test]
+fn messages_from_two_senders_are_never_interleaved_at_a_receiver() {
+    let server = server(options());
+    let path = "/sessions/interleave";
+    let mut r = Client::connect(server.addr, path, Dialect::Hixie75);
+    let mut a = Client::connect(server.addr, path, Dialect::Rfc6455);
+    ready(&mut r);
+    ready(&mut a);
+    let mut b = Client::connect(server.addr, path, Dialect::Hybi08);
+    ready(&mut b);
+    // a opens a message and sends half of it; b sends a whole one meanwhile.
+    let mut enc = Encoder::client(Dialect::Rfc6455, [1; 16]);
+    let mut out = enc.begin(MessageKind::Text, None).unwrap().to_vec();
+    out.extend_from_slice(&enc.chunk(5).unwrap());
+    let start = out.len();
+    out.extend_from_slice(b"first");
+    enc.mask_payload(&mut out[start..]);
+    a.stream.write_all(&out).unwrap();
+    b.send_text("second, whole");
+    // a is free as a receiver, so b's message reaches it at once: proof that the server has
+    // it while a's message is open on r and b (and is holding it for them).
+    assert_eq!(a.recv_message(), Received::Text("second, whole".into()));
+    let mut rest = enc.chunk(6).unwrap().to_vec();
+    let start = rest.len();
+    rest.extend_from_slice(b" half!");
+    enc.mask_payload(&mut rest[start..]);
+    rest.extend_from_slice(&enc.end().unwrap());
+    a.stream.write_all(&rest).unwrap();
+    assert_eq!(r.recv_message(), Received::Text("first half!".into()));
+    assert_eq!(r.recv_message(), Received::Text("second, whole".into()));
+    assert_eq!(b.recv_message(), Received::Text("first half!".into()));
+}
+
+#[test]
+fn the_ready_notice_reaches_every_dialect_and_later_joiners() {
+    let server = server(options());
+    for (i, d) in Dialect::ALL.into_iter().enumerate() {
+        let name = format!("/sessions/ready{i}");
+        let mut first = Client::connect(server.addr, &name, d);
+        let mut second = Client::connect(server.addr, &name, Dialect::Rfc6455);
+        ready(&mut first);
+        ready(&mut second);
+        let mut third = Client::connect(server.addr, &name, d);
+        ready(&mut third);
+    }
+}
+
+#[test]
+fn bad_names_get_400_and_a_full_session_409() {
+    let mut options = options();
+    options.max_members = 2;
+    let server = server(options);
+    let status = |path: &str| match Client::connect_with(server.addr, path, Dialect::Rfc6455, &[]) {
+        Ok(_) => 101,
+        Err(e) => {
+            let code = e
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 3)
+                .unwrap_or("0");
+            code.parse().unwrap()
+        }
+    };
+    assert_eq!(status("/sessions/"), 400);
+    assert_eq!(status("/sessions/a%20b"), 400);
+    assert_eq!(status(&format!("/sessions/{}", "x".repeat(65))), 400);
+    let _a = Client::connect(server.addr, "/sessions/full", Dialect::Rfc6455);
+    let _b = Client::connect(server.addr, "/sessions/full", Dialect::Hixie76);
+    assert_eq!(status("/sessions/full"), 409);
+}
+
+#[test]
+fn a_joiner_mid_message_gets_only_later_messages_and_a_leaver_does_not_stop_the_rest() {
+    let server = server(options());
+    let path = "/sessions/churn";
+    let mut a = Client::connect(server.addr, path, Dialect::Rfc6455);
+    let mut b = Client::connect(server.addr, path, Dialect::Hybi07);
+    let mut c = Client::connect(server.addr, path, Dialect::Hixie76);
+    ready(&mut a);
+    ready(&mut b);
+    ready(&mut c);
+    let mut enc = Encoder::client(Dialect::Rfc6455, [2; 16]);
+    let part = |enc: &mut Encoder, bytes: &[u8]| {
+        let mut out = enc.chunk(bytes.len()).unwrap().to_vec();
+        let start = out.len();
+        out.extend_from_slice(bytes);
+        enc.mask_payload(&mut out[start..]);
+        out
+    };
+    let mut out = enc.begin(MessageKind::Text, None).unwrap().to_vec();
+    out.extend(part(&mut enc, b"in flight "));
+    a.stream.write_all(&out).unwrap();
+    // c leaves, d joins, while the message is open.
+    c.send_close(1000, "bye");
+    assert_eq!(c.recv_message(), Received::Close(None, String::new()));
+    let mut d = Client::connect(server.addr, path, Dialect::Hybi03);
+    ready(&mut d);
+    let mut rest = part(&mut enc, b"and done");
+    rest.extend_from_slice(&enc.end().unwrap());
+    a.stream.write_all(&rest).unwrap();
+    assert_eq!(
+        b.recv_message(),
+        Received::Text("in flight and done".into())
+    );
+    a.send_text("later");
+    assert_eq!(b.recv_message(), Received::Text("later".into()));
+    assert_eq!(
+        d.recv_message(),
+        Received::Text("later".into()),
+        "d missed the message begun before it joined"
+    );
+}
+
+#[test]
+fn invalid_utf8_mid_message_cuts_receivers_that_got_part_of_it() {
+    let server = server(options());
+    let path = "/sessions/badutf8";
+    let mut a = Client::connect(server.addr, path, Dialect::Rfc6455);
+    let mut hybi = Client::connect(server.addr, path, Dialect::Hybi08);
+    let mut hixie = Client::connect(server.addr, path, Dialect::Hixie76);
+    ready(&mut a);
+    ready(&mut hybi);
+    ready(&mut hixie);
+    let mut enc = Encoder::client(Dialect::Rfc6455, [3; 16]);
+    let mut out = enc.begin(MessageKind::Text, None).unwrap().to_vec();
+    for piece in [&b"valid start "[..], b"\xed\xa0\x80 never forwarded"] {
+        out.extend_from_slice(&enc.chunk(piece.len()).unwrap());
+        let start = out.len();
+        out.extend_from_slice(piece);
+        enc.mask_payload(&mut out[start..]);
+    }
+    a.stream.write_all(&out).unwrap();
+    assert_eq!(a.recv_message(), Received::Close(Some(1007), String::new()));
+    // The hybi receiver got the first fragment, then a close mid-message: its library
+    // discards the unfinished message.
+    assert_eq!(
+        hybi.recv_message(),
+        Received::Close(Some(1011), "sender failed mid-message".into())
+    );
+    // The hixie receiver loses the connection before any FF: nothing is delivered.
+    assert_eq!(hixie.recv_message(), Received::Eof);
+}
+
+#[test]
+fn a_stuck_receiver_pauses_the_sender_then_is_closed_and_the_rest_go_on() {
+    let mut options = options();
+    options.buffer_per_receiver = 256 << 10;
+    options.stuck_timeout = Duration::from_millis(500);
+    let server = server(options);
+    let path = "/sessions/stuck";
+    let mut sender = Client::connect(server.addr, path, Dialect::Rfc6455);
+    let mut stuck = Client::connect(server.addr, path, Dialect::Rfc6455);
+    ready(&mut sender);
+    ready(&mut stuck);
+    let mut healthy = Client::connect(server.addr, path, Dialect::Hixie76);
+    ready(&mut healthy);
+    // `stuck` never reads. 64 MiB through the session: far more than every buffer holds.
+    let count = 256;
+    let chunk = noise(5, 256 << 10);
+    let writer = send_split(
+        &sender,
+        (0..count)
+            .map(|_| (MessageKind::Binary, chunk.clone()))
+            .collect(),
+        13,
+    );
+    for i in 0..count {
+        assert!(
+            healthy.recv_message() == Received::Binary(chunk.clone()),
+            "message {i} to the healthy member"
+        );
+    }
+    writer.join().unwrap();
+    // 64 MiB went through while one member read nothing: the server's memory stayed bounded
+    // (the sender was paused, then the stuck member cut off).
+    let peak = server.handle.stats().queued_peak;
+    assert!(peak < 4 << 20, "largest outgoing queue {peak} bytes");
+    drop(stuck.stream.set_read_timeout(Some(Duration::from_secs(5))));
+    // The stuck member was closed: after draining what was queued for it, its socket ends.
+    loop {
+        match stuck.recv() {
+            Received::Eof | Received::Close(Some(1008), _) => break,
+            Received::Binary(_) | Received::Ping(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
