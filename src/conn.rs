@@ -8,7 +8,6 @@ use crate::socket::{CloseInfo, ReadyState, Socket, SocketId};
 use crate::timers::{Deadlines, TIMER_KINDS};
 use crate::SendError;
 use mio::net::TcpStream;
-use mio::Interest;
 use std::net::SocketAddr;
 use ws_protocols::close as close_code;
 use ws_protocols::frame::{Control, FrameHead};
@@ -92,7 +91,6 @@ pub(crate) struct Conn {
     /// `on_open` ran, so `on_close` must.
     pub opened: bool,
     pub requests: Requests,
-    pub interest: Interest,
     /// Queue length last added to the server-wide total.
     pub reported_queue: usize,
     max_write_buffer: usize,
@@ -135,7 +133,6 @@ impl Conn {
             answered: None,
             opened: false,
             requests: Requests::default(),
-            interest: Interest::READABLE,
             reported_queue: 0,
             max_write_buffer: settings.max_write_buffer,
             fragment_size: settings.fragment_size,
@@ -148,16 +145,6 @@ impl Conn {
         match self.phase {
             Phase::Open => !self.paused_by_app && !self.over_high_water,
             _ => true,
-        }
-    }
-
-    /// The interest to register: always readable (edge-triggered, so an unread socket does
-    /// not spin), writable while bytes are queued.
-    pub(crate) fn wanted_interest(&self) -> Interest {
-        if self.out.is_empty() {
-            Interest::READABLE
-        } else {
-            Interest::READABLE | Interest::WRITABLE
         }
     }
 

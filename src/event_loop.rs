@@ -237,12 +237,14 @@ impl EventLoop {
             .conns
             .insert_with(|id| Conn::new(id, stream, peer, settings));
         let conn = self.conns.get_mut(id).expect("just inserted");
+        // Readable and writable once and for all: readiness is edge-triggered, so an idle
+        // socket costs nothing, and no queue change ever needs an epoll_ctl.
         let token = Token(FIRST_CONN + id.index as usize);
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut conn.stream, token, Interest::READABLE)
-        {
+        if let Err(e) = self.poll.registry().register(
+            &mut conn.stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
             log::warn!("register failed: {e}");
             self.conns.remove(id);
             return;
@@ -837,18 +839,6 @@ impl EventLoop {
             let at = now + self.settings.close_timeout;
             self.timers
                 .arm(&mut conn.deadlines, id, TimerKind::Close, at);
-        }
-        let wanted = conn.wanted_interest();
-        if wanted != conn.interest {
-            let token = Token(FIRST_CONN + id.index as usize);
-            if let Err(e) = self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, token, wanted)
-            {
-                return self.on_io_error(id, e);
-            }
-            conn.interest = wanted;
         }
         if conn.read_pending && conn.wants_read() && !conn.in_ready {
             conn.in_ready = true;
