@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::{Client, Received, TestServer};
@@ -304,9 +304,20 @@ fn a_joiner_mid_message_gets_only_later_messages_and_a_leaver_does_not_stop_the_
     let mut out = enc.begin(MessageKind::Text, None).unwrap().to_vec();
     out.extend(part(&mut enc, b"in flight "));
     a.stream.write_all(&out).unwrap();
-    // c leaves, d joins, while the message is open.
+    // c leaves while the message is open towards it. A closing 0xFF would
+    // end c's open hixie text frame and pass the half message off as whole,
+    // so the server answers c's close by cutting TCP instead.
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 64];
+    while seen.len() < b"\x00in flight ".len() {
+        let n = c.stream.read(&mut chunk).unwrap();
+        assert_ne!(n, 0, "EOF before the message started");
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(seen, b"\x00in flight ");
     c.send_close(1000, "bye");
-    assert_eq!(c.recv_message(), Received::Close(None, String::new()));
+    assert_eq!(c.recv_message(), Received::Eof);
+    // d joins while the message is still open.
     let mut d = Client::connect(server.addr, path, Dialect::Hybi03);
     ready(&mut d);
     let mut rest = part(&mut enc, b"and done");
