@@ -9,6 +9,7 @@
 
 use crate::conn::{server_codec, Conn, Phase};
 use crate::handler::{Cx, Decision, Handler};
+use crate::plain_http::{HttpResponse, Parsed};
 use crate::router::{self, Mount, NoRoute};
 use crate::settings::{Delivery, Settings};
 use crate::socket::{CloseInfo, Socket, SocketId};
@@ -50,6 +51,8 @@ pub(crate) enum Command {
     },
     /// Start a graceful shutdown.
     Shutdown,
+    /// Call this route's [`Handler::on_wake`] (a [`crate::RouteWaker`] was woken).
+    Wake(usize),
 }
 
 /// State shared with [`crate::Handle`]s.
@@ -72,8 +75,10 @@ pub(crate) struct EventLoop {
     ready: VecDeque<SocketId>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) waker: Arc<Waker>,
-    /// Status for requests that are not upgrades (`ws::listen`: 501).
+    /// Status for requests that are not upgrades when no `plain_http` handler answers them.
     plain_http_status: u16,
+    /// Answers requests that are not upgrades ([`crate::Builder::plain_http`]).
+    pub(crate) plain_http: Option<Box<dyn crate::plain_http::HttpHandler>>,
     shutdown_deadline: Option<Instant>,
 }
 
@@ -110,6 +115,7 @@ impl EventLoop {
             shared: Arc::new(Shared::default()),
             waker,
             plain_http_status: 501,
+            plain_http: None,
             shutdown_deadline: None,
         })
     }
@@ -287,6 +293,11 @@ impl EventLoop {
                     self.add_conn(TcpStream::from_std(stream), peer, read, answered);
                 }
                 Command::Shutdown => self.begin_shutdown(),
+                Command::Wake(route) if route < self.mounts.len() => {
+                    self.call(Some(route), |h, cx| h.on_wake(cx));
+                    self.service_touched();
+                }
+                Command::Wake(_) => {}
             }
         }
     }
@@ -475,10 +486,7 @@ impl EventLoop {
         match read_request(&conn.input, &self.settings.limits) {
             Ok(Status::Partial) => {}
             Ok(Status::Complete(request)) => self.route_request(id, request),
-            Err(HandshakeError::NotWebSocket) => {
-                let status = self.plain_http_status;
-                self.refuse(id, status, "this endpoint speaks only WebSocket");
-            }
+            Err(HandshakeError::NotWebSocket) => self.plain_request(id),
             Err(e) => {
                 let mut response = Vec::new();
                 e.write_response(&mut response);
@@ -643,6 +651,41 @@ impl EventLoop {
         self.call(Some(route), |h, cx| h.on_open(cx, id));
         if !rest.is_empty() {
             self.process_frames(id, &mut rest);
+        }
+    }
+
+    /// A request that is not an upgrade: the `plain_http` handler answers it once it is
+    /// whole, or `501`.
+    fn plain_request(&mut self, id: SocketId) {
+        let Some(handler) = self.plain_http.as_mut() else {
+            let status = self.plain_http_status;
+            return self.refuse(id, status, "this endpoint speaks only WebSocket");
+        };
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        match crate::plain_http::parse(&conn.input, &self.settings.limits) {
+            Parsed::Partial => {}
+            Parsed::Refused(status, reason) => {
+                let response = HttpResponse::text(status, reason).to_bytes();
+                self.refuse_with(id, response, status, reason);
+            }
+            Parsed::Complete(request) => {
+                let response = handler.handle(&request);
+                log::info!(
+                    "{id}: {} {} -> {}",
+                    request.method,
+                    request.path,
+                    response.status
+                );
+                let Some(conn) = self.conns.get_mut(id) else {
+                    return;
+                };
+                conn.out.extend(&response.to_bytes());
+                conn.phase = Phase::Failing;
+                conn.shutdown_after_flush = true;
+                self.touched.push(id);
+            }
         }
     }
 
@@ -947,6 +990,9 @@ impl EventLoop {
             touched: &mut self.touched,
             clients: self.settings.client_tracking.then_some(&*clients),
             timers: &mut self.timers,
+            route,
+            shared: &self.shared,
+            waker: &self.waker,
         };
         f(handler.as_mut(), &mut cx);
     }

@@ -102,6 +102,66 @@ pub trait Handler: Send {
     fn on_drain(&mut self, cx: &mut Cx<'_>, id: SocketId) {}
     /// The timer set with [`Cx::set_timer`] for this connection fired.
     fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {}
+    /// A [`RouteWaker`] of this route was woken (from any thread): a good time to pick up
+    /// work other threads left for the handler, such as messages to send.
+    fn on_wake(&mut self, cx: &mut Cx<'_>) {}
+}
+
+/// Wakes one route's handler from any thread: the loop calls [`Handler::on_wake`] soon
+/// after [`RouteWaker::wake`]. Get one with [`Cx::waker`]; cheap to clone.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use ws::{Cx, Handler, RouteWaker, SocketId};
+///
+/// /// Broadcasts lines that other threads push into `outbox`.
+/// #[derive(Default)]
+/// struct Broadcast {
+///     outbox: Arc<Mutex<Vec<String>>>,
+///     waker: Arc<Mutex<Option<RouteWaker>>>,
+///     members: Vec<SocketId>,
+/// }
+///
+/// impl Handler for Broadcast {
+///     fn on_open(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+///         self.members.push(id);
+///         *self.waker.lock().unwrap() = Some(cx.waker());
+///     }
+///     fn on_wake(&mut self, cx: &mut Cx<'_>) {
+///         for line in self.outbox.lock().unwrap().drain(..) {
+///             for &id in &self.members {
+///                 if let Some(socket) = cx.socket(id) {
+///                     let _ = socket.send_text(&line);
+///                 }
+///             }
+///         }
+///     }
+/// }
+/// ```
+#[derive(Clone)]
+pub struct RouteWaker {
+    route: usize,
+    shared: std::sync::Arc<crate::event_loop::Shared>,
+    waker: std::sync::Arc<mio::Waker>,
+}
+
+impl RouteWaker {
+    /// Ask the loop to call the route's [`Handler::on_wake`]. Fails only when the server
+    /// has stopped.
+    pub fn wake(&self) -> Result<(), Error> {
+        self.shared
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(crate::event_loop::Command::Wake(self.route));
+        self.waker.wake().map_err(|_| Error::Closed)
+    }
+}
+
+impl std::fmt::Debug for RouteWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RouteWaker(route {})", self.route)
+    }
 }
 
 /// The handler's access to the server's connections during a callback.
@@ -110,9 +170,21 @@ pub struct Cx<'a> {
     pub(crate) touched: &'a mut Vec<SocketId>,
     pub(crate) clients: Option<&'a std::collections::BTreeSet<SocketId>>,
     pub(crate) timers: &'a mut crate::timers::Timers,
+    pub(crate) route: usize,
+    pub(crate) shared: &'a std::sync::Arc<crate::event_loop::Shared>,
+    pub(crate) waker: &'a std::sync::Arc<mio::Waker>,
 }
 
 impl Cx<'_> {
+    /// A waker for this route's handler, to hand to other threads.
+    pub fn waker(&self) -> RouteWaker {
+        RouteWaker {
+            route: self.route,
+            shared: self.shared.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
     /// The open (or closing) connection `id`, if it still exists.
     pub fn socket(&mut self, id: SocketId) -> Option<&mut dyn Socket> {
         let conn = self.conns.get_mut(id)?;

@@ -1,14 +1,17 @@
 //! The command-line server: `omniws --port 8088`.
 //!
 //! Endpoints: `/echo` echoes every message back with the same type (the conformance
-//! target); `/sessions/NAME` joins pipe session NAME. `/relay` answers 404 until relay
-//! channels land. Plain HTTP requests get 501. Logging via `RUST_LOG` (default `info`).
+//! target); `/sessions/NAME` joins pipe session NAME; `/relay` is the relay for registered
+//! clients, registered over plain HTTP on the same port (`POST /relay/clients`, `POST
+//! /relay/channels`) when `--relay-admin-token` is given. Other plain HTTP requests get 501.
+//! Logging via `RUST_LOG` (default `info`).
 
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
 use std::time::Duration;
 use ws::{
-    BinaryToHixie, Delivery, HixieBinary, OriginPolicy, Server, SessionOptions, Sessions, Settings,
+    BinaryToHixie, Delivery, HixieBinary, OriginPolicy, Relay, RelayAdmin, RelayOptions, Server,
+    SessionOptions, Sessions, Settings,
 };
 
 #[derive(Parser, Debug)]
@@ -96,6 +99,27 @@ struct Options {
     /// Seconds a session receiver may hold its senders up before it is closed (1008).
     #[arg(long, default_value_t = 30.0)]
     session_stuck_timeout: f64,
+    /// Enables relay registration over HTTP (`POST /relay/clients`, `POST /relay/channels`)
+    /// for requests with `Authorization: Bearer SECRET`. Without it, nothing can register.
+    #[arg(
+        long,
+        env = "OMNIWS_RELAY_ADMIN_TOKEN",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    relay_admin_token: Option<String>,
+    /// Let any two registered relay clients talk without registering a channel.
+    #[arg(long)]
+    relay_authorize_all_channels: bool,
+    /// Messages that may wait for one relay client that is not connected.
+    #[arg(long, default_value_t = 256)]
+    relay_max_queued_messages: usize,
+    /// Bytes of messages that may wait for one relay client.
+    #[arg(long, default_value_t = 1 << 20)]
+    relay_max_queued_bytes: usize,
+    /// Failed relay authentications after which a connection is closed (1008).
+    #[arg(long, default_value_t = 3)]
+    relay_max_auth_failures: u32,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -157,6 +181,13 @@ impl Options {
             .hixie76_headers_first(!self.hixie76_wait_for_key3)
     }
 
+    fn relay(&self) -> RelayOptions {
+        RelayOptions::default()
+            .authorize_all_channels(self.relay_authorize_all_channels)
+            .max_queued(self.relay_max_queued_messages, self.relay_max_queued_bytes)
+            .max_auth_failures(self.relay_max_auth_failures)
+    }
+
     fn sessions(&self) -> SessionOptions {
         let mut options = SessionOptions::default();
         options.max_members = self.session_max_members;
@@ -181,10 +212,16 @@ fn main() -> ExitCode {
         eprintln!("omniws: {e}");
         return ExitCode::from(2);
     }
-    let server = Server::builder()
+    let relay = Relay::new(options.relay());
+    let mut builder = Server::builder()
         .settings(settings)
         .route("/echo", ws::Echo)
         .mount(Sessions::mount("/sessions/*", options.sessions()))
+        .route("/relay", relay.handler());
+    if let Some(token) = &options.relay_admin_token {
+        builder = builder.plain_http(RelayAdmin::new(relay.clone(), token));
+    }
+    let server = builder
         .bind((options.host.as_str(), options.port))
         .and_then(Server::handle_signals);
     let server = match server {
@@ -198,7 +235,15 @@ fn main() -> ExitCode {
         }
     };
     if let Some(addr) = server.local_addr() {
-        println!("omniws listening on ws://{addr}/ (endpoints: /echo, /sessions/NAME)");
+        let admin = if options.relay_admin_token.is_some() {
+            "; relay registration: POST http://{addr}/relay/clients, /relay/channels"
+        } else {
+            "; relay registration off (no --relay-admin-token)"
+        };
+        println!(
+            "omniws listening on ws://{addr}/ (endpoints: /echo, /sessions/NAME, /relay{})",
+            admin.replace("{addr}", &addr.to_string())
+        );
     }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,

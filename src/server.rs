@@ -2,6 +2,7 @@
 
 use crate::event_loop::{Command, EventLoop, Shared};
 use crate::handler::Handler;
+use crate::plain_http::HttpHandler;
 use crate::router::Mount;
 use crate::settings::Settings;
 use crate::stats::StatsSnapshot;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 pub struct Builder {
     settings: Settings,
     mounts: Vec<Mount>,
+    plain_http: Option<Box<dyn HttpHandler>>,
 }
 
 impl Builder {
@@ -48,10 +50,30 @@ impl Builder {
         self
     }
 
+    /// Answer plain HTTP requests (no upgrade) with `handler` instead of `501 Not
+    /// Implemented`: one request per connection, body up to 64 KiB by `Content-Length`.
+    ///
+    /// ```no_run
+    /// use ws::{HttpHandler, HttpRequest, HttpResponse, Server};
+    /// struct Health;
+    /// impl HttpHandler for Health {
+    ///     fn handle(&mut self, _request: &HttpRequest) -> HttpResponse {
+    ///         HttpResponse::text(200, "ok")
+    ///     }
+    /// }
+    /// let server = Server::builder().plain_http(Health).bind("127.0.0.1:0")?;
+    /// # Ok::<(), ws::Error>(())
+    /// ```
+    pub fn plain_http(mut self, handler: impl HttpHandler + 'static) -> Self {
+        self.plain_http = Some(Box::new(handler));
+        self
+    }
+
     /// Listen on `addr`.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         let listener = TcpListener::bind(addr)?;
-        let event_loop = EventLoop::new(self.settings, self.mounts, Some(listener))?;
+        let mut event_loop = EventLoop::new(self.settings, self.mounts, Some(listener))?;
+        event_loop.plain_http = self.plain_http;
         Ok(Server { event_loop })
     }
 

@@ -1,0 +1,205 @@
+//! Relay channels: registered clients (an id and a secret token each) exchange messages along
+//! channels the application opened between them, as WebRTC signalling needs. Messages for a
+//! peer that is not connected wait for it, within bounds.
+//!
+//! The wire format is the websocket-relay 0.3 JavaScript client's (see `wire.rs`); clients
+//! connect in any dialect. The application registers clients and channels through
+//! [`Relay`], from any thread; the command-line server also offers that over HTTP
+//! ([`RelayAdmin`]).
+//!
+//! Delivery: a message to a connected peer is written to its connection at once; one to a
+//! peer that is not connected (or whose connection is full or closing) waits in that peer's
+//! queue and is sent, in order, when it authenticates. A message already written to a
+//! connection that then drops is lost with it, as on any WebSocket.
+
+mod admin;
+mod handler;
+mod registry;
+mod wire;
+
+pub use admin::RelayAdmin;
+pub use handler::RelayHandler;
+pub use registry::{Credentials, RelayError};
+
+use crate::handler::RouteWaker;
+use registry::{QueueLimits, Registry};
+use std::sync::{Arc, Mutex};
+
+/// Options of a [`Relay`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RelayOptions {
+    /// Allow messages between any two registered clients, without
+    /// [`Relay::register_relay_channel`]. Default false.
+    pub authorize_all_channels: bool,
+    /// Messages that may wait for one client; beyond it the sender gets
+    /// `{"error":"queue full: ..."}`. Default 256.
+    pub max_queued_messages: usize,
+    /// Bytes of messages that may wait for one client (in its queue, or in its connection's
+    /// outgoing buffer before its senders are paused). Default 1 MiB.
+    pub max_queued_bytes: usize,
+    /// Failed authentications after which a connection is closed with 1008. Default 3.
+    pub max_auth_failures: u32,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        RelayOptions {
+            authorize_all_channels: false,
+            max_queued_messages: 256,
+            max_queued_bytes: 1 << 20,
+            max_auth_failures: 3,
+        }
+    }
+}
+
+impl RelayOptions {
+    /// Set [`RelayOptions::authorize_all_channels`].
+    pub fn authorize_all_channels(mut self, yes: bool) -> Self {
+        self.authorize_all_channels = yes;
+        self
+    }
+
+    /// Set [`RelayOptions::max_queued_messages`] and [`RelayOptions::max_queued_bytes`].
+    pub fn max_queued(mut self, messages: usize, bytes: usize) -> Self {
+        self.max_queued_messages = messages;
+        self.max_queued_bytes = bytes;
+        self
+    }
+
+    /// Set [`RelayOptions::max_auth_failures`].
+    pub fn max_auth_failures(mut self, failures: u32) -> Self {
+        self.max_auth_failures = failures;
+        self
+    }
+}
+
+pub(crate) struct Inner {
+    registry: Mutex<Registry>,
+    waker: Mutex<Option<RouteWaker>>,
+    options: RelayOptions,
+}
+
+/// A relay: the registry of clients and channels, shared between the application (any
+/// thread) and the relay's handler on the loop. Cheap to clone.
+///
+/// ```no_run
+/// use ws::{Relay, RelayOptions, Server};
+///
+/// let relay = Relay::new(RelayOptions::default());
+/// let server = Server::builder()
+///     .route("/relay", relay.handler())
+///     .bind("127.0.0.1:8088")?;
+/// let alice = relay.register_client()?;
+/// let bob = relay.register_client()?;
+/// relay.register_relay_channel(alice.id, bob.id)?;
+/// // Hand each browser its id and token; they connect to ws://.../relay.
+/// server.run()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Relay {
+    inner: Arc<Inner>,
+}
+
+impl Relay {
+    /// A relay with no clients.
+    pub fn new(options: RelayOptions) -> Self {
+        let limits = QueueLimits {
+            messages: options.max_queued_messages,
+            bytes: options.max_queued_bytes,
+        };
+        Relay {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(Registry::new(options.authorize_all_channels, limits)),
+                waker: Mutex::new(None),
+                options,
+            }),
+        }
+    }
+
+    /// The handler to mount (at `/relay`, say). Mount one per relay.
+    pub fn handler(&self) -> RelayHandler {
+        RelayHandler::new(self.inner.clone())
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register a client: the next free id (from 1) and a new 128-bit token.
+    ///
+    /// ```
+    /// let relay = ws::Relay::new(ws::RelayOptions::default());
+    /// let client = relay.register_client()?;
+    /// assert_eq!(client.token.len(), 32);
+    /// # Ok::<(), ws::RelayError>(())
+    /// ```
+    pub fn register_client(&self) -> Result<Credentials, RelayError> {
+        let secret = secret()?;
+        self.registry().register(secret)
+    }
+
+    /// Register a client under an id the application chose (its user id, say).
+    /// [`RelayError::ClientExists`] if it is taken.
+    ///
+    /// ```
+    /// let relay = ws::Relay::new(ws::RelayOptions::default());
+    /// relay.register_client_with_id(42)?;
+    /// assert_eq!(
+    ///     relay.register_client_with_id(42).unwrap_err(),
+    ///     ws::RelayError::ClientExists(42)
+    /// );
+    /// # Ok::<(), ws::RelayError>(())
+    /// ```
+    pub fn register_client_with_id(&self, id: u64) -> Result<Credentials, RelayError> {
+        let secret = secret()?;
+        self.registry().register_with_id(id, secret)
+    }
+
+    /// Let clients `a` and `b` send to each other.
+    ///
+    /// ```
+    /// let relay = ws::Relay::new(ws::RelayOptions::default());
+    /// let (a, b) = (relay.register_client()?, relay.register_client()?);
+    /// relay.register_relay_channel(a.id, b.id)?;
+    /// assert_eq!(
+    ///     relay.register_relay_channel(b.id, a.id).unwrap_err(),
+    ///     ws::RelayError::ChannelExists(b.id, a.id)
+    /// );
+    /// # Ok::<(), ws::RelayError>(())
+    /// ```
+    pub fn register_relay_channel(&self, a: u64, b: u64) -> Result<(), RelayError> {
+        self.registry().register_channel(a, b)
+    }
+
+    /// End the relay: its connections get a close frame (1001 where the dialect has codes),
+    /// new upgrades get HTTP 503, registrations fail with [`RelayError::Closed`].
+    pub fn close(&self) {
+        self.registry().closed = true;
+        let waker = self
+            .inner
+            .waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(waker) = waker {
+            // Fails only when the server has stopped, and then there is nothing to close.
+            let _ = waker.wake();
+        }
+    }
+
+    /// Whether [`Relay::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.registry().closed
+    }
+}
+
+fn secret() -> Result<[u8; 16], RelayError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| RelayError::NoRandomness)?;
+    Ok(bytes)
+}

@@ -1,0 +1,421 @@
+//! Who may talk to whom: registered clients, their tokens, their channels, and the messages
+//! waiting for a client that is not connected. Pure bookkeeping: no sockets, no clock.
+
+use crate::socket::SocketId;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+
+/// A registered client's id and secret token, to hand to that client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The client's id (`clientId` on the wire).
+    pub id: u64,
+    /// The secret: 128 bits from the OS random source, as 32 lowercase hex digits.
+    pub token: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keep tokens out of logs.
+        write!(f, "Credentials {{ id: {}, token: <secret> }}", self.id)
+    }
+}
+
+/// What the relay's registration calls refuse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayError {
+    /// No client has this id.
+    UnknownClient(u64),
+    /// A client with this id is already registered.
+    ClientExists(u64),
+    /// These two clients already have a channel.
+    ChannelExists(u64, u64),
+    /// A channel needs two different clients.
+    SameClient(u64),
+    /// The OS random source failed, so no token could be made.
+    NoRandomness,
+    /// The relay was closed.
+    Closed,
+}
+
+impl fmt::Display for RelayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RelayError::UnknownClient(id) => write!(f, "unknown client {id}"),
+            RelayError::ClientExists(id) => write!(f, "client {id} is already registered"),
+            RelayError::ChannelExists(a, b) => {
+                write!(f, "clients {a} and {b} already have a channel")
+            }
+            RelayError::SameClient(id) => write!(f, "a channel needs two clients, got {id} twice"),
+            RelayError::NoRandomness => f.write_str("the OS random source failed"),
+            RelayError::Closed => f.write_str("the relay is closed"),
+        }
+    }
+}
+
+impl std::error::Error for RelayError {}
+
+/// Why a relay message from a client was not accepted; the text is what the client gets in
+/// `{"error": ...}`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    IncorrectToken,
+    NotAuthenticated,
+    AlreadyAuthenticated,
+    ChannelNotRegistered,
+    QueueFull,
+}
+
+impl Refusal {
+    pub(crate) fn text(self) -> &'static str {
+        match self {
+            // An unknown id gets the same answer as a wrong token: ids are not probed.
+            Refusal::IncorrectToken => "incorrect token",
+            Refusal::NotAuthenticated => "not authenticated",
+            Refusal::AlreadyAuthenticated => "already authenticated as another client",
+            // Likewise for a target that does not exist.
+            Refusal::ChannelNotRegistered => "channel not registered",
+            Refusal::QueueFull => "queue full: the peer is not taking messages",
+        }
+    }
+}
+
+/// A message waiting for its receiver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Queued {
+    pub sender: u64,
+    pub message: String,
+}
+
+struct Client {
+    token: [u8; 32],
+    channels: BTreeSet<u64>,
+    /// The connection authenticated as this client, if any.
+    conn: Option<SocketId>,
+    queue: VecDeque<Queued>,
+    queued_bytes: usize,
+}
+
+/// Bounds of one client's queue.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct QueueLimits {
+    pub messages: usize,
+    pub bytes: usize,
+}
+
+pub(crate) struct Registry {
+    clients: BTreeMap<u64, Client>,
+    next_id: u64,
+    authorize_all_channels: bool,
+    limits: QueueLimits,
+    pub closed: bool,
+}
+
+impl Registry {
+    pub(crate) fn new(authorize_all_channels: bool, limits: QueueLimits) -> Self {
+        Registry {
+            clients: BTreeMap::new(),
+            next_id: 1,
+            authorize_all_channels,
+            limits,
+            closed: false,
+        }
+    }
+
+    /// Register a client with the next free id and a token made from `secret`.
+    pub(crate) fn register(&mut self, secret: [u8; 16]) -> Result<Credentials, RelayError> {
+        while self.clients.contains_key(&self.next_id) {
+            self.next_id += 1;
+        }
+        self.register_with_id(self.next_id, secret)
+    }
+
+    /// Register a client under an id the application chose.
+    pub(crate) fn register_with_id(
+        &mut self,
+        id: u64,
+        secret: [u8; 16],
+    ) -> Result<Credentials, RelayError> {
+        if self.closed {
+            return Err(RelayError::Closed);
+        }
+        if self.clients.contains_key(&id) {
+            return Err(RelayError::ClientExists(id));
+        }
+        let token = hex(&secret);
+        let mut stored = [0u8; 32];
+        stored.copy_from_slice(token.as_bytes());
+        self.clients.insert(
+            id,
+            Client {
+                token: stored,
+                channels: BTreeSet::new(),
+                conn: None,
+                queue: VecDeque::new(),
+                queued_bytes: 0,
+            },
+        );
+        Ok(Credentials { id, token })
+    }
+
+    /// Let `a` and `b` talk.
+    pub(crate) fn register_channel(&mut self, a: u64, b: u64) -> Result<(), RelayError> {
+        if self.closed {
+            return Err(RelayError::Closed);
+        }
+        if a == b {
+            return Err(RelayError::SameClient(a));
+        }
+        for id in [a, b] {
+            if !self.clients.contains_key(&id) {
+                return Err(RelayError::UnknownClient(id));
+            }
+        }
+        if self.clients[&a].channels.contains(&b) {
+            return Err(RelayError::ChannelExists(a, b));
+        }
+        self.link(a, b);
+        Ok(())
+    }
+
+    fn link(&mut self, a: u64, b: u64) {
+        if let Some(c) = self.clients.get_mut(&a) {
+            c.channels.insert(b);
+        }
+        if let Some(c) = self.clients.get_mut(&b) {
+            c.channels.insert(a);
+        }
+    }
+
+    /// Check `token` for client `id` (in constant time) and bind `conn` to it. Returns the
+    /// connection it replaces, if another one was bound.
+    pub(crate) fn authenticate(
+        &mut self,
+        id: u64,
+        token: &str,
+        conn: SocketId,
+    ) -> Result<Option<SocketId>, Refusal> {
+        let client = self.clients.get_mut(&id).ok_or(Refusal::IncorrectToken)?;
+        if !constant_time_eq(&client.token, token.as_bytes()) {
+            return Err(Refusal::IncorrectToken);
+        }
+        Ok(client.conn.replace(conn).filter(|&old| old != conn))
+    }
+
+    /// May `from` send to `to`? Opens the channel first under `authorize_all_channels`.
+    pub(crate) fn check_channel(&mut self, from: u64, to: u64) -> Result<(), Refusal> {
+        let known = from != to && self.clients.contains_key(&to);
+        if known && self.clients[&from].channels.contains(&to) {
+            return Ok(());
+        }
+        if known && self.authorize_all_channels {
+            self.link(from, to);
+            return Ok(());
+        }
+        Err(Refusal::ChannelNotRegistered)
+    }
+
+    /// The connection bound to client `id`.
+    pub(crate) fn conn_of(&self, id: u64) -> Option<SocketId> {
+        self.clients.get(&id).and_then(|c| c.conn)
+    }
+
+    /// Whether messages wait for `id` (new ones must then queue behind them, for order).
+    pub(crate) fn has_queued(&self, id: u64) -> bool {
+        self.clients.get(&id).is_some_and(|c| !c.queue.is_empty())
+    }
+
+    /// Queue a message for `to`, within the bounds.
+    pub(crate) fn enqueue(&mut self, to: u64, queued: Queued) -> Result<(), Refusal> {
+        let limits = self.limits;
+        let client = self
+            .clients
+            .get_mut(&to)
+            .ok_or(Refusal::ChannelNotRegistered)?;
+        let size = queued.message.len();
+        if client.queue.len() >= limits.messages || client.queued_bytes + size > limits.bytes {
+            return Err(Refusal::QueueFull);
+        }
+        client.queued_bytes += size;
+        client.queue.push_back(queued);
+        Ok(())
+    }
+
+    /// The oldest message waiting for `id`.
+    pub(crate) fn front(&self, id: u64) -> Option<&Queued> {
+        self.clients.get(&id).and_then(|c| c.queue.front())
+    }
+
+    /// Remove the oldest message waiting for `id` (after it was sent).
+    pub(crate) fn pop(&mut self, id: u64) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            if let Some(q) = c.queue.pop_front() {
+                c.queued_bytes -= q.message.len();
+            }
+        }
+    }
+
+    /// `conn` (bound to `id`) is gone.
+    pub(crate) fn disconnect(&mut self, id: u64, conn: SocketId) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            if c.conn == Some(conn) {
+                c.conn = None;
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Equal length and equal bytes, taking the same time wherever the first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        // Token length is public (always 32), so leaving early here reveals nothing.
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(all: bool) -> Registry {
+        Registry::new(
+            all,
+            QueueLimits {
+                messages: 2,
+                bytes: 10,
+            },
+        )
+    }
+
+    fn conn(n: u32) -> SocketId {
+        SocketId {
+            index: n,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn ids_count_up_and_tokens_are_hex_of_the_secret() {
+        let mut r = registry(false);
+        let a = r.register([0xab; 16]).unwrap();
+        let b = r.register([1; 16]).unwrap();
+        assert_eq!((a.id, b.id), (1, 2));
+        assert_eq!(a.token, "ab".repeat(16));
+        assert_eq!(
+            r.register_with_id(2, [0; 16]),
+            Err(RelayError::ClientExists(2))
+        );
+        assert_eq!(r.register_with_id(3, [0; 16]).unwrap().id, 3);
+        assert_eq!(r.register([0; 16]).unwrap().id, 4, "skips taken ids");
+    }
+
+    #[test]
+    fn channels_need_two_known_distinct_clients_and_exist_once() {
+        let mut r = registry(false);
+        let a = r.register([1; 16]).unwrap().id;
+        let b = r.register([2; 16]).unwrap().id;
+        assert_eq!(r.register_channel(a, 9), Err(RelayError::UnknownClient(9)));
+        assert_eq!(r.register_channel(a, a), Err(RelayError::SameClient(a)));
+        assert_eq!(r.register_channel(a, b), Ok(()));
+        assert_eq!(
+            r.register_channel(b, a),
+            Err(RelayError::ChannelExists(b, a))
+        );
+        assert_eq!(r.check_channel(a, b), Ok(()));
+        assert_eq!(r.check_channel(b, a), Ok(()));
+    }
+
+    #[test]
+    fn authorize_all_opens_channels_between_registered_clients_only() {
+        let mut r = registry(true);
+        let a = r.register([1; 16]).unwrap().id;
+        let b = r.register([2; 16]).unwrap().id;
+        assert_eq!(r.check_channel(a, b), Ok(()));
+        assert_eq!(r.check_channel(a, 77), Err(Refusal::ChannelNotRegistered));
+        assert_eq!(r.check_channel(a, a), Err(Refusal::ChannelNotRegistered));
+        let mut strict = registry(false);
+        let a = strict.register([1; 16]).unwrap().id;
+        let b = strict.register([2; 16]).unwrap().id;
+        assert_eq!(
+            strict.check_channel(a, b),
+            Err(Refusal::ChannelNotRegistered)
+        );
+    }
+
+    #[test]
+    fn authentication_checks_the_token_and_reports_a_replaced_connection() {
+        let mut r = registry(false);
+        let c = r.register([7; 16]).unwrap();
+        let wrong = "07".repeat(15) + "08";
+        assert_eq!(
+            r.authenticate(c.id, &wrong, conn(1)),
+            Err(Refusal::IncorrectToken)
+        );
+        assert_eq!(
+            r.authenticate(c.id, "short", conn(1)),
+            Err(Refusal::IncorrectToken)
+        );
+        assert_eq!(
+            r.authenticate(99, &c.token, conn(1)),
+            Err(Refusal::IncorrectToken)
+        );
+        assert_eq!(r.authenticate(c.id, &c.token, conn(1)), Ok(None));
+        assert_eq!(r.authenticate(c.id, &c.token, conn(1)), Ok(None));
+        assert_eq!(r.authenticate(c.id, &c.token, conn(2)), Ok(Some(conn(1))));
+        r.disconnect(c.id, conn(1));
+        assert_eq!(
+            r.conn_of(c.id),
+            Some(conn(2)),
+            "a stale disconnect is ignored"
+        );
+        r.disconnect(c.id, conn(2));
+        assert_eq!(r.conn_of(c.id), None);
+    }
+
+    #[test]
+    fn queues_keep_order_and_their_bounds() {
+        let mut r = registry(false);
+        let a = r.register([1; 16]).unwrap().id;
+        let q = |m: &str| Queued {
+            sender: 5,
+            message: m.into(),
+        };
+        assert_eq!(r.enqueue(a, q("12345678901")), Err(Refusal::QueueFull));
+        assert_eq!(r.enqueue(a, q("one")), Ok(()));
+        assert_eq!(r.enqueue(a, q("two")), Ok(()));
+        assert_eq!(r.enqueue(a, q("3")), Err(Refusal::QueueFull), "count bound");
+        assert!(r.has_queued(a));
+        assert_eq!(r.front(a).unwrap().message, "one");
+        r.pop(a);
+        assert_eq!(r.enqueue(a, q("seven")), Ok(()));
+        assert_eq!(r.enqueue(a, q("x")), Err(Refusal::QueueFull));
+        assert_eq!(r.front(a).unwrap().message, "two");
+        r.pop(a);
+        r.pop(a);
+        assert!(!r.has_queued(a));
+        assert_eq!(r.enqueue(a, q("0123456789")), Ok(()), "bytes freed on pop");
+    }
+
+    #[test]
+    fn a_closed_registry_registers_nothing() {
+        let mut r = registry(false);
+        let a = r.register([1; 16]).unwrap().id;
+        let b = r.register([2; 16]).unwrap().id;
+        r.closed = true;
+        assert_eq!(r.register([3; 16]), Err(RelayError::Closed));
+        assert_eq!(r.register_channel(a, b), Err(RelayError::Closed));
+    }
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
