@@ -4,7 +4,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use support::{Client, Received};
+use support::{exchange, status_of, Client, Received};
 use ws::protocols::Dialect;
 
 #[test]
@@ -34,6 +34,11 @@ fn help_lists_every_option() {
         "--origin",
         "--subprotocol",
         "--hixie-binary",
+        "--session-max-members",
+        "--session-binary-to-hixie",
+        "--relay-admin-token",
+        "--relay-authorize-all-channels",
+        "--relay-max-queued-messages",
     ] {
         assert!(help.contains(option), "--help mentions {option}");
     }
@@ -60,6 +65,7 @@ fn bad_settings_are_refused_with_exit_2() {
 fn serves_echo_and_exits_zero_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_omniws"))
         .args(["--host", "127.0.0.1", "--port", "0", "--close-timeout", "1"])
+        .env("OMNIWS_RELAY_ADMIN_TOKEN", "t0ken")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -81,7 +87,7 @@ fn serves_echo_and_exits_zero_on_sigterm() {
         client.recv_message(),
         Received::Text("from the CLI test".into())
     );
-    // Sessions are served; relay channels are not there yet.
+    // Sessions are served.
     let mut member = Client::connect(addr, "/sessions/cli", Dialect::Hixie76);
     let mut other = Client::connect(addr, "/sessions/cli", Dialect::Hybi07);
     assert_eq!(
@@ -94,7 +100,46 @@ fn serves_echo_and_exits_zero_on_sigterm() {
         other.recv_message(),
         Received::Text("through the pipe".into())
     );
-    assert!(Client::connect_with(addr, "/relay", Dialect::Rfc6455, &[]).is_err());
+    // So is the relay, with registration over HTTP for the admin token's holder.
+    let post = |path: &str, token: &str, body: &str| {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let response = String::from_utf8(exchange(addr, request.as_bytes())).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+        (status_of(head.as_bytes()), body.to_owned())
+    };
+    assert_eq!(post("/relay/clients", "wrong", "").0, 401);
+    let (status, a) = post("/relay/clients", "t0ken", "");
+    assert_eq!(status, 201, "{a}");
+    let (_, b) = post("/relay/clients", "t0ken", "");
+    let field = |json: &str, name: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v[name].to_string().trim_matches('"').to_owned()
+    };
+    let (ia, ib) = (field(&a, "id"), field(&b, "id"));
+    let channel = format!("{{\"clients\":[{ia},{ib}]}}");
+    assert_eq!(post("/relay/channels", "t0ken", &channel).0, 201);
+    let mut ra = Client::connect(addr, "/relay", Dialect::Hixie76);
+    let mut rb = Client::connect(addr, "/relay", Dialect::Rfc6455);
+    for (c, json) in [(&mut ra, &a), (&mut rb, &b)] {
+        c.send_text(&format!(
+            "{{\"authentication\":{{\"clientId\":{},\"token\":\"{}\"}}}}",
+            field(json, "id"),
+            field(json, "token")
+        ));
+    }
+    ra.send_text(&format!(
+        "{{\"relay\":{{\"targetId\":{ib},\"message\":\"hi\"}}}}"
+    ));
+    assert_eq!(
+        rb.recv_message(),
+        Received::Text(format!(
+            "{{\"relay\":{{\"message\":\"hi\",\"senderId\":{ia}}}}}"
+        ))
+    );
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -105,7 +105,10 @@ fn messages_for_an_absent_peer_wait_and_arrive_in_order_within_the_bound() {
     drop(cb);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while server.handle.stats().connections_open > 1 {
-        assert!(std::time::Instant::now() < deadline, "b's departure not seen");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's departure not seen"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     ca.send_text(&relay_to(b.id, "while away"));
