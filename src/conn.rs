@@ -11,7 +11,7 @@ use mio::net::TcpStream;
 use std::net::SocketAddr;
 use ws_protocols::close as close_code;
 use ws_protocols::frame::{Control, FrameHead};
-use ws_protocols::handshake::Request;
+use ws_protocols::handshake::{ClientHandshake, Request};
 use ws_protocols::message::MessageAssembler;
 use ws_protocols::{Decoder, Dialect, EncodeError, Encoder, Framing, MessageKind, Role};
 
@@ -90,6 +90,11 @@ pub(crate) struct Conn {
     pub answered: Option<Option<String>>,
     /// `on_open` ran, so `on_close` must.
     pub opened: bool,
+    /// An outgoing connection ([`crate::Cx::connect`]): the request we sent, until the
+    /// server's answer passes.
+    pub client_handshake: Option<ClientHandshake>,
+    /// An outgoing connection: its handler hears `on_close` even if it never opened.
+    pub outgoing: bool,
     pub requests: Requests,
     /// Queue length last added to the server-wide total.
     pub reported_queue: usize,
@@ -132,6 +137,8 @@ impl Conn {
             pending_response: Vec::new(),
             answered: None,
             opened: false,
+            client_handshake: None,
+            outgoing: false,
             requests: Requests::default(),
             reported_queue: 0,
             max_write_buffer: settings.max_write_buffer,
@@ -307,6 +314,7 @@ impl Socket for Conn {
             .as_ref()
             .map(|c| c.dialect)
             .or_else(|| self.request.as_ref().map(Request::dialect))
+            .or_else(|| self.client_handshake.as_ref().map(ClientHandshake::dialect))
     }
 
     fn ready_state(&self) -> ReadyState {
@@ -417,6 +425,21 @@ pub(crate) fn server_codec(dialect: Dialect, settings: &Settings, whole: bool) -
         dialect,
         decoder: Decoder::new(dialect, Role::Server, &settings.limits),
         encoder: Encoder::server(dialect),
+        assembler: whole.then(|| MessageAssembler::new(settings.limits.max_message as usize)),
+    }
+}
+
+/// The codec of an outgoing connection: masks what it sends, expects nothing masked.
+pub(crate) fn client_codec(
+    dialect: Dialect,
+    settings: &Settings,
+    whole: bool,
+    mask_seed: [u8; 16],
+) -> Codec {
+    Codec {
+        dialect,
+        decoder: Decoder::new(dialect, Role::Client, &settings.limits),
+        encoder: Encoder::client(dialect, mask_seed),
         assembler: whole.then(|| MessageAssembler::new(settings.limits.max_message as usize)),
     }
 }

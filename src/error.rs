@@ -15,6 +15,9 @@ pub enum Error {
     /// The peer broke the framing rules (the close code has been sent where the dialect
     /// has codes).
     Protocol(ProtocolError),
+    /// An outgoing connection's server refused the opening handshake or answered it
+    /// wrongly ([`crate::Cx::connect`]).
+    Connect(ws_protocols::handshake::ClientHandshakeError),
     /// A setting contradicts another.
     Config(&'static str),
     /// The server is gone (its loop has stopped).
@@ -27,6 +30,7 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Handshake(e) => write!(f, "handshake refused: {e}"),
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Connect(e) => write!(f, "opening handshake failed: {e}"),
             Error::Config(why) => write!(f, "invalid settings: {why}"),
             Error::Closed => f.write_str("the server has stopped"),
         }
@@ -38,6 +42,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io(e) => Some(e),
             Error::Handshake(e) => Some(e),
+            Error::Connect(e) => Some(e),
             Error::Protocol(e) => Some(e),
             _ => None,
         }

@@ -7,7 +7,7 @@
 //! per-event read budget that keeps one busy peer from starving the rest) we remember it in
 //! `read_pending` and come back through the `ready` queue.
 
-use crate::conn::{server_codec, Conn, Phase};
+use crate::conn::{client_codec, server_codec, Conn, Phase};
 use crate::handler::{Cx, Decision, Handler};
 use crate::plain_http::{HttpResponse, Parsed};
 use crate::router::{self, Mount, NoRoute};
@@ -33,7 +33,7 @@ use ws_protocols::{close, Decode, Event};
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const SIGNALS: Token = Token(2);
-const FIRST_CONN: usize = 3;
+pub(crate) const FIRST_CONN: usize = 3;
 
 /// Bytes read per `read` call, into one buffer shared by every connection.
 const READ_CHUNK: usize = 128 << 10;
@@ -465,7 +465,7 @@ impl EventLoop {
 
     fn on_io_error(&mut self, id: SocketId, error: io::Error) {
         if let Some(conn) = self.conns.get(id) {
-            if conn.opened {
+            if conn.opened || conn.outgoing {
                 let route = conn.route;
                 let error = Error::Io(error);
                 self.call(route, |h, cx| h.on_error(cx, id, &error));
@@ -482,6 +482,23 @@ impl EventLoop {
         };
         if let Phase::AwaitKey3 { head_written } = conn.phase {
             return self.try_key3(id, head_written);
+        }
+        if let Some(handshake) = &conn.client_handshake {
+            return match handshake.read_response(&conn.input) {
+                Ok(Status::Partial) => {}
+                Ok(Status::Complete(response)) => {
+                    conn.subprotocol = response.subprotocol;
+                    self.open(id, response.consumed);
+                }
+                Err(e) => {
+                    log::info!("{id}: outgoing handshake failed: {e}");
+                    let route = conn.route;
+                    let reason = format!("opening handshake failed: {e}");
+                    let error = Error::Connect(e);
+                    self.call(route, |h, cx| h.on_error(cx, id, &error));
+                    self.remove(id, abnormal(&reason));
+                }
+            };
         }
         match read_request(&conn.input, &self.settings.limits) {
             Ok(Status::Partial) => {}
@@ -613,18 +630,28 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
-        let Some(request) = conn.request.as_ref() else {
-            return;
-        };
-        let dialect = request.dialect();
         let route = conn.route.expect("routed before opening");
         let mount = &mut self.mounts[route];
-        let delivery = mount.delivery.unwrap_or(self.settings.delivery);
-        conn.codec = Some(server_codec(
-            dialect,
-            &self.settings,
-            delivery == Delivery::Whole,
-        ));
+        let whole = mount.delivery.unwrap_or(self.settings.delivery) == Delivery::Whole;
+        if let Some(handshake) = conn.client_handshake.take() {
+            let mut seed = [0u8; 16];
+            if let Err(e) = getrandom::fill(&mut seed) {
+                log::error!("{id}: no mask seed from the OS: {e}");
+                return self.remove(id, abnormal("no randomness for masking"));
+            }
+            conn.codec = Some(client_codec(
+                handshake.dialect(),
+                &self.settings,
+                whole,
+                seed,
+            ));
+        } else {
+            let Some(request) = conn.request.as_ref() else {
+                return;
+            };
+            conn.codec = Some(server_codec(request.dialect(), &self.settings, whole));
+        }
+        let dialect = conn.codec.as_ref().expect("just set").dialect;
         conn.phase = Phase::Open;
         conn.opened = true;
         conn.deadlines[TimerKind::Handshake as usize] = None;
@@ -641,8 +668,9 @@ impl EventLoop {
             mount.clients.insert(id);
         }
         log::debug!(
-            "{id} open: {dialect} {} from {:?}",
-            request.target(),
+            "{id} open: {dialect} {} {} {:?}",
+            conn.request.as_ref().map_or("(outgoing)", Request::target),
+            if conn.outgoing { "to" } else { "from" },
             conn.peer
         );
         let mut rest = conn.input.split_off(consumed.min(conn.input.len()));
@@ -967,7 +995,7 @@ impl EventLoop {
         if let Some(route) = conn.route {
             self.mounts[route].clients.remove(&id);
         }
-        if conn.opened {
+        if conn.opened || conn.outgoing {
             let info = conn.close_info.take().unwrap_or(fallback);
             log::debug!(
                 "{id} closed: {} {:?} clean={}",
@@ -993,6 +1021,8 @@ impl EventLoop {
             route,
             shared: &self.shared,
             waker: &self.waker,
+            registry: self.poll.registry(),
+            settings: &self.settings,
         };
         f(handler.as_mut(), &mut cx);
     }

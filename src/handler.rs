@@ -173,9 +173,98 @@ pub struct Cx<'a> {
     pub(crate) route: usize,
     pub(crate) shared: &'a std::sync::Arc<crate::event_loop::Shared>,
     pub(crate) waker: &'a std::sync::Arc<mio::Waker>,
+    pub(crate) registry: &'a mio::Registry,
+    pub(crate) settings: &'a crate::Settings,
 }
 
 impl Cx<'_> {
+    /// Open a WebSocket connection to a server at `addr`, in any dialect, served by this
+    /// route's handler like the connections it accepts: `on_open` when the server's answer
+    /// passes every check, then the same events and the same [`Socket`] calls (our frames
+    /// are masked, as a client's must be). If the connection or the handshake fails, the
+    /// handler gets `on_error` (with [`Error::Connect`] for a refused or wrong answer) and
+    /// `on_close` with 1006, without `on_open`. The server settings apply (handshake
+    /// timeout, limits, keepalive); `max_connections` counts only accepted connections.
+    ///
+    /// Connecting does not block: the id is returned at once. Resolve host names before,
+    /// off the loop; `config.host` is only what the `Host` header says.
+    ///
+    /// ```no_run
+    /// use ws::protocols::handshake::ClientConfig;
+    /// use ws::protocols::Dialect;
+    /// use ws::{Cx, Handler, SocketId};
+    ///
+    /// /// Relays what its clients say to an upstream hixie-76 server.
+    /// struct Bridge { upstream: Option<SocketId> }
+    ///
+    /// impl Handler for Bridge {
+    ///     fn on_open(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+    ///         if self.upstream.is_none() {
+    ///             let addr = "127.0.0.1:9000".parse().unwrap();
+    ///             let config = ClientConfig::new(Dialect::Hixie76, "127.0.0.1:9000", "/feed");
+    ///             self.upstream = cx.connect(addr, &config).ok();
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn connect(
+        &mut self,
+        addr: std::net::SocketAddr,
+        config: &ws_protocols::handshake::ClientConfig<'_>,
+    ) -> Result<SocketId, Error> {
+        let mut request = Vec::new();
+        let mut failed = None;
+        let mut random = |buf: &mut [u8]| {
+            if let Err(e) = getrandom::fill(buf) {
+                failed = Some(e);
+            }
+        };
+        let handshake = ws_protocols::handshake::client_request(config, &mut random, &mut request);
+        if let Some(e) = failed {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "no randomness for the handshake key: {e}"
+            ))));
+        }
+        let stream = mio::net::TcpStream::connect(addr)?;
+        let settings = self.settings;
+        let id = self
+            .conns
+            .insert_with(|id| crate::conn::Conn::new(id, stream, Some(addr), settings));
+        let conn = self.conns.get_mut(id).expect("just inserted");
+        let token = mio::Token(crate::event_loop::FIRST_CONN + id.index as usize);
+        if let Err(e) = self.registry.register(
+            &mut conn.stream,
+            token,
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        ) {
+            self.conns.remove(id);
+            return Err(e.into());
+        }
+        conn.route = Some(self.route);
+        conn.outgoing = true;
+        conn.client_handshake = Some(handshake);
+        // Sent once the connection is up: until then writes would block, and the
+        // writable event that follows the connect flushes the queue.
+        conn.out.extend(&request);
+        let at = std::time::Instant::now() + settings.handshake_timeout;
+        self.timers.arm(
+            &mut conn.deadlines,
+            id,
+            crate::timers::TimerKind::Handshake,
+            at,
+        );
+        let stats = &self.shared.stats;
+        stats
+            .connections_open
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        stats
+            .connections_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.touched.push(id);
+        log::debug!("{id}: connecting to {addr} ({})", config.dialect);
+        Ok(id)
+    }
+
     /// A waker for this route's handler, to hand to other threads.
     pub fn waker(&self) -> RouteWaker {
         RouteWaker {

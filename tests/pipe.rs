@@ -231,6 +231,8 @@ fn messages_from_two_senders_are_never_interleaved_at_a_receiver() {
     out.extend_from_slice(b"first");
     enc.mask_payload(&mut out[start..]);
     a.stream.write_all(&out).unwrap();
+    // The first half is on its way to r (cut-through) before b starts.
+    r.wait_for_bytes(b"\x00first");
     b.send_text("second, whole");
     // a is free as a receiver, so b's message reaches it at once: proof that the server has
     // it while a's message is open on r and b (and is holding it for them).

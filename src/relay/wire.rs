@@ -20,14 +20,15 @@ pub(crate) const MALFORMED: &str = "malformed message";
 pub(crate) fn parse(text: &str) -> Result<Inbound, &'static str> {
     let value: Value = serde_json::from_str(text).map_err(|_| MALFORMED)?;
     let object = value.as_object().ok_or(MALFORMED)?;
-    let field = |outer: &str, id: &str, text: &str| -> Result<Option<(u64, String)>, _> {
-        let Some(inner) = object.get(outer) else {
-            return Ok(None);
+    let field =
+        |outer: &str, id: &str, text: &str| -> Result<Option<(u64, String)>, &'static str> {
+            let Some(inner) = object.get(outer) else {
+                return Ok(None);
+            };
+            let id = inner.get(id).and_then(Value::as_u64).ok_or(MALFORMED)?;
+            let text = inner.get(text).and_then(Value::as_str).ok_or(MALFORMED)?;
+            Ok(Some((id, text.to_owned())))
         };
-        let id = inner.get(id).and_then(Value::as_u64).ok_or(MALFORMED)?;
-        let text = inner.get(text).and_then(Value::as_str).ok_or(MALFORMED)?;
-        Ok(Some((id, text.to_owned())))
-    };
     let inbound = Inbound {
         authentication: field("authentication", "clientId", "token")?,
         relay: field("relay", "targetId", "message")?,

@@ -282,6 +282,17 @@ impl Client {
         }
     }
 
+    /// Read, without decoding, until the bytes not yet decoded contain `needle` (the start
+    /// of a message the server is still forwarding, say). Later `recv` calls decode them.
+    pub fn wait_for_bytes(&mut self, needle: &[u8]) {
+        let mut chunk = vec![0u8; 64 << 10];
+        while !self.pending.windows(needle.len()).any(|w| w == needle) {
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert_ne!(n, 0, "EOF while waiting for {needle:?}");
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     /// The next data message, skipping pings (the server may keepalive).
     pub fn recv_message(&mut self) -> Received {
         loop {
