@@ -40,6 +40,12 @@ pub(crate) struct Codec {
     pub assembler: Option<MessageAssembler>,
 }
 
+/// A control frame waiting for the end of the data frame being written.
+enum HeldControl {
+    Control(Control, Vec<u8>),
+    Close(Option<u16>, String),
+}
+
 /// What the loop must do with a connection once a handler is done with it.
 #[derive(Default)]
 pub(crate) struct Requests {
@@ -77,6 +83,9 @@ pub(crate) struct Conn {
     pub close_received: bool,
     /// A hixie-76 close asked for mid-message, sent when the message ends.
     pub deferred_close: Option<(u16, String)>,
+    /// Control frames asked for while a data frame's payload was partly written (a piped
+    /// message of known length): they go out right after that frame's last byte.
+    held_controls: Vec<HeldControl>,
     /// How the connection ended, reported by `on_close`.
     pub close_info: Option<CloseInfo>,
     /// Shut our side down once the queue has drained.
@@ -130,6 +139,7 @@ impl Conn {
             close_sent: false,
             close_received: false,
             deferred_close: None,
+            held_controls: Vec::new(),
             close_info: None,
             shutdown_after_flush: false,
             awaiting_pong: false,
@@ -184,6 +194,47 @@ impl Conn {
         let codec = self.codec.as_mut().expect("open connection has a codec");
         let bytes = self.out.extend_mut(data);
         codec.encoder.mask_payload(bytes);
+        if !self.held_controls.is_empty() && !codec.encoder.mid_frame() {
+            for held in std::mem::take(&mut self.held_controls) {
+                let out = self.out.vec_mut();
+                // Checked when held; nothing else can fail now that the frame is complete.
+                let _ = match held {
+                    HeldControl::Control(c, payload) => codec.encoder.control(c, &payload, out),
+                    HeldControl::Close(code, reason) => codec.encoder.close(code, &reason, out),
+                };
+            }
+        }
+    }
+
+    /// Queue a control frame now, or right after the data frame being written.
+    pub(crate) fn send_control(
+        &mut self,
+        control: Control,
+        payload: &[u8],
+    ) -> Result<(), EncodeError> {
+        self.queue_control(HeldControl::Control(control, payload.to_vec()))
+    }
+
+    fn queue_close(&mut self, code: Option<u16>, reason: &str) -> Result<(), EncodeError> {
+        self.queue_control(HeldControl::Close(code, reason.to_owned()))
+    }
+
+    fn queue_control(&mut self, held: HeldControl) -> Result<(), EncodeError> {
+        let codec = self.codec.as_mut().ok_or(EncodeError::NoMessage)?;
+        if codec.encoder.mid_frame() && codec.dialect.caps().fragments {
+            if let HeldControl::Control(_, payload) = &held {
+                if payload.len() > 125 {
+                    return Err(EncodeError::ControlTooLong);
+                }
+            }
+            self.held_controls.push(held);
+            return Ok(());
+        }
+        let out = self.out.vec_mut();
+        match held {
+            HeldControl::Control(c, payload) => codec.encoder.control(c, &payload, out),
+            HeldControl::Close(code, reason) => codec.encoder.close(code, &reason, out),
+        }
     }
 
     fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
@@ -235,9 +286,8 @@ impl Conn {
             while !reason.is_char_boundary(cut) {
                 cut -= 1;
             }
-            codec
-                .encoder
-                .close(Some(code), &reason[..cut], self.out.vec_mut())
+            let reason = reason[..cut].to_owned();
+            self.queue_close(Some(code), &reason)
                 .map_err(SendError::Invalid)?;
             self.requests.close_timer = true;
         }
@@ -259,8 +309,9 @@ impl Conn {
                     None => body,
                 };
                 let out = self.out.vec_mut();
-                // A hixie-76 peer mid-way through our text frame cannot get FF 00 intact:
-                // close TCP instead (the unterminated frame is never delivered).
+                // A peer mid-way through one of our frames (a hixie-76 text frame, or a
+                // piped frame of declared length) cannot get a close frame intact: close TCP
+                // instead (the unterminated frame is never delivered).
                 if codec.encoder.control(Control::Close, echo, out).is_ok() {
                     self.close_sent = true;
                 }
@@ -396,10 +447,7 @@ impl Socket for Conn {
         if !dialect.caps().ping {
             return Err(SendError::Unsupported(dialect, "ping"));
         }
-        let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
-        codec
-            .encoder
-            .control(Control::Ping, payload, self.out.vec_mut())
+        self.send_control(Control::Ping, payload)
             .map_err(SendError::Invalid)
     }
 

@@ -799,11 +799,8 @@ impl EventLoop {
             }
             Event::Ping(payload) => {
                 if !conn.close_sent {
-                    if let Some(codec) = conn.codec.as_mut() {
-                        let _ = codec
-                            .encoder
-                            .control(Control::Pong, payload, conn.out.vec_mut());
-                    }
+                    // Unsupported only on hixie, which has no pings to answer.
+                    let _ = conn.send_control(Control::Pong, payload);
                 }
                 self.call(route, |h, cx| h.on_ping(cx, id, payload));
             }
@@ -951,11 +948,7 @@ impl EventLoop {
                         self.remove(id, abnormal("no answer to keepalive ping"));
                         continue;
                     }
-                    if let Some(codec) = conn.codec.as_mut() {
-                        let _ = codec
-                            .encoder
-                            .control(Control::Ping, b"", conn.out.vec_mut());
-                    }
+                    let _ = conn.send_control(Control::Ping, b"");
                     conn.awaiting_pong = true;
                     if let Some(interval) = self.settings.keepalive {
                         self.timers

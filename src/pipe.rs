@@ -25,10 +25,17 @@
 //! A receiver must never take a truncated message for a whole one, and neither framing can
 //! abort a message in flight. So a receiver that has already got part of a message whose
 //! sender then fails (invalid UTF-8, protocol error, disconnect) is cut off: hybi receivers
-//! get a close frame with 1011 in the middle of the fragmented message (their library discards
-//! the partial message), hixie receivers lose the TCP connection before the frame's `FF` (an
-//! unterminated hixie frame is never delivered). Receivers that had not started the message
-//! just never see it.
+//! of a fragmented message get a close frame with 1011 between two fragments (their library
+//! discards the partial message); hybi receivers of a message forwarded as one frame of
+//! declared length lose the TCP connection inside that frame (nothing can be put inside a
+//! frame's payload; the short frame is never delivered, and the close is abnormal, 1006);
+//! hixie receivers lose the TCP connection before the frame's `FF` (an unterminated hixie
+//! frame is never delivered). Receivers that had not started the message just never see it.
+//!
+//! # Control frames
+//! Pings are answered hop by hop, never forwarded. A pong (or our keepalive ping) due while
+//! a frame of declared length is only partly written to that receiver goes out right after
+//! the frame's last byte.
 
 use crate::handler::{Cx, Decision, Handler};
 use crate::settings::HixieBinary;
@@ -121,6 +128,9 @@ struct Member {
 /// The message open on a receiver.
 struct Current {
     from: Option<SocketId>,
+    /// Sent as one frame of declared length: until it ends, nothing (not even a close
+    /// frame) can be put on the wire between its bytes.
+    one_frame: bool,
     /// Turning binary into base64 text for a hixie receiver: the 0-2 bytes not yet encoded.
     base64_carry: Option<Vec<u8>>,
 }
@@ -302,6 +312,7 @@ impl Sessions {
         };
         m.current = Some(Current {
             from,
+            one_frame: len.is_some(),
             base64_carry: base64.then(Vec::new),
         });
         if let Some(socket) = cx.socket(receiver) {
@@ -459,9 +470,14 @@ impl Sessions {
     /// a hixie frame can be neither interrupted nor completed) and take it out of its
     /// session now.
     fn cut(&mut self, cx: &mut Cx<'_>, id: SocketId, code: u16, reason: &str) {
+        let mid_frame = self
+            .members
+            .get(&id)
+            .and_then(|m| m.current.as_ref())
+            .is_some_and(|c| c.one_frame);
         if let Some(socket) = cx.socket(id) {
             let codes = socket.dialect().is_some_and(|d| d.caps().close_codes);
-            if !codes || socket.close(code, reason).is_err() {
+            if mid_frame || !codes || socket.close(code, reason).is_err() {
                 socket.destroy();
             }
         }

@@ -369,6 +369,72 @@ fn invalid_utf8_mid_message_cuts_receivers_that_got_part_of_it() {
 }
 
 #[test]
+fn a_receiver_that_pings_inside_a_piped_frame_gets_the_frame_intact_then_its_pong() {
+    let server = server(options());
+    let path = "/sessions/pinginside";
+    let mut a = Client::connect(server.addr, path, Dialect::Rfc6455);
+    let mut r = Client::connect(server.addr, path, Dialect::Hybi07);
+    ready(&mut a);
+    ready(&mut r);
+    // One binary frame of declared length, sent in two parts: the server forwards the first
+    // part as the start of one frame of the same length.
+    let payload = noise(9, 300_000);
+    let mut enc = Encoder::client(Dialect::Rfc6455, [4; 16]);
+    let mut out = enc
+        .begin(MessageKind::Binary, Some(payload.len() as u64))
+        .unwrap()
+        .to_vec();
+    let (first, second) = payload.split_at(1000);
+    out.extend_from_slice(&enc.chunk(first.len()).unwrap());
+    let start = out.len();
+    out.extend_from_slice(first);
+    enc.mask_payload(&mut out[start..]);
+    a.stream.write_all(&out).unwrap();
+    r.wait_for_bytes(&first[first.len() - 16..]);
+    // r pings while the frame is open towards it, and a keeps going.
+    r.send_control(ws::protocols::frame::Control::Ping, b"inside?");
+    std::thread::sleep(Duration::from_millis(50));
+    let mut rest = enc.chunk(second.len()).unwrap().to_vec();
+    let start = rest.len();
+    rest.extend_from_slice(second);
+    enc.mask_payload(&mut rest[start..]);
+    rest.extend_from_slice(&enc.end().unwrap());
+    a.stream.write_all(&rest).unwrap();
+    assert!(r.recv() == Received::Binary(payload), "frame intact");
+    assert_eq!(r.recv(), Received::Pong(b"inside?".to_vec()));
+    // The session carries on.
+    a.send_text("after");
+    assert_eq!(r.recv_message(), Received::Text("after".into()));
+}
+
+#[test]
+fn a_sender_failing_inside_a_frame_of_declared_length_cuts_its_receivers() {
+    let server = server(options());
+    let path = "/sessions/failinside";
+    let mut a = Client::connect(server.addr, path, Dialect::Rfc6455);
+    let mut hybi = Client::connect(server.addr, path, Dialect::Hybi08);
+    let mut hixie = Client::connect(server.addr, path, Dialect::Hixie75);
+    ready(&mut a);
+    ready(&mut hybi);
+    ready(&mut hixie);
+    let mut enc = Encoder::client(Dialect::Rfc6455, [5; 16]);
+    let mut out = enc.begin(MessageKind::Text, Some(1000)).unwrap().to_vec();
+    let piece = b"half of a thousand bytes";
+    out.extend_from_slice(&enc.chunk(piece.len()).unwrap());
+    let start = out.len();
+    out.extend_from_slice(piece);
+    enc.mask_payload(&mut out[start..]);
+    a.stream.write_all(&out).unwrap();
+    hybi.wait_for_bytes(piece);
+    hixie.wait_for_bytes(piece);
+    drop(a);
+    // No close frame can go inside the open frame: both lose the connection, and neither
+    // decodes a message from the short frame.
+    assert_eq!(hybi.recv(), Received::Eof);
+    assert_eq!(hixie.recv(), Received::Eof);
+}
+
+#[test]
 fn a_stuck_receiver_pauses_the_sender_then_is_closed_and_the_rest_go_on() {
     let mut options = options();
     options.buffer_per_receiver = 256 << 10;

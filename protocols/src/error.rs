@@ -115,6 +115,9 @@ pub enum EncodeError {
     ControlTooLong,
     /// A close code that may not be sent (1005, 1006, 1015, reserved ranges).
     InvalidCloseCode(u16),
+    /// A control frame asked for while a data frame's payload is only partly written: it
+    /// would land inside that payload. Send it once [`crate::Encoder::mid_frame`] is false.
+    InsideFrame,
 }
 
 impl fmt::Display for EncodeError {
@@ -126,6 +129,9 @@ impl fmt::Display for EncodeError {
             EncodeError::LengthMismatch => f.write_str("payload differs from declared length"),
             EncodeError::ControlTooLong => f.write_str("control payload over 125 bytes"),
             EncodeError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            EncodeError::InsideFrame => {
+                f.write_str("a control frame cannot go inside a data frame's payload")
+            }
         }
     }
 }

@@ -209,3 +209,33 @@ fn encoder_state_errors() {
         Err(EncodeError::ControlTooLong)
     );
 }
+
+#[test]
+fn no_control_frame_inside_a_frame_of_declared_length() {
+    for dialect in [Dialect::Hybi03, Dialect::Hybi07, Dialect::Rfc6455] {
+        let mut enc = Encoder::server(dialect);
+        let mut out = Vec::new();
+        enc.begin(MessageKind::Binary, Some(10)).unwrap();
+        assert!(enc.mid_frame());
+        enc.chunk(4).unwrap();
+        assert_eq!(
+            enc.control(Control::Pong, b"x", &mut out),
+            Err(EncodeError::InsideFrame),
+            "{dialect}"
+        );
+        assert_eq!(
+            enc.close(Some(1000), "", &mut out),
+            Err(EncodeError::InsideFrame)
+        );
+        assert!(out.is_empty(), "nothing written");
+        enc.chunk(6).unwrap();
+        assert!(!enc.mid_frame(), "the frame's bytes are all announced");
+        assert!(enc.control(Control::Pong, b"x", &mut out).is_ok());
+        enc.end().unwrap();
+        // Between the fragments of an unknown-length message, controls are fine.
+        enc.begin(MessageKind::Text, None).unwrap();
+        enc.chunk(3).unwrap();
+        assert!(!enc.mid_frame());
+        assert!(enc.control(Control::Ping, b"", &mut out).is_ok());
+    }
+}

@@ -155,6 +155,16 @@ impl Encoder {
         }
     }
 
+    /// Whether a data frame's payload is only partly written: a frame of declared length
+    /// (one begun with `len` known) whose bytes have not all gone through
+    /// [`Encoder::chunk`]. Control frames must wait until it is false; fragments of
+    /// unknown-length messages end with each chunk, so controls may go between them.
+    pub fn mid_frame(&self) -> bool {
+        self.open
+            .as_ref()
+            .is_some_and(|o| o.remaining.is_some_and(|r| r > 0))
+    }
+
     /// Start a message. With `len` known, framed dialects get one frame of that length and
     /// hixie binary gets a length-prefixed frame; with `len` unknown, framed dialects stream
     /// fragments (one per [`Encoder::chunk`]) and hixie text streams inside `00 .. FF`.
@@ -262,7 +272,8 @@ impl Encoder {
     }
 
     /// Encode a control frame with a raw payload into `out`. Framed dialects may send it in
-    /// the middle of a message; hixie has no ping or pong, and hixie-76's only control frame
+    /// the middle of a message, between its frames, but not inside a frame's payload
+    /// ([`EncodeError::InsideFrame`] while [`Encoder::mid_frame`]); hixie has no ping or pong, and hixie-76's only control frame
     /// is the close `FF 00`, which cannot interrupt a text frame.
     pub fn control(
         &mut self,
@@ -272,6 +283,9 @@ impl Encoder {
     ) -> Result<(), EncodeError> {
         if payload.len() > 125 {
             return Err(EncodeError::ControlTooLong);
+        }
+        if self.mid_frame() {
+            return Err(EncodeError::InsideFrame);
         }
         let Some(wire) = self.wire else {
             return match control {
