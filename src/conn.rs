@@ -38,6 +38,11 @@ pub(crate) struct Codec {
     pub encoder: Encoder,
     /// Present in `Delivery::Whole` mode; taken out while a handler runs.
     pub assembler: Option<MessageAssembler>,
+    /// Whole delivery of a single-frame message whose payload arrives in one piece: handed
+    /// to the handler straight from the read buffer, no copy. The message's kind and length
+    /// while that may still happen; then whether its `MessageEnd` is still to be skipped.
+    pub direct: Option<(MessageKind, u64)>,
+    pub skip_end: bool,
 }
 
 /// A control frame waiting for the end of the data frame being written.
@@ -474,6 +479,8 @@ pub(crate) fn server_codec(dialect: Dialect, settings: &Settings, whole: bool) -
         decoder: Decoder::new(dialect, Role::Server, &settings.limits),
         encoder: Encoder::server(dialect),
         assembler: whole.then(|| MessageAssembler::new(settings.limits.max_message as usize)),
+        direct: None,
+        skip_end: false,
     }
 }
 
@@ -489,5 +496,7 @@ pub(crate) fn client_codec(
         decoder: Decoder::new(dialect, Role::Client, &settings.limits),
         encoder: Encoder::client(dialect, mask_seed),
         assembler: whole.then(|| MessageAssembler::new(settings.limits.max_message as usize)),
+        direct: None,
+        skip_end: false,
     }
 }

@@ -28,7 +28,8 @@ use ws_protocols::frame::Control;
 use ws_protocols::handshake::{
     read_request, write_error_response, Accept, HandshakeError, Request, Status,
 };
-use ws_protocols::{close, Decode, Event};
+use ws_protocols::message::Message;
+use ws_protocols::{close, Decode, Event, MessageKind};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -777,6 +778,13 @@ impl EventLoop {
                 let Some(codec) = conn.codec.as_mut() else {
                     return;
                 };
+                match direct_message(codec, &event) {
+                    Direct::Deliver(message) => {
+                        return self.call(route, |h, cx| h.on_message(cx, id, message))
+                    }
+                    Direct::Swallow => return,
+                    Direct::Assemble => {}
+                }
                 let Some(mut assembler) = codec.assembler.take() else {
                     return match event {
                         Event::MessageStart { kind, len } => {
@@ -1018,6 +1026,57 @@ impl EventLoop {
             settings: &self.settings,
         };
         f(handler.as_mut(), &mut cx);
+    }
+}
+
+/// What [`direct_message`] decided for one event.
+enum Direct<'a> {
+    /// Hand this message to the handler; the assembler is not involved.
+    Deliver(Message<'a>),
+    /// The end of a message already delivered: nothing to do.
+    Swallow,
+    /// The assembler's way.
+    Assemble,
+}
+
+/// Whole delivery without the assembler's copy: a single-frame message (length declared,
+/// FIN set) whose payload comes in one `Data` event is passed on borrowed from the read
+/// buffer. The assembler still sees every message start (checking the size limit), so it
+/// takes over whenever the payload comes in pieces.
+fn direct_message<'a>(codec: &mut crate::conn::Codec, event: &Event<'a>) -> Direct<'a> {
+    let Some(assembler) = codec.assembler.as_mut() else {
+        return Direct::Assemble;
+    };
+    match *event {
+        Event::MessageStart { kind, len } => {
+            codec.direct = len.map(|n| (kind, n));
+            codec.skip_end = false;
+            Direct::Assemble
+        }
+        Event::Data(bytes) => {
+            let whole = match codec.direct.take() {
+                Some((kind, n)) if bytes.len() as u64 == n => match kind {
+                    MessageKind::Binary => Some(Message::Binary(bytes)),
+                    // The decoder validated it; a complete single frame is valid UTF-8.
+                    MessageKind::Text => std::str::from_utf8(bytes).ok().map(Message::Text),
+                },
+                _ => None,
+            };
+            match whole {
+                Some(message) => {
+                    codec.skip_end = true;
+                    Direct::Deliver(message)
+                }
+                None => Direct::Assemble,
+            }
+        }
+        Event::MessageEnd if codec.skip_end => {
+            codec.skip_end = false;
+            // Close the assembler's (empty) message so the next start finds it idle.
+            let _ = assembler.push(&Event::MessageEnd);
+            Direct::Swallow
+        }
+        _ => Direct::Assemble,
     }
 }
 
