@@ -118,10 +118,9 @@ impl ClientSender {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn begin_message(&mut self, kind: MessageKind) -> Result<MessageWriter<'_>, ClientError> {
-        let mut guard = self.open()?;
-        guard.begin_stream(kind)?;
+        self.open()?.begin_stream(kind)?;
         Ok(MessageWriter {
-            guard,
+            sender: self,
             finished: false,
         })
     }
@@ -185,7 +184,10 @@ impl ClientSender {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MessageWriter<'a> {
-    guard: WriterGuard<'a>,
+    /// Borrowed mutably so that nothing else is sent until the message ends; the writer
+    /// itself is locked only while a piece is written, so that the receiver can answer
+    /// pings between pieces even when the next piece is slow to come.
+    sender: &'a mut ClientSender,
     finished: bool,
 }
 
@@ -213,9 +215,7 @@ impl MessageWriter<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_chunk(&mut self, data: &[u8]) -> Result<(), ClientError> {
-        self.guard.flush_owed();
-        self.guard.check_open()?;
-        self.guard.stream_chunk(data)
+        self.sender.open()?.stream_chunk(data)
     }
 
     /// End the message.
@@ -236,8 +236,9 @@ impl MessageWriter<'_> {
 
     fn end(&mut self) -> Result<(), ClientError> {
         self.finished = true;
-        let open = self.guard.check_open();
-        let ended = self.guard.end_stream(open.is_ok());
+        let mut guard = self.sender.shared.lock();
+        let open = guard.check_open();
+        let ended = guard.end_stream(open.is_ok());
         open.and(ended)
     }
 }

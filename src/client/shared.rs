@@ -5,9 +5,10 @@
 //! blocked on a server that has stopped reading (because nobody reads what it sends us) would
 //! otherwise block the very receiver that could unblock it. So the receiver records what it
 //! owes and sends it only if the writer is free (`try_lock`); whoever holds the writer sends
-//! what is owed before releasing it (and between the fragments of a streamed message, where
-//! RFC 6455 §5.4 allows control frames), then checks again after releasing. Every release is
-//! followed by a check, so nothing owed is left behind.
+//! what is owed before releasing it, then checks again after releasing. Every release is
+//! followed by a check, so nothing owed is left behind. The writer is locked for one frame
+//! (or one piece of a streamed message) at a time, so answers also go out between the
+//! fragments of a streamed message, where RFC 6455 §5.4 allows control frames.
 
 use super::error::ClientError;
 use crate::settings::HixieBinary;
