@@ -593,3 +593,145 @@ fn a_server_that_never_answers_the_handshake_times_out() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(listener);
 }
+
+// The command-line client, as a user runs it.
+
+/// Run `omniws-client ARGS` with `input` on stdin; its exit code, stdout and stderr.
+fn run_cli(args: &[&str], input: &[u8]) -> (Option<i32>, String, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omniws-client"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("omniws-client runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from a thread (a 64 KiB line fills the pipe); dropped at the end: EOF.
+    thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut out, mut err) = (String::new(), String::new());
+        let _ = stdout.read_to_string(&mut out);
+        let _ = stderr.read_to_string(&mut err);
+        let _ = tx.send((out, err));
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok((out, err)) => (child.wait().unwrap().code(), out, err),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("omniws-client {args:?} did not finish within {DEADLINE:?}");
+        }
+    }
+}
+
+#[test]
+fn cli_echoes_stdin_lines_in_every_dialect() {
+    let server = TestServer::echo(Settings::default());
+    let url = url(server.addr, "/echo");
+    let long = "x".repeat(64 << 10);
+    let lines = ["hello", "κόσμε 𝄞 €", "", long.as_str(), "last, with CRLF"];
+    let input = format!(
+        "{}\n{}\n\n{}\n{}\r\n",
+        lines[0], lines[1], lines[3], lines[4]
+    );
+    let expected: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    for dialect in Dialect::ALL {
+        let name = dialect.name();
+        let (code, out, err) = run_cli(
+            &["connect", &url, "--dialect", name, "-v"],
+            input.as_bytes(),
+        );
+        assert_eq!(code, Some(0), "{name}: {err}");
+        assert!(
+            out == expected,
+            "{name}: stdout differs ({} bytes)",
+            out.len()
+        );
+        assert!(
+            err.contains(&format!("({name}, subprotocol none)")),
+            "{err}"
+        );
+        assert!(err.contains("(clean)"), "{err}");
+    }
+}
+
+#[test]
+fn cli_sends_binary_lines_and_prints_them_as_hex_or_base64() {
+    let server = TestServer::echo(Settings::default());
+    let url = url(server.addr, "/echo");
+    let (code, out, err) = run_cli(&["connect", &url, "--binary"], b"\x00\xff\n\n");
+    assert_eq!((code, out.as_str()), (Some(0), "00ff\n\n"), "{err}");
+    let args = ["connect", &url, "--binary", "--binary-output", "base64"];
+    let (code, out, err) = run_cli(&args, b"hi!\n");
+    assert_eq!((code, out.as_str()), (Some(0), "aGkh\n"), "{err}");
+}
+
+#[test]
+fn cli_offers_subprotocols_and_sends_origin_and_headers() {
+    let server = TestServer::echo(
+        Settings::default()
+            .subprotocols(vec!["chat".into()])
+            .origins(OriginPolicy::AllowList(vec!["http://good.example".into()])),
+    );
+    let url = url(server.addr, "/echo");
+    let args = [
+        "connect",
+        &url,
+        "--dialect",
+        "hybi-08",
+        "--protocol",
+        "superchat",
+        "--protocol",
+        "chat",
+        "--origin",
+        "http://good.example",
+        "--header",
+        "Cookie: a=b",
+        "-v",
+    ];
+    let (code, out, err) = run_cli(&args, b"one\n");
+    assert_eq!((code, out.as_str()), (Some(0), "one\n"), "{err}");
+    assert!(err.contains("(hybi-08, subprotocol chat)"), "{err}");
+}
+
+#[test]
+fn cli_failures_exit_non_zero_with_the_reason_on_stderr() {
+    let server = TestServer::start(Server::builder().route("/echo", ws::Echo));
+    let base = format!("ws://{}", server.addr);
+    for (args, input, reason) in [
+        (vec!["connect", "/missing"], "x\n", "404"),
+        (
+            vec!["connect", "/echo", "--dialect", "hixie-76", "--binary"],
+            "x\n",
+            "cannot carry binary",
+        ),
+        (vec!["connect", "/echo"], "ok\n\u{fffd}\n", ""),
+    ] {
+        let url = format!("{base}{}", args[1]);
+        let mut args = args.clone();
+        args[1] = &url;
+        let (code, _, err) = run_cli(&args, input.as_bytes());
+        if reason.is_empty() {
+            assert_eq!(code, Some(0), "{err}");
+            continue;
+        }
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.contains(reason), "{args:?}: {err}");
+    }
+    let (code, _, err) = run_cli(
+        &["connect", "ws://127.0.0.1:1/", "--dialect", "hybi-05"],
+        b"",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = run_cli(&["connect", &format!("{base}/echo")], b"\xff\n");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("line 1 is not UTF-8"), "{err}");
+    let (code, _, err) = run_cli(&["connect", "wss://127.0.0.1:1/"], b"");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("TLS"), "{err}");
+}
