@@ -446,7 +446,7 @@ fn read_timeout_leaves_the_connection_usable() {
     );
 }
 
-/// A scripted server: accepts one connection, answers its RFC 6455 handshake, then runs
+/// A scripted server: accepts one connection, answers its handshake (any dialect), then runs
 /// `script` on the socket (with any bytes read past the handshake).
 fn fake_server(
     script: impl FnOnce(TcpStream, Vec<u8>) + Send + 'static,
@@ -576,6 +576,54 @@ fn a_server_that_never_answers_our_close_is_dropped_after_the_close_timeout() {
     };
     assert_eq!((info.code, info.clean), (1006, false));
     assert!(started.elapsed() < Duration::from_secs(5));
+    done.send(()).unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn a_receiver_blocked_on_another_thread_wakes_up_when_our_close_goes_unanswered() {
+    let (done, finished) = mpsc::channel::<()>();
+    let (addr, server) = fake_server(move |stream, _| {
+        let _ = finished.recv_timeout(DEADLINE);
+        drop(stream);
+    });
+    let options = options(Dialect::Rfc6455).close_timeout(Duration::from_millis(200));
+    let (mut sender, mut receiver) = ws::connect_with(&url(addr, "/"), options).unwrap().split();
+    let (started_tx, started_rx) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        started_tx.send(()).unwrap();
+        // Blocks in a read whose only deadline is DEADLINE: the close watchdog must end it.
+        receiver.recv()
+    });
+    started_rx.recv_timeout(DEADLINE).unwrap();
+    let started = Instant::now();
+    sender.close(1000, "").unwrap();
+    let Ok(ClientEvent::Close(info)) = reader.join().unwrap() else {
+        panic!("expected the end")
+    };
+    assert_eq!((info.code, info.clean), (1006, false));
+    assert_eq!(info.reason, "no close from the server in time");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    done.send(()).unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn a_hixie75_close_is_clean_even_if_the_server_keeps_its_side_open() {
+    // hixie-75 has no closing handshake; faye's websocket-driver under Node keeps its side
+    // of a half-closed socket open, for instance.
+    let (done, finished) = mpsc::channel::<()>();
+    let (addr, server) = fake_server(move |stream, _| {
+        let _ = finished.recv_timeout(DEADLINE);
+        drop(stream);
+    });
+    let options = options(Dialect::Hixie75).close_timeout(Duration::from_millis(200));
+    let mut client = ws::connect_with(&url(addr, "/"), options).unwrap();
+    client.close(1000, "").unwrap();
+    let ClientEvent::Close(info) = client.recv().unwrap() else {
+        panic!("expected the end")
+    };
+    assert_eq!((info.code, info.clean), (1005, true));
     done.send(()).unwrap();
     server.join().unwrap();
 }

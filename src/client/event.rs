@@ -42,7 +42,9 @@ pub enum ClientEvent {
     /// - The server's close arrived (the closing handshake is complete: ours was sent first
     ///   or has been sent in answer): its code (1005 when the frame carried none: hixie-76
     ///   `FF 00`, hybi-03) and reason, `clean: true`.
-    /// - hixie-75, which has no close frame: the server closed TCP: code 1005, `clean: true`.
+    /// - hixie-75, which has no close frame: the server closed TCP, or did not within the
+    ///   close timeout after ours (there is no handshake to wait for): code 1005,
+    ///   `clean: true`.
     /// - The server closed TCP without a close frame, or did not answer our close within the
     ///   close timeout: code 1006, `clean: false`, a reason saying which.
     Close(CloseInfo),

@@ -63,8 +63,9 @@ pub struct ConnectOptions {
     /// leaves the connection unusable (a frame may be cut). Default `None`.
     pub write_timeout: Option<Duration>,
     /// After our close, the server's close (or, for hixie-75, its TCP close) is awaited this
-    /// long before the connection is dropped; after the server's close, its TCP close is
-    /// awaited this long too (RFC 6455 §7.1.1: the server closes TCP first). Default 5 s.
+    /// long before the connection is dropped, even under a `recv` already blocked on another
+    /// thread; after the server's close, its TCP close is awaited this long too (RFC 6455
+    /// §7.1.1: the server closes TCP first). Default 5 s.
     pub close_timeout: Duration,
     /// Frame and message size limits for what the server sends (see [`Limits`]); the same
     /// defaults as the server: 16 MiB frames, 64 MiB messages. Beyond them the connection is

@@ -213,36 +213,58 @@ impl ClientReceiver {
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Ok(Some(self.abandon("no close from the server in time")));
+                    return Ok(Some(self.close_timed_out()));
                 }
                 Some(self.read_timeout.map_or(left, |t| t.min(left)))
             }
             None => self.read_timeout,
         };
         self.set_timeout(timeout)?;
-        match self.stream.read(&mut self.buf[self.end..]) {
+        let read = self.stream.read(&mut self.buf[self.end..]);
+        // Past the close deadline whatever the read says: the close watchdog may have shut
+        // the socket down under a read that another thread started without a deadline.
+        let deadline = self
+            .shared
+            .close_sent_at()
+            .map(|sent| sent + self.shared.close_timeout);
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Ok(Some(self.close_timed_out()));
+        }
+        match read {
             Ok(0) => Ok(Some(self.eof())),
             Ok(n) => {
                 self.end += n;
                 Ok(None)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            Err(e) if timed_out(&e) => match deadline {
-                Some(deadline) if Instant::now() >= deadline => {
-                    Ok(Some(self.abandon("no close from the server in time")))
-                }
-                Some(_) if self.read_timeout.is_none() => Ok(None),
-                _ => Err(ClientError::TimedOut),
-            },
-            Err(e) if self.shared.close_sent_at().is_some() => {
+            Err(e) if timed_out(&e) && deadline.is_some() && self.read_timeout.is_none() => {
+                Ok(None)
+            }
+            Err(e) if timed_out(&e) => Err(ClientError::TimedOut),
+            Err(_) if deadline.is_some() => {
                 // A reset while closing ends the connection all the same.
-                let _ = e;
                 Ok(Some(self.abandon("connection reset while closing")))
             }
             Err(e) => {
                 self.end_connection();
                 Err(ClientError::Io(e))
             }
+        }
+    }
+
+    /// Our close was not answered within the close timeout.
+    fn close_timed_out(&mut self) -> ClientEvent {
+        if self.shared.dialect.caps().close_frame {
+            self.abandon("no close from the server in time")
+        } else {
+            // hixie-75 has no closing handshake: our TCP close is the whole of it, whether
+            // or not the server closes its side in turn.
+            self.end_connection();
+            ClientEvent::Close(CloseInfo {
+                code: close::NO_STATUS,
+                reason: String::new(),
+                clean: true,
+            })
         }
     }
 

@@ -16,7 +16,8 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::thread;
 use std::time::{Duration, Instant};
 use ws_protocols::frame::Control;
 use ws_protocols::utf8::Utf8Validator;
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     close_sent_at: OnceLock<Instant>,
     /// The receiver has seen the end: nothing may be sent any more.
     finished: AtomicBool,
+    /// The same, for the close watchdog to wait on.
+    ended: Arc<(Mutex<bool>, Condvar)>,
 }
 
 /// Everything needed to put frames on the wire.
@@ -141,6 +144,7 @@ impl WriterGuard<'_> {
         }
         w.close_sent = true;
         let _ = shared.close_sent_at.set(Instant::now());
+        shared.watch_close(&w.stream);
         Ok(())
     }
 }
@@ -187,6 +191,7 @@ impl Shared {
             owed: Mutex::new(Owed::default()),
             close_sent_at: OnceLock::new(),
             finished: AtomicBool::new(false),
+            ended: Arc::new((Mutex::new(false), Condvar::new())),
         }
     }
 
@@ -230,6 +235,32 @@ impl Shared {
 
     pub(crate) fn finish(&self) {
         self.finished.store(true, Ordering::Release);
+        let (ended, changed) = &*self.ended;
+        *lock(ended) = true;
+        changed.notify_all();
+    }
+
+    /// After our close: if the connection has not ended within `close_timeout`, close the
+    /// socket, so that a receiver already blocked in a read without a deadline (on another
+    /// thread) wakes up and reports the missing close.
+    fn watch_close(&self, stream: &TcpStream) {
+        let Ok(stream) = stream.try_clone() else {
+            return;
+        };
+        let ended = Arc::clone(&self.ended);
+        let timeout = self.close_timeout;
+        let _ = thread::Builder::new()
+            .name("ws-client-close".into())
+            .spawn(move || {
+                let (flag, changed) = &*ended;
+                let guard = lock(flag);
+                let (guard, _) = changed
+                    .wait_timeout_while(guard, timeout, |ended| !*ended)
+                    .unwrap_or_else(PoisonError::into_inner);
+                if !*guard {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+            });
     }
 }
 
