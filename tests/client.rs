@@ -740,6 +740,7 @@ fn cli_offers_subprotocols_and_sends_origin_and_headers() {
         "http://good.example",
         "--header",
         "Cookie: a=b",
+        "--await-echo",
         "-v",
     ];
     let (code, out, err) = run_cli(&args, b"one\n");

@@ -3,7 +3,8 @@
 //! Sends each line of stdin as one message (text, or binary with `--binary`; the line ending,
 //! `\n` or `\r\n`, is not sent) and prints each message received on its own line: text as
 //! it is, binary as hex (or base64). Pings are answered and not printed. At the end of stdin
-//! it closes (1000) and waits for the server's close. Exit status: 0 after a clean close with
+//! it closes (1000) and waits for the server's close (with `--await-echo`, it first waits for
+//! as many messages as it sent). Exit status: 0 after a clean close with
 //! code 1000 or none (hixie, hybi-03); 1 on any error or other close, with the reason on
 //! stderr; 2 for bad arguments.
 
@@ -11,7 +12,7 @@ use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 use ws::protocols::{close, Dialect};
@@ -66,6 +67,11 @@ struct Connect {
     /// Largest message accepted from the server, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_message: u64,
+    /// At the end of stdin, wait until as many messages have arrived as lines were sent
+    /// (or until nothing has arrived for the close timeout) before closing. For echo
+    /// servers that drop replies still queued when a close arrives (Python websockets).
+    #[arg(long)]
+    await_echo: bool,
     /// Print the dialect, subprotocol and closing code on stderr.
     #[arg(short, long)]
     verbose: bool,
@@ -107,8 +113,44 @@ fn main() -> ExitCode {
     }
 }
 
+/// Messages sent and received so far, for `--await-echo`.
+#[derive(Default)]
+struct Progress {
+    sent: usize,
+    received: usize,
+    /// Bumped on every arrival, so that a wait can restart its quiet period.
+    arrivals: u64,
+}
+
+type Shared = Arc<(Mutex<Progress>, Condvar)>;
+
+fn lock(progress: &Mutex<Progress>) -> MutexGuard<'_, Progress> {
+    progress.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Wait until every message sent has had an answer, or nothing arrived for `quiet`.
+fn await_echo(progress: &Shared, quiet: Duration) {
+    let (state, changed) = &**progress;
+    let mut state = lock(state);
+    while state.received < state.sent {
+        let arrivals = state.arrivals;
+        let (next, _) = changed
+            .wait_timeout_while(state, quiet, |s| s.arrivals == arrivals)
+            .unwrap_or_else(PoisonError::into_inner);
+        state = next;
+        if state.arrivals == arrivals {
+            return;
+        }
+    }
+}
+
 /// Send stdin line by line; at its end, close. Returns why it stopped early, if it did.
-fn send_lines(sender: &mut ClientSender, binary: bool) -> Result<(), String> {
+fn send_lines(
+    sender: &mut ClientSender,
+    binary: bool,
+    progress: &Shared,
+    echo_wait: Option<Duration>,
+) -> Result<(), String> {
     let mut stdin = io::stdin().lock();
     let mut line = Vec::new();
     for number in 1.. {
@@ -133,11 +175,14 @@ fn send_lines(sender: &mut ClientSender, binary: bool) -> Result<(), String> {
             }
         };
         match sent {
-            Ok(()) => {}
+            Ok(()) => lock(&progress.0).sent += 1,
             // The server closed first; the receiving side reports how.
             Err(ClientError::Closed) => return Ok(()),
             Err(e) => return Err(format!("sending line {number}: {e}")),
         }
+    }
+    if let Some(quiet) = echo_wait {
+        await_echo(progress, quiet);
     }
     sender
         .close(close::NORMAL, "")
@@ -175,8 +220,11 @@ fn run(args: Connect) -> Result<(), String> {
     // The input side reports its failure before closing, so that it is known by the time the
     // server's answer to that close arrives.
     let (failed, failure) = mpsc::channel();
+    let progress = Shared::default();
+    let input_progress = Arc::clone(&progress);
+    let echo_wait = args.await_echo.then(|| seconds(args.close_timeout));
     thread::spawn(move || {
-        if let Err(message) = send_lines(&mut sender, binary) {
+        if let Err(message) = send_lines(&mut sender, binary, &input_progress, echo_wait) {
             let _ = failed.send(message);
             let _ = sender.close(close::NORMAL, "");
         }
@@ -204,6 +252,11 @@ fn run(args: Connect) -> Result<(), String> {
         written
             .and_then(|()| out.flush())
             .map_err(|e| format!("writing stdout: {e}"))?;
+        let (state, changed) = &*progress;
+        let mut state = lock(state);
+        state.received += 1;
+        state.arrivals += 1;
+        changed.notify_all();
     };
     if args.verbose {
         eprintln!(
