@@ -20,6 +20,9 @@ use ws::{
 };
 
 const TEXT_SIZES: &[usize] = &[0, 125, 126, 65535, 65536];
+/// The server's keepalive in the ping tests: it drops a peer that has not answered one ping
+/// by the next, so this is also how late a pong may be on a busy machine.
+const KEEPALIVE: Duration = Duration::from_millis(250);
 
 fn options(dialect: Dialect) -> ConnectOptions {
     ConnectOptions::default()
@@ -181,10 +184,10 @@ fn ping_pong(dialect: Dialect) {
     ));
 }
 
-/// The server pings every 100 ms and drops a peer that has not answered by the next ping:
+/// The server pings every KEEPALIVE and drops a peer that has not answered by the next ping:
 /// staying open across several pings proves they are answered.
 fn server_pings(dialect: Dialect) {
-    let server = TestServer::echo(Settings::default().keepalive(Some(Duration::from_millis(100))));
+    let server = TestServer::echo(Settings::default().keepalive(Some(KEEPALIVE)));
     let mut client = connect(&server, dialect);
     for _ in 0..3 {
         assert_eq!(client.recv().unwrap(), ClientEvent::Ping(Vec::new()));
@@ -365,7 +368,7 @@ fn split_halves_send_and_receive_at_once() {
 
 #[test]
 fn pongs_go_out_while_a_streamed_message_waits_for_its_next_piece() {
-    let server = TestServer::echo(Settings::default().keepalive(Some(Duration::from_millis(100))));
+    let server = TestServer::echo(Settings::default().keepalive(Some(KEEPALIVE)));
     let (mut sender, mut receiver) = connect(&server, Dialect::Rfc6455).split();
     let (pinged, wait) = mpsc::channel();
     let writer = thread::spawn(move || {
