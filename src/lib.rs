@@ -14,6 +14,7 @@
 
 mod attach;
 mod buffer;
+mod client;
 mod conn;
 mod echo;
 mod error;
@@ -31,6 +32,10 @@ mod stats;
 mod timers;
 
 pub use attach::{attach, upgrade_response, Attached, UpgradeResponse};
+pub use client::{
+    connect, connect_with, Client, ClientError, ClientEvent, ClientReceiver, ClientSender,
+    ConnectOptions, MessageWriter, UrlError,
+};
 pub use echo::Echo;
 pub use error::{Error, SendError};
 pub use handler::{Cx, Decision, Handler, RouteWaker};

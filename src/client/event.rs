@@ -1,0 +1,51 @@
+//! What `recv` returns.
+
+use crate::socket::CloseInfo;
+
+/// What arrived from the server: a whole message, a control frame, or the end.
+///
+/// Pings are answered with a pong automatically, as soon as they are read, and then reported
+/// as [`ClientEvent::Ping`] for applications that want to see them (most ignore them). After
+/// [`ClientEvent::Close`], `recv` returns [`crate::ClientError::Closed`].
+///
+/// ```
+/// # let server = ws::Server::builder().route("/echo", ws::Echo).bind("127.0.0.1:0")?;
+/// # let url = format!("ws://{}/echo", server.local_addr().unwrap());
+/// # std::thread::spawn(move || server.run());
+/// use ws::ClientEvent;
+///
+/// let mut client = ws::connect(&url)?;
+/// client.send_text("hello")?;
+/// client.close(1000, "")?;
+/// loop {
+///     match client.recv()? {
+///         ClientEvent::Text(text) => println!("text: {text}"),
+///         ClientEvent::Binary(data) => println!("{} bytes", data.len()),
+///         ClientEvent::Ping(_) | ClientEvent::Pong(_) => {}
+///         ClientEvent::Close(info) => break println!("closed: {} {}", info.code, info.reason),
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// A whole text message (valid UTF-8).
+    Text(String),
+    /// A whole binary message (on hixie-75/76: a length-prefixed `80` frame).
+    Binary(Vec<u8>),
+    /// A ping from the server, already answered.
+    Ping(Vec<u8>),
+    /// A pong: normally the answer to our ping.
+    Pong(Vec<u8>),
+    /// The connection has ended.
+    ///
+    /// - The server's close arrived (the closing handshake is complete: ours was sent first
+    ///   or has been sent in answer): its code (1005 when the frame carried none: hixie-76
+    ///   `FF 00`, hybi-03) and reason, `clean: true`.
+    /// - hixie-75, which has no close frame: the server closed TCP, or did not within the
+    ///   close timeout after ours (there is no handshake to wait for): code 1005,
+    ///   `clean: true`.
+    /// - The server closed TCP without a close frame, or did not answer our close within the
+    ///   close timeout: code 1006, `clean: false`, a reason saying which.
+    Close(CloseInfo),
+}

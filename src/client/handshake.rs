@@ -1,0 +1,133 @@
+//! Opening a connection: resolve, connect, write the dialect's request, check the answer.
+
+use super::error::ClientError;
+use super::options::ConnectOptions;
+use super::url::WsUrl;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+use ws_protocols::handshake::{client_request, ClientConfig, Status};
+
+/// A connection whose opening handshake succeeded.
+pub(crate) struct Opened {
+    pub stream: TcpStream,
+    pub subprotocol: Option<String>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Bytes read past the handshake: frames the server sent right after it.
+    pub leftover: Vec<u8>,
+}
+
+/// Fill `buf` from the OS random source.
+pub(crate) fn os_random(buf: &mut [u8]) -> Result<(), ClientError> {
+    getrandom::fill(buf).map_err(|e| ClientError::Io(io::Error::other(e.to_string())))
+}
+
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn connect_tcp(url: &WsUrl, timeout: Option<Duration>) -> Result<TcpStream, ClientError> {
+    let mut last = None;
+    for addr in (url.dns_host(), url.port()).to_socket_addrs()? {
+        let attempt = match timeout {
+            Some(t) => TcpStream::connect_timeout(&addr, t),
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if timed_out(&e) => ClientError::TimedOut,
+        Some(e) => ClientError::Io(e),
+        None => ClientError::Io(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} resolves to no address", url.dns_host()),
+        )),
+    })
+}
+
+/// Time left before `deadline`, or `TimedOut`.
+fn remaining(deadline: Instant) -> Result<Duration, ClientError> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+        .ok_or(ClientError::TimedOut)
+}
+
+pub(crate) fn open(url: &WsUrl, options: &ConnectOptions) -> Result<Opened, ClientError> {
+    let mut stream = connect_tcp(url, options.connect_timeout)?;
+    // Messages are written whole (or a fragment at a time): no reason to wait for more.
+    stream.set_nodelay(true)?;
+    let deadline = Instant::now() + options.handshake_timeout;
+
+    let host = url.host_header();
+    let subprotocols: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
+    let headers: Vec<(&str, &str)> = options
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let config = ClientConfig {
+        origin: options.origin.as_deref(),
+        subprotocols: &subprotocols,
+        extra_headers: &headers,
+        ..ClientConfig::new(options.dialect, &host, url.target())
+    };
+    // Keys come from the OS random source (RFC 6455 §10.3 wants them unpredictable).
+    let mut failure = None;
+    let mut random = |buf: &mut [u8]| {
+        if let Err(e) = getrandom::fill(buf) {
+            failure = Some(e);
+        }
+    };
+    let mut request = Vec::with_capacity(512);
+    let handshake = client_request(&config, &mut random, &mut request);
+    if let Some(e) = failure {
+        return Err(ClientError::Io(io::Error::other(e.to_string())));
+    }
+
+    stream.set_write_timeout(Some(remaining(deadline)?))?;
+    stream.write_all(&request).map_err(|e| {
+        if timed_out(&e) {
+            ClientError::TimedOut
+        } else {
+            ClientError::Io(e)
+        }
+    })?;
+
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    let response = loop {
+        match handshake.read_response(&buf) {
+            Ok(Status::Complete(response)) => break response,
+            Ok(Status::Partial) => {}
+            Err(e) => return Err(ClientError::Handshake(e)),
+        }
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => {
+                return Err(ClientError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection during the opening handshake",
+                )))
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if timed_out(&e) => return Err(ClientError::TimedOut),
+            Err(e) => return Err(ClientError::Io(e)),
+        }
+    };
+    stream.set_read_timeout(options.read_timeout)?;
+    stream.set_write_timeout(options.write_timeout)?;
+    Ok(Opened {
+        stream,
+        subprotocol: response.subprotocol,
+        headers: response.headers,
+        leftover: buf.split_off(response.consumed),
+    })
+}

@@ -1,0 +1,238 @@
+//! `ws://host[:port]/path?query`: the only URLs the client opens (RFC 6455 §3).
+
+use std::fmt;
+use std::net::Ipv6Addr;
+
+/// Why a URL cannot be opened.
+///
+/// ```
+/// use ws::{ClientError, UrlError};
+///
+/// let err = ws::connect("wss://example.com/").unwrap_err();
+/// assert!(matches!(err, ClientError::Url(UrlError::TlsNotSupported)));
+/// let err = ws::connect("http://example.com/").unwrap_err();
+/// assert!(matches!(err, ClientError::Url(UrlError::Scheme)));
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The URL does not start with `ws://` (or `wss://`).
+    Scheme,
+    /// `wss://`: this client speaks plain TCP only. Put a TLS-terminating proxy (stunnel,
+    /// nginx, socat) in front and connect to it with `ws://`.
+    TlsNotSupported,
+    /// No host between `ws://` and the path.
+    MissingHost,
+    /// The host is not a DNS name, an IPv4 address or a bracketed IPv6 address, or the URL
+    /// carries user information (`user@host`), which WebSocket URLs do not have.
+    InvalidHost,
+    /// The port is not a number from 1 to 65535.
+    InvalidPort,
+    /// The URL has a `#fragment`, which RFC 6455 §3 forbids in WebSocket URLs.
+    Fragment,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UrlError::Scheme => "the URL must start with ws://",
+            UrlError::TlsNotSupported => {
+                "wss:// (TLS) is not supported; connect to a TLS-terminating proxy with ws://"
+            }
+            UrlError::MissingHost => "the URL has no host",
+            UrlError::InvalidHost => "the URL's host is not a valid host name or address",
+            UrlError::InvalidPort => "the URL's port is not a number from 1 to 65535",
+            UrlError::Fragment => "WebSocket URLs cannot have a #fragment (RFC 6455 section 3)",
+        })
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// A parsed `ws://` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct WsUrl {
+    /// The host as written, IPv6 literals with their brackets.
+    host: String,
+    port: u16,
+    /// `path?query`, never empty, with characters a request line cannot carry percent-encoded.
+    target: String,
+}
+
+const DEFAULT_PORT: u16 = 80;
+
+impl WsUrl {
+    pub(crate) fn parse(url: &str) -> Result<WsUrl, UrlError> {
+        let url = url.trim();
+        let (scheme, rest) = url.split_once("://").ok_or(UrlError::Scheme)?;
+        if scheme.eq_ignore_ascii_case("wss") {
+            return Err(UrlError::TlsNotSupported);
+        }
+        if !scheme.eq_ignore_ascii_case("ws") {
+            return Err(UrlError::Scheme);
+        }
+        if rest.contains('#') {
+            return Err(UrlError::Fragment);
+        }
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, target) = rest.split_at(split);
+        let (host, port) = split_authority(authority)?;
+        let target = match target {
+            "" => "/".to_owned(),
+            t if t.starts_with('?') => format!("/{}", encode_target(t)),
+            t => encode_target(t),
+        };
+        Ok(WsUrl {
+            host: host.to_owned(),
+            port,
+            target,
+        })
+    }
+
+    /// The `Host` header value: the port only when it is not 80 (what browsers send, and
+    /// what hixie servers build their `Location` echo from).
+    pub(crate) fn host_header(&self) -> String {
+        if self.port == DEFAULT_PORT {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The host to resolve: IPv6 literals without brackets.
+    pub(crate) fn dns_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+fn split_authority(authority: &str) -> Result<(&str, u16), UrlError> {
+    if authority.is_empty() {
+        return Err(UrlError::MissingHost);
+    }
+    if authority.contains('@') {
+        return Err(UrlError::InvalidHost);
+    }
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.find(']').ok_or(UrlError::InvalidHost)?;
+        let (host, after) = authority.split_at(end + 1);
+        if host[1..host.len() - 1].parse::<Ipv6Addr>().is_err() {
+            return Err(UrlError::InvalidHost);
+        }
+        match after {
+            "" => (host, None),
+            p if p.starts_with(':') => (host, Some(&p[1..])),
+            _ => return Err(UrlError::InvalidHost),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(UrlError::MissingHost);
+    }
+    let name_ok = host.starts_with('[')
+        || host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if !name_ok {
+        return Err(UrlError::InvalidHost);
+    }
+    let port = match port {
+        // RFC 3986 §3.2.3: an empty port means the default one.
+        None | Some("") => DEFAULT_PORT,
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => p
+            .parse()
+            .ok()
+            .filter(|&n| n != 0)
+            .ok_or(UrlError::InvalidPort)?,
+        Some(_) => return Err(UrlError::InvalidPort),
+    };
+    Ok((host, port))
+}
+
+/// Percent-encode what cannot appear in a request target: controls, space, non-ASCII bytes,
+/// and the characters the WHATWG URL standard encodes in paths (`"` `<` `>` `` ` `` `{` `}`).
+/// Existing `%XX` escapes pass through unchanged.
+fn encode_target(target: &str) -> String {
+    let mut out = String::with_capacity(target.len());
+    for &b in target.as_bytes() {
+        if b <= 0x20 || b >= 0x7f || matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}') {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(url: &str) -> (String, String, u16, String) {
+        let u = WsUrl::parse(url).unwrap();
+        (u.host_header(), u.dns_host().to_owned(), u.port, u.target)
+    }
+
+    #[test]
+    fn accepts_host_port_path_and_query() {
+        let p = |h: &str, d: &str, port, t: &str| (h.into(), d.into(), port, t.into());
+        assert_eq!(
+            parts("ws://example.com"),
+            p("example.com", "example.com", 80, "/")
+        );
+        assert_eq!(
+            parts("WS://Example.com:8088/echo?x=1&y"),
+            p("Example.com:8088", "Example.com", 8088, "/echo?x=1&y")
+        );
+        assert_eq!(parts("ws://h:80/a"), p("h", "h", 80, "/a"));
+        assert_eq!(parts("ws://h:/a"), p("h", "h", 80, "/a"));
+        assert_eq!(parts("ws://h?q"), p("h", "h", 80, "/?q"));
+        assert_eq!(
+            parts("ws://127.0.0.1:9/"),
+            p("127.0.0.1:9", "127.0.0.1", 9, "/")
+        );
+        assert_eq!(parts("ws://[::1]:9/x"), p("[::1]:9", "::1", 9, "/x"));
+        assert_eq!(parts("ws://[::1]"), p("[::1]", "::1", 80, "/"));
+        assert_eq!(
+            parts("ws://h/a b/é?\"q\""),
+            p("h", "h", 80, "/a%20b/%C3%A9?%22q%22")
+        );
+        assert_eq!(parts("  ws://h/%41  "), p("h", "h", 80, "/%41"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_plain_ws_url() {
+        for (url, err) in [
+            ("wss://example.com/", UrlError::TlsNotSupported),
+            ("WSS://example.com/", UrlError::TlsNotSupported),
+            ("http://example.com/", UrlError::Scheme),
+            ("example.com:80/", UrlError::Scheme),
+            ("ws://", UrlError::MissingHost),
+            ("ws:///path", UrlError::MissingHost),
+            ("ws://:80/", UrlError::MissingHost),
+            ("ws://user@host/", UrlError::InvalidHost),
+            ("ws://ho st/", UrlError::InvalidHost),
+            ("ws://[::1/", UrlError::InvalidHost),
+            ("ws://[nope]/", UrlError::InvalidHost),
+            ("ws://[::1]x/", UrlError::InvalidHost),
+            ("ws://h:0/", UrlError::InvalidPort),
+            ("ws://h:65536/", UrlError::InvalidPort),
+            ("ws://h:+80/", UrlError::InvalidPort),
+            ("ws://h:8a/", UrlError::InvalidPort),
+            ("ws://h/#frag", UrlError::Fragment),
+        ] {
+            assert_eq!(WsUrl::parse(url), Err(err), "{url}");
+        }
+    }
+}
