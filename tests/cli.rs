@@ -63,15 +63,17 @@ fn bad_settings_are_refused_with_exit_2() {
 
 #[test]
 fn serves_echo_and_exits_zero_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_omniws"))
-        .args(["--host", "127.0.0.1", "--port", "0", "--close-timeout", "1"])
-        .env("OMNIWS_RELAY_ADMIN_TOKEN", "t0ken")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_omniws"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--close-timeout", "1"])
+            .env("OMNIWS_RELAY_ADMIN_TOKEN", "t0ken")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     // "omniws listening on ws://127.0.0.1:PORT/ (endpoints: /echo)"
@@ -141,7 +143,7 @@ fn serves_echo_and_exits_zero_on_sigterm() {
         ))
     );
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -151,8 +153,20 @@ fn serves_echo_and_exits_zero_on_sigterm() {
     );
     client.send_close(1001, "");
     assert_eq!(
-        child.wait().unwrap().code(),
+        child.0.wait().unwrap().code(),
         Some(0),
         "graceful shutdown exits 0"
     );
+}
+
+/// Kills the server if the test fails before stopping it, so no process outlives the test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
