@@ -117,16 +117,7 @@ pub fn upgrade_response(
         dialect: request.dialect(),
         status: parsed.code.unwrap_or(101),
         reason: parsed.reason.unwrap_or_default().to_owned(),
-        headers: parsed
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_owned(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect(),
+        headers: crate::plain_http::owned_headers(parsed.headers),
         subprotocol: subprotocol.map(str::to_owned),
     })
 }

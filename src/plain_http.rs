@@ -162,18 +162,22 @@ pub(crate) fn parse(input: &[u8], limits: &Limits) -> Parsed {
         method: request.method.unwrap_or("").to_owned(),
         path: path.to_owned(),
         query,
-        headers: request
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_owned(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect(),
+        headers: owned_headers(request.headers),
         body: input[head_len..head_len + body_len].to_vec(),
     })
+}
+
+/// Parsed headers as owned pairs; values that are not UTF-8 are decoded lossily.
+pub(crate) fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect()
 }
 
 fn reason(status: u16) -> &'static str {

@@ -12,6 +12,7 @@
 # script builds nothing. Servers listen on free 127.0.0.1 ports and are stopped on exit.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+. tests/conformance/lib.sh
 KIT="${KIT:-../shared/conformance}"
 CONFORMANCE_HOME="${CONFORMANCE_HOME:-/tmp/ws-conformance}"
 export CONFORMANCE_HOME
@@ -55,10 +56,6 @@ with open(os.path.join(out, "binary.expected"), "wb") as f:
     f.write(b"".join(line.hex().encode() + b"\n" for line in binary))
 EOF
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 failures=0
 checks=0
 report() { # label, ok|FAIL, detail
@@ -74,12 +71,7 @@ start() {
   "$@" "$port" >"$OUT/$name.server.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  if ! wait_port "$port" "$pid"; then
     local why
     why=$(grep -m 1 -iE 'error|cannot|no such' "$OUT/$name.server.log" || tail -n 1 "$OUT/$name.server.log")
     report "$name" FAIL "server did not start: $why"

@@ -12,6 +12,7 @@
 # target/release/examples/pipe built. Exit 0 only if every pair passed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. tests/conformance/lib.sh
 KIT="${KIT:-../shared/conformance}"
 OUT="${OUT:-target/conformance}"
 mkdir -p "$OUT"
@@ -21,7 +22,7 @@ for b in "$server" "$member"; do
   [ -x "$b" ] || { echo "build first: cargo build --release --bin omniws --example pipe" >&2; exit 2; }
 done
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 # No ready notice: the peers expect nothing but their echoes. Binary reaches hixie members as
 # the draft's length-prefixed frame, which our member decodes and sends back.
 "$server" --host 127.0.0.1 --port "$port" --session-ready-notice "" \
@@ -34,10 +35,7 @@ cleanup() {
   wait 2>/dev/null
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$port" "$pid"
 
 failures=0
 n=0

@@ -8,6 +8,7 @@
 # Needs target/release/omniws built. Exit 0 only if every check passed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. tests/conformance/lib.sh
 home="${CONFORMANCE_HOME:-/tmp/ws-conformance}/relay-js"
 server="target/release/omniws"
 [ -x "$server" ] || { echo "build first: cargo build --release" >&2; exit 2; }
@@ -16,14 +17,12 @@ if [ ! -f "$home/node_modules/websocket-relay/package.json" ]; then
   npm install --prefix "$home" --no-audit --no-fund --loglevel=error websocket-relay@0.3.3
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "${OUT:-target/conformance}"
+port=$(free_port)
 token="relay-admin-$RANDOM$RANDOM"
 OMNIWS_RELAY_ADMIN_TOKEN="$token" "$server" --host 127.0.0.1 --port "$port" \
   >"${OUT:-target/conformance}/relay-server.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$port" "$pid"
 RELAY_MODULES="$home/node_modules" node tests/conformance/relay_client.js "127.0.0.1:$port" "$token"

@@ -10,21 +10,18 @@
 # Exit 0 only if every peer passed and no Autobahn case FAILED.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. tests/conformance/lib.sh
 KIT="${KIT:-../shared/conformance}"
 OUT="${OUT:-target/conformance}"
 mkdir -p "$OUT"
 server="target/release/omniws"
 [ -x "$server" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 
-# A free port: bind to 0 and read it back.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$server" --host 127.0.0.1 --port "$port" >"$OUT/server.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$port" "$pid"
 url="ws://127.0.0.1:$port/echo"
 echo "conformance: server pid $pid at $url"
 
