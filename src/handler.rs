@@ -178,6 +178,47 @@ pub struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// [`Cx::connect`] by URL, with the blocking client's [`crate::ConnectOptions`]: its
+    /// dialect, subprotocols, origin and extra headers (its timeouts and limits are the
+    /// blocking client's; here the server's settings apply). The host name is resolved
+    /// here, on the loop, which blocks while the resolver works: pass an IP address (as
+    /// in `ws://127.0.0.1:9000/feed`) or resolve beforehand on another thread to keep the
+    /// loop responsive.
+    ///
+    /// ```no_run
+    /// use ws::protocols::Dialect;
+    /// use ws::{ConnectOptions, Cx, Handler, SocketId};
+    ///
+    /// struct Upstream;
+    /// impl Handler for Upstream {
+    ///     fn on_open(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+    ///         let options = ConnectOptions::default().dialect(Dialect::Hybi07);
+    ///         let _ = cx.connect_url("ws://127.0.0.1:9000/feed", &options);
+    ///     }
+    /// }
+    /// ```
+    pub fn connect_url(
+        &mut self,
+        url: &str,
+        options: &crate::ConnectOptions,
+    ) -> Result<SocketId, crate::ClientError> {
+        use std::net::ToSocketAddrs;
+        options.validate().map_err(crate::ClientError::Config)?;
+        let url = crate::client::WsUrl::parse(url)?;
+        let addr = (url.dns_host(), url.port())
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "the host has no address")
+            })?;
+        crate::client::with_config(&url, options, |config| self.connect(addr, config)).map_err(
+            |e| match e {
+                Error::Io(e) => crate::ClientError::Io(e),
+                other => crate::ClientError::Io(std::io::Error::other(other.to_string())),
+            },
+        )
+    }
+
     /// Open a WebSocket connection to a server at `addr`, in any dialect, served by this
     /// route's handler like the connections it accepts: `on_open` when the server's answer
     /// passes every check, then the same events and the same [`Socket`] calls (our frames

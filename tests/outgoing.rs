@@ -17,6 +17,8 @@ use ws::{CloseInfo, Cx, Error, Handler, Server, Settings, SocketId};
 /// client's query (`?hixie-76`), at the path after `/bridge`.
 struct Bridge {
     upstream: SocketAddr,
+    /// Connect with `Cx::connect_url` and `ConnectOptions` instead of `Cx::connect`.
+    by_url: bool,
     partner: HashMap<SocketId, SocketId>,
     outgoing: HashMap<SocketId, SocketId>,
 }
@@ -57,7 +59,18 @@ impl Handler for Bridge {
             subprotocols: &["chat"],
             ..ClientConfig::new(dialect, &host, &path)
         };
-        match cx.connect(self.upstream, &config) {
+        let connected = if self.by_url {
+            let url = format!("ws://{host}{path}");
+            let options = ws::ConnectOptions::default()
+                .dialect(dialect)
+                .origin("http://bridge.example")
+                .subprotocol("chat");
+            cx.connect_url(&url, &options).map_err(|e| e.to_string())
+        } else {
+            cx.connect(self.upstream, &config)
+                .map_err(|e| e.to_string())
+        };
+        match connected {
             Ok(up) => {
                 self.outgoing.insert(up, id);
                 self.partner.insert(id, up);
@@ -100,10 +113,15 @@ impl Handler for Bridge {
 }
 
 fn bridge_to(upstream: SocketAddr) -> TestServer {
+    bridge(upstream, false)
+}
+
+fn bridge(upstream: SocketAddr, by_url: bool) -> TestServer {
     TestServer::start(Server::builder().route(
         "/bridge*",
         Bridge {
             upstream,
+            by_url,
             partner: HashMap::new(),
             outgoing: HashMap::new(),
         },
@@ -181,4 +199,23 @@ fn a_refused_handshake_and_a_refused_connection_reach_the_handler() {
     let mut c = Client::connect(bridge.addr, "/bridge/echo?hixie-76", Dialect::Hybi08);
     assert!(text(&mut c).starts_with("upstream error io:"));
     assert_eq!(text(&mut c), "upstream closed 1006");
+}
+
+#[test]
+fn connect_url_takes_the_blocking_clients_options() {
+    let upstream = TestServer::echo(Settings::default().subprotocols(vec!["chat".into()]));
+    let bridge = bridge(upstream.addr, true);
+    for dialect in [Dialect::Hixie76, Dialect::Hybi07, Dialect::Rfc6455] {
+        let mut c = Client::connect(
+            bridge.addr,
+            &format!("/bridge/echo?{dialect}"),
+            Dialect::Rfc6455,
+        );
+        assert_eq!(
+            text(&mut c),
+            format!("upstream open {} chat", dialect.name())
+        );
+        c.send_text("by url");
+        assert_eq!(c.recv_message(), Received::Text("by url".into()));
+    }
 }

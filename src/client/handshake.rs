@@ -60,11 +60,26 @@ fn remaining(deadline: Instant) -> Result<Duration, ClientError> {
 }
 
 pub(crate) fn open(url: &WsUrl, options: &ConnectOptions) -> Result<Opened, ClientError> {
-    let mut stream = connect_tcp(url, options.connect_timeout)?;
+    let stream = connect_tcp(url, options.connect_timeout)?;
     // Messages are written whole (or a fragment at a time): no reason to wait for more.
     stream.set_nodelay(true)?;
     let deadline = Instant::now() + options.handshake_timeout;
 
+    let opened = with_config(url, options, |config| {
+        handshake_on(stream, config, deadline)
+    })?;
+    opened.stream.set_read_timeout(options.read_timeout)?;
+    opened.stream.set_write_timeout(options.write_timeout)?;
+    Ok(opened)
+}
+
+/// Run `f` with the protocols crate's view of `url` and `options`: what the opening request
+/// says (the loop's `Cx::connect_url` builds its request from the same).
+pub(crate) fn with_config<R>(
+    url: &WsUrl,
+    options: &ConnectOptions,
+    f: impl FnOnce(&ClientConfig<'_>) -> R,
+) -> R {
     let host = url.host_header();
     let subprotocols: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
     let headers: Vec<(&str, &str)> = options
@@ -72,12 +87,19 @@ pub(crate) fn open(url: &WsUrl, options: &ConnectOptions) -> Result<Opened, Clie
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let config = ClientConfig {
+    f(&ClientConfig {
         origin: options.origin.as_deref(),
         subprotocols: &subprotocols,
         extra_headers: &headers,
         ..ClientConfig::new(options.dialect, &host, url.target())
-    };
+    })
+}
+
+fn handshake_on(
+    mut stream: TcpStream,
+    config: &ClientConfig<'_>,
+    deadline: Instant,
+) -> Result<Opened, ClientError> {
     // Keys come from the OS random source (RFC 6455 §10.3 wants them unpredictable).
     let mut failure = None;
     let mut random = |buf: &mut [u8]| {
@@ -86,7 +108,7 @@ pub(crate) fn open(url: &WsUrl, options: &ConnectOptions) -> Result<Opened, Clie
         }
     };
     let mut request = Vec::with_capacity(512);
-    let handshake = client_request(&config, &mut random, &mut request);
+    let handshake = client_request(config, &mut random, &mut request);
     if let Some(e) = failure {
         return Err(ClientError::Io(io::Error::other(e.to_string())));
     }
@@ -122,8 +144,6 @@ pub(crate) fn open(url: &WsUrl, options: &ConnectOptions) -> Result<Opened, Clie
             Err(e) => return Err(ClientError::Io(e)),
         }
     };
-    stream.set_read_timeout(options.read_timeout)?;
-    stream.set_write_timeout(options.write_timeout)?;
     Ok(Opened {
         stream,
         subprotocol: response.subprotocol,

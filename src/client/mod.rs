@@ -35,6 +35,9 @@ mod sender;
 mod shared;
 mod url;
 
+pub(crate) use handshake::with_config;
+pub(crate) use url::WsUrl;
+
 pub use blocking::Client;
 pub use error::ClientError;
 pub use event::ClientEvent;
