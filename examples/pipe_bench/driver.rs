@@ -38,6 +38,7 @@
 //! ```text
 //! mode=ws mask=premasked bytes=268435456 mb_per_sec=1234.5 ttfb_ms=0.123 seconds=0.217 checksum=ok
 //!   idle_rss_kib=2048 peak_rss_kib=3100 after_rss_kib=3000 server_cpu_s=0.210
+//!   sender_cpu_s=0.150 receiver_cpu_s=0.120
 //! ```
 //!
 //! - `mb_per_sec`: payload bytes / (last payload byte received - `t0`).
@@ -45,6 +46,10 @@
 //! - `idle_rss_kib`: server VmRSS before the transfer; `peak_rss_kib`: server VmHWM after it
 //!   (the peak during the transfer, see step 2); `after_rss_kib`: VmRSS after it.
 //! - `server_cpu_s`: CPU time of all the server's threads between `t0` and the last byte.
+//! - `sender_cpu_s`, `receiver_cpu_s`: CPU time of the driver's sending thread while it
+//!   wrote and of its receiving thread while it read. On loopback the kernel's work for a
+//!   segment is charged to whichever thread's system call triggers it, so these show where
+//!   the TCP work went as well as what the driver itself cost.
 //!
 //! Exit status 0 only if the message arrived whole and right; 1 otherwise (problems on
 //! stderr), 2 for bad arguments. Every socket operation has a timeout.
@@ -159,6 +164,14 @@ fn process_cpu_ns(pid: u32) -> u64 {
         .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// CPU time the calling thread has used, in nanoseconds (`schedstat`; 0 if unreadable).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 // ===== the payload =====
@@ -532,11 +545,14 @@ pub fn run(options: &Options) -> Result<(), String> {
     let cpu_before = options.server_pid.map(process_cpu_ns);
 
     let receiving = std::thread::spawn(move || {
+        let cpu = thread_cpu_ns();
         let got = receive(&mut receiver, total);
-        (receiver, got)
+        (receiver, got, thread_cpu_ns().saturating_sub(cpu))
     });
+    let sender_cpu = thread_cpu_ns();
     let sent = send(&mut sender, head, total, options.mask, source);
-    let (receiver, got) = receiving
+    let sender_cpu = thread_cpu_ns().saturating_sub(sender_cpu);
+    let (receiver, got, receiver_cpu) = receiving
         .join()
         .map_err(|_| "the receiver thread panicked".to_string())?;
     let cpu_after = options.server_pid.map(process_cpu_ns);
@@ -587,6 +603,11 @@ pub fn run(options: &Options) -> Result<(), String> {
             after.saturating_sub(before) as f64 / 1e9
         );
     }
+    line += &format!(
+        " sender_cpu_s={:.3} receiver_cpu_s={:.3}",
+        sender_cpu as f64 / 1e9,
+        receiver_cpu as f64 / 1e9
+    );
     println!("{line}");
     Ok(())
 }
