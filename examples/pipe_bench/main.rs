@@ -1,0 +1,86 @@
+//! The pipe-session benchmark: one big binary message through one session, on the server
+//! under test beside a raw TCP relay (the ceiling) and a store-and-forward relay on
+//! tokio-tungstenite, all driven by the same load driver. `scripts/bench-pipe.sh` runs the
+//! three in one go; BENCH-PIPE.md says how to read the figures.
+//!
+//! One example binary with three subcommands (bench-only, built from the root package's
+//! dev-dependencies):
+//!
+//! ```text
+//! cargo build --release --example pipe_bench
+//! target/release/examples/pipe_bench drive --url ws://127.0.0.1:8088/sessions/bench \
+//!     [--mib 256] [--mask premasked|live] [--server-pid PID]
+//! target/release/examples/pipe_bench drive --raw 127.0.0.1:9002 [--mib 256] [--server-pid PID]
+//! target/release/examples/pipe_bench raw-relay --port 9002
+//! target/release/examples/pipe_bench tungstenite-relay --port 9003
+//! ```
+//!
+//! - `drive` ([`driver`]): connects a receiver, then a sender, to one session, waits for the
+//!   `session ready` notice on both, streams one binary message of `--mib` MiB from the
+//!   sender as one frame in 64 KiB writes, and reports one line: throughput, the receiver's
+//!   time to first byte, and the server's memory and CPU time around the transfer.
+//! - `raw-relay` ([`raw_relay`]): pairs consecutive TCP connections and copies bytes both
+//!   ways; the driver's `--raw` mode sends it the same payload without WebSocket framing.
+//! - `tungstenite-relay` ([`tungstenite_relay`]): `/sessions/NAME` on tokio-tungstenite
+//!   (current-thread runtime), forwarding each whole message once tungstenite has read it.
+
+mod checksum;
+mod driver;
+mod raw_relay;
+mod tungstenite_relay;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  pipe_bench drive (--url ws://HOST:PORT/sessions/NAME | --raw HOST:PORT) [--mib N]
+                   [--mask premasked|live] [--server-pid PID]
+  pipe_bench raw-relay --port PORT
+  pipe_bench tungstenite-relay --port PORT";
+
+/// The value of `--port PORT`, the only argument of the relays.
+fn port_arg(args: &[String]) -> Result<u16, String> {
+    match args {
+        [flag, port] if flag == "--port" => {
+            port.parse().map_err(|e| format!("bad port {port:?}: {e}"))
+        }
+        _ => Err(USAGE.to_owned()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.split_first() {
+        Some((command, rest)) if command == "drive" => match driver::Options::parse(rest) {
+            Ok(options) => driver::run(&options),
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        Some((command, rest)) if command == "raw-relay" => match port_arg(rest) {
+            Ok(port) => raw_relay::run(port),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        Some((command, rest)) if command == "tungstenite-relay" => match port_arg(rest) {
+            Ok(port) => tungstenite_relay::run(port),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pipe_bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
