@@ -286,6 +286,31 @@ fn refusals(dialect: Dialect) {
     assert_eq!(next(&mut client), ClientEvent::Text("allowed".into()));
 }
 
+/// A streamed message whose writer is dropped unfinished: the echo server must not get it as
+/// a message (it would echo it), and the connection ends.
+fn abandoned(dialect: Dialect) {
+    let server = TestServer::echo(Settings::default());
+    let mut client = connect(&server, dialect);
+    let mut message = client.begin_message(MessageKind::Text).unwrap();
+    message
+        .write_chunk(b"the first half of a message that ")
+        .unwrap();
+    drop(message);
+    match client.recv() {
+        Ok(ClientEvent::Close(info)) => {
+            if dialect.caps().close_codes {
+                assert_eq!(info.code, 1011, "{dialect}: the server echoes our code");
+            }
+        }
+        Err(ClientError::Closed) | Err(ClientError::Io(_)) => {}
+        other => panic!("{dialect}: the abandoned message came back: {other:?}"),
+    }
+    assert!(matches!(
+        client.send_text("more"),
+        Err(ClientError::Closed) | Err(ClientError::Io(_))
+    ));
+}
+
 macro_rules! suite {
     ($($module:ident => $dialect:expr),* $(,)?) => {$(
         mod $module {
@@ -299,6 +324,7 @@ macro_rules! suite {
             #[test] fn closes_cleanly_from_the_server() { server_closes($dialect) }
             #[test] fn negotiates_a_subprotocol() { subprotocols($dialect) }
             #[test] fn reports_refusals_with_their_status() { refusals($dialect) }
+            #[test] fn an_abandoned_message_never_arrives_whole() { abandoned($dialect) }
         }
     )*};
 }

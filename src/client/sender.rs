@@ -166,8 +166,11 @@ impl ClientSender {
 /// It is also an [`io::Write`], so `io::copy` can stream a file or a pipe as one message;
 /// each `write` then becomes one fragment (wrap it in a `BufWriter` for larger ones).
 ///
-/// Call [`MessageWriter::finish`] to end the message and see any error; dropping it ends the
-/// message too, silently.
+/// Call [`MessageWriter::finish`] to end the message. Dropping it unfinished (an early
+/// return, a `?`, a panic) abandons the message, and the connection with it, so that the
+/// server can never take the part that was sent for the whole message: a close frame with
+/// 1011 `message abandoned` goes between two fragments (hybi-03: a close without code), and
+/// on hixie-75/76, where nothing can interrupt a text frame, the TCP connection is closed.
 ///
 /// ```
 /// # let server = ws::Server::builder().route("/echo", ws::Echo).bind("127.0.0.1:0")?;
@@ -246,7 +249,8 @@ impl MessageWriter<'_> {
 impl Drop for MessageWriter<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.end();
+            self.finished = true;
+            self.sender.shared.lock().abandon_stream();
         }
     }
 }

@@ -149,6 +149,26 @@ impl WriterGuard<'_> {
     }
 }
 
+impl WriterGuard<'_> {
+    /// The streamed message will never be finished (its writer was dropped): make sure the
+    /// server cannot take what was sent of it for a whole message. On dialects with
+    /// fragments a close frame goes between two fragments (1011, where there are codes), and
+    /// the server drops the unfinished message; no frame can interrupt hixie's `00 …`, so
+    /// there the TCP connection goes (an unterminated hixie frame is never delivered).
+    pub(crate) fn abandon_stream(&mut self) {
+        if self.close_sent || self.broken || self.shared.finished.load(Ordering::Acquire) {
+            return;
+        }
+        if self.caps.fragments {
+            let _ = self.close(1011, "message abandoned");
+        } else {
+            let w = &mut **self;
+            let _ = w.stream.shutdown(Shutdown::Both);
+            w.broken = true;
+        }
+    }
+}
+
 impl Drop for WriterGuard<'_> {
     fn drop(&mut self) {
         self.flush_owed();
