@@ -19,6 +19,8 @@ mod conn;
 mod echo;
 mod error;
 mod event_loop;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod pipe;
 mod plain_http;

@@ -21,6 +21,15 @@ pub use admin::RelayAdmin;
 pub use handler::RelayHandler;
 pub use registry::{Credentials, RelayError};
 
+/// The wire parser and encoder, for the fuzz targets (`crate::fuzzing`).
+pub(crate) fn wire_parse(
+    text: &str,
+) -> Result<(Option<(u64, String)>, Option<(u64, String)>), &'static str> {
+    wire::parse(text).map(|i| (i.authentication, i.relay))
+}
+
+pub(crate) use wire::relay as wire_relay;
+
 use crate::handler::RouteWaker;
 use registry::{QueueLimits, Registry};
 use std::sync::{Arc, Mutex};
