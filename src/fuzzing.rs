@@ -28,7 +28,10 @@ pub fn plain_http_request(input: &[u8], limits: &Limits) -> Option<(u16, Vec<u8>
 /// would receive and check it carries the same text. Returns whether it parsed.
 pub fn relay_message(text: &str) -> bool {
     match crate::relay::wire_parse(text) {
-        Ok((_, Some((_, message)))) => {
+        Ok(crate::relay::Inbound {
+            relay: Some((_, message)),
+            ..
+        }) => {
             let out = crate::relay::wire_relay(7, &message);
             let value: serde_json::Value = serde_json::from_str(&out).expect("we write JSON");
             assert_eq!(value["relay"]["message"].as_str(), Some(message.as_str()));

@@ -22,13 +22,7 @@ pub use handler::RelayHandler;
 pub use registry::{Credentials, RelayError};
 
 /// The wire parser and encoder, for the fuzz targets (`crate::fuzzing`).
-pub(crate) fn wire_parse(
-    text: &str,
-) -> Result<(Option<(u64, String)>, Option<(u64, String)>), &'static str> {
-    wire::parse(text).map(|i| (i.authentication, i.relay))
-}
-
-pub(crate) use wire::relay as wire_relay;
+pub(crate) use wire::{parse as wire_parse, relay as wire_relay, Inbound};
 
 use crate::handler::RouteWaker;
 use registry::{QueueLimits, Registry};
