@@ -347,3 +347,60 @@ fn a_request_body_split_across_writes_is_read_whole() {
     let _ = stream.read_to_end(&mut answer);
     assert_eq!(status_of(&answer), 201);
 }
+
+#[test]
+fn a_peer_that_stops_reading_pauses_its_sender_and_memory_stays_bounded() {
+    let limit = 256 << 10;
+    let (server, relay) = start(RelayOptions::default().max_queued(100_000, limit));
+    let a = relay.register_client().unwrap();
+    let b = relay.register_client().unwrap();
+    relay.register_relay_channel(a.id, b.id).unwrap();
+    let mut cb = connect(&server, Dialect::Rfc6455);
+    cb.send_text(&auth(&b));
+    let mut ca = connect(&server, Dialect::Rfc6455);
+    ca.send_text(&auth(&a));
+    // b reads nothing while a sends 32 MiB of relay messages from another thread: far more
+    // than the socket buffers, b's write queue and its relay queue hold together.
+    let piece = "x".repeat(32 << 10);
+    let count = 1024;
+    let message = relay_to(b.id, &piece);
+    let mut frame = Vec::new();
+    ws::protocols::Encoder::client(Dialect::Rfc6455, [8; 16])
+        .message(MessageKind::Text, message.as_bytes(), &mut frame)
+        .unwrap();
+    let mut writer = ca.stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        for _ in 0..count {
+            writer.write_all(&frame).unwrap();
+        }
+    });
+    // Wait until the server has stopped reading a (its byte count stands still).
+    let mut last = 0;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let read = server.handle.stats().bytes_read;
+        if read == last {
+            break;
+        }
+        last = read;
+    }
+    let stats = server.handle.stats();
+    // a is still blocked: its 32 MiB exceed what the kernel buffers between a, the server
+    // and b can hold (a few MiB each at most), so the server stopped reading it.
+    assert!(
+        !sender.is_finished(),
+        "the server kept reading a: {stats:?}"
+    );
+    // b's write queue stopped growing near the bound: nothing like the 32 MiB a sent.
+    assert!(stats.queued_peak < (2 << 20) + limit, "{stats:?}");
+    // Nothing is lost: b, reading at last, gets every message, in order.
+    for i in 0..count {
+        assert!(
+            recv_json(&mut cb) == relayed(a.id, &piece),
+            "message {i} of {count}"
+        );
+    }
+    sender.join().unwrap();
+    ca.send_text(&relay_to(b.id, "after"));
+    assert_eq!(recv_json(&mut cb), relayed(a.id, "after"));
+}
