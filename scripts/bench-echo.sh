@@ -66,38 +66,8 @@ LOADGEN=target/release/examples/loadgen
 
 log() { echo "bench-echo: $*" >&2; }
 
-# --- processes we started, and only those -------------------------------------------------
-STARTED_PGIDS=()
-cleanup() {
-    local pgid
-    for pgid in "${STARTED_PGIDS[@]}"; do
-        # The group, or the process alone if it was stopped before setsid made the group.
-        kill -TERM -- "-$pgid" 2>/dev/null || kill -TERM "$pgid" 2>/dev/null || true
-    done
-    for pgid in "${STARTED_PGIDS[@]}"; do
-        for _ in $(seq 1 30); do
-            kill -0 -- "-$pgid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pgid" 2>/dev/null || true
-    done
-    STARTED_PGIDS=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-port_listening() { [[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]]; }
-
-# free_port FROM : the first port from FROM up that nothing listens on.
-free_port() {
-    local port=$1
-    while port_listening "$port"; do
-        port=$((port + 1))
-        ((port < 65000)) || { log "no free port"; exit 1; }
-    done
-    echo "$port"
-}
+# --- processes we started, and only those; free ports ---------------------------------
+. scripts/bench-lib.sh
 
 # start NAME PORT CMD... : starts CMD in its own process group pinned to SERVER_CPU, waits until
 # PORT listens, and sets STARTED_PID to the process to watch (the end of a single chain of

@@ -56,37 +56,8 @@ SERVERS=(ours raw tungstenite)
 
 log() { echo "bench-pipe: $*" >&2; }
 
-# --- processes we started, and only those -------------------------------------------------
-STARTED_PGIDS=()
-cleanup() {
-    local pgid
-    for pgid in "${STARTED_PGIDS[@]}"; do
-        kill -TERM -- "-$pgid" 2>/dev/null || kill -TERM "$pgid" 2>/dev/null || true
-    done
-    for pgid in "${STARTED_PGIDS[@]}"; do
-        for _ in $(seq 1 30); do
-            kill -0 -- "-$pgid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pgid" 2>/dev/null || true
-    done
-    STARTED_PGIDS=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-port_listening() { [[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]]; }
-
-# free_port FROM : the first port from FROM up that nothing listens on.
-free_port() {
-    local port=$1
-    while port_listening "$port"; do
-        port=$((port + 1))
-        ((port < 65000)) || { log "no free port"; exit 1; }
-    done
-    echo "$port"
-}
+# --- processes we started, and only those; free ports ---------------------------------
+. scripts/bench-lib.sh
 
 # start NAME PORT CMD... : starts CMD in its own process group (setsid runs it in place, so
 # $! is the server itself), waits until PORT listens, and records the pid in PID_<NAME>.

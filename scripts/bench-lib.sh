@@ -1,0 +1,34 @@
+# Shared by the benchmark scripts (source it after defining `log`): the process groups a
+# script started, and only those, are stopped on exit; free ports are found with `ss`.
+
+STARTED_PGIDS=()
+cleanup() {
+    local pgid
+    for pgid in "${STARTED_PGIDS[@]}"; do
+        # The group, or the process alone if it was stopped before setsid made the group.
+        kill -TERM -- "-$pgid" 2>/dev/null || kill -TERM "$pgid" 2>/dev/null || true
+    done
+    for pgid in "${STARTED_PGIDS[@]}"; do
+        for _ in $(seq 1 30); do
+            kill -0 -- "-$pgid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pgid" 2>/dev/null || true
+    done
+    STARTED_PGIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_listening() { [[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]]; }
+
+# free_port FROM : the first port from FROM up that nothing listens on.
+free_port() {
+    local port=$1
+    while port_listening "$port"; do
+        port=$((port + 1))
+        ((port < 65000)) || { log "no free port"; exit 1; }
+    done
+    echo "$port"
+}
