@@ -96,6 +96,13 @@ pub(crate) struct Conn {
     /// Shut our side down once the queue has drained.
     pub shutdown_after_flush: bool,
     pub awaiting_pong: bool,
+    /// Bytes written to the socket so far.
+    pub bytes_out: u64,
+    /// While `awaiting_pong`: `bytes_out` when the ping was sent (or last seen to move),
+    /// and the `bytes_out` at which the ping itself is on the wire (`None` while it is
+    /// held behind a frame of declared length).
+    pub ping_progress: u64,
+    pub ping_on_wire_at: Option<u64>,
     /// When the last byte arrived (idle timeout).
     pub last_activity: std::time::Instant,
     /// The 101 head held back until key3 arrives (hixie-76 without headers-first).
@@ -148,6 +155,9 @@ impl Conn {
             close_info: None,
             shutdown_after_flush: false,
             awaiting_pong: false,
+            bytes_out: 0,
+            ping_progress: 0,
+            ping_on_wire_at: None,
             last_activity: std::time::Instant::now(),
             pending_response: Vec::new(),
             answered: None,
@@ -209,6 +219,11 @@ impl Conn {
                 };
             }
         }
+    }
+
+    /// Whether control frames are being held for the end of a data frame.
+    pub(crate) fn controls_held(&self) -> bool {
+        !self.held_controls.is_empty()
     }
 
     /// Queue a control frame now, or right after the data frame being written.

@@ -865,6 +865,7 @@ impl EventLoop {
             match conn.out.write_to(&mut conn.stream) {
                 Ok(n) => {
                     self.shared.stats.bytes_written.fetch_add(n as u64, Relaxed);
+                    conn.bytes_out += n as u64;
                 }
                 Err(e) => {
                     log::debug!("{id} write error: {e}");
@@ -952,12 +953,35 @@ impl EventLoop {
                         continue;
                     }
                     if conn.awaiting_pong {
-                        log::debug!("{id} no answer to ping: dropping");
-                        self.remove(id, abnormal("no answer to keepalive ping"));
+                        if conn.ping_on_wire_at.is_none() && !conn.controls_held() {
+                            // The held ping has joined the queue: it is on the wire once
+                            // all that is queued now has been written.
+                            conn.ping_on_wire_at = Some(conn.bytes_out + conn.out.len() as u64);
+                        }
+                        let ping_out = conn.ping_on_wire_at.is_some_and(|at| conn.bytes_out >= at);
+                        if ping_out || conn.bytes_out == conn.ping_progress {
+                            log::debug!("{id} no answer to ping: dropping");
+                            self.remove(id, abnormal("no answer to keepalive ping"));
+                            continue;
+                        }
+                        // Our ping still waits behind data the peer is reading, slowly:
+                        // alive. Wait another interval.
+                        conn.ping_progress = conn.bytes_out;
+                        if let Some(interval) = self.settings.keepalive {
+                            self.timers.arm(
+                                &mut conn.deadlines,
+                                id,
+                                TimerKind::Ping,
+                                now + interval,
+                            );
+                        }
                         continue;
                     }
                     let _ = conn.send_control(Control::Ping, b"");
                     conn.awaiting_pong = true;
+                    conn.ping_progress = conn.bytes_out;
+                    conn.ping_on_wire_at =
+                        (!conn.controls_held()).then(|| conn.bytes_out + conn.out.len() as u64);
                     if let Some(interval) = self.settings.keepalive {
                         self.timers
                             .arm(&mut conn.deadlines, id, TimerKind::Ping, now + interval);

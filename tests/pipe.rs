@@ -435,6 +435,70 @@ fn a_sender_failing_inside_a_frame_of_declared_length_cuts_its_receivers() {
 }
 
 #[test]
+fn a_slow_receiver_of_a_long_frame_is_not_taken_for_dead_by_the_keepalive() {
+    // Keepalive every 300 ms; the receiver takes seconds to read one 48 MiB frame, and our
+    // ping waits behind it (nothing can go inside a frame), so it cannot answer in time. It
+    // is alive, though: it keeps reading.
+    let settings = Settings::default()
+        .max_frame(128 << 20)
+        .max_message(128 << 20)
+        .keepalive(Some(Duration::from_millis(300)));
+    let server = TestServer::start(
+        ws::Server::builder()
+            .settings(settings)
+            .mount(Sessions::mount("/sessions/*", options())),
+    );
+    // Everything slow happens before connecting: an idle peer that does not answer pings is
+    // rightly dropped after two intervals.
+    let payload = noise(11, 48 << 20);
+    let mut wire = Vec::with_capacity(payload.len() + 14);
+    Encoder::client(Dialect::Rfc6455, [6; 16])
+        .message(MessageKind::Binary, &payload, &mut wire)
+        .unwrap();
+    let path = "/sessions/slowreader";
+    let mut sender = Client::connect(server.addr, path, Dialect::Rfc6455);
+    let mut receiver = Client::connect(server.addr, path, Dialect::Rfc6455);
+    ready(&mut sender);
+    ready(&mut receiver);
+    let mut stream = sender.stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        for piece in wire.chunks(64 << 10) {
+            stream.write_all(piece).unwrap();
+        }
+    });
+    // Read 256 KiB every 20 ms: about 4 s for the frame, a dozen keepalive intervals.
+    let mut raw = Vec::with_capacity(payload.len() + 16);
+    let mut chunk = vec![0u8; 256 << 10];
+    let started = std::time::Instant::now();
+    while raw.len() < payload.len() + 10 {
+        let n = receiver.stream.read(&mut chunk).unwrap();
+        assert_ne!(
+            n,
+            0,
+            "dropped after {:?} with {} bytes read",
+            started.elapsed(),
+            raw.len()
+        );
+        raw.extend_from_slice(&chunk[..n]);
+        // A ping that came before the frame began gets its pong, as a live peer's would.
+        while raw.starts_with(&[0x89, 0x00]) {
+            raw.drain(..2);
+            receiver.send_control(ws::protocols::frame::Control::Pong, b"");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    writer.join().unwrap();
+    assert!(
+        started.elapsed() > Duration::from_millis(900),
+        "the read took several keepalive intervals"
+    );
+    // One binary frame of the payload's length (127 + an 8-byte length), intact.
+    assert_eq!(&raw[..2], &[0x82, 127]);
+    assert_eq!(&raw[2..10], &(payload.len() as u64).to_be_bytes());
+    assert!(raw[10..10 + payload.len()] == payload[..], "payload intact");
+}
+
+#[test]
 fn a_stuck_receiver_pauses_the_sender_then_is_closed_and_the_rest_go_on() {
     let mut options = options();
     options.buffer_per_receiver = 256 << 10;
