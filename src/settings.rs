@@ -66,8 +66,9 @@ pub struct Settings {
     /// Default 10 s.
     pub handshake_timeout: Duration,
     /// Ping every this often on dialects that have ping; a peer that has not answered (with
-    /// a pong or anything else) by the next ping is dead and dropped. Default 30 s;
-    /// `None` disables.
+    /// a pong or anything else) by the next ping is dead and dropped, unless our ping is
+    /// still waiting behind data the peer keeps reading (a slow reader of a long message),
+    /// which earns it another interval. Default 30 s; `None` disables.
     pub keepalive: Option<Duration>,
     /// After sending our close frame, wait this long for the peer's, then drop. Also the
     /// linger after shutting down our side. Default 5 s.
