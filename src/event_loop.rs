@@ -34,7 +34,7 @@ use ws_protocols::{close, Decode, Event, MessageKind};
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const SIGNALS: Token = Token(2);
-pub(crate) const FIRST_CONN: usize = 3;
+const FIRST_CONN: usize = 3;
 
 /// Bytes read per `read` call, into one buffer shared by every connection.
 const READ_CHUNK: usize = 128 << 10;
@@ -239,30 +239,21 @@ impl EventLoop {
             );
             return;
         }
-        let settings = &self.settings;
-        let id = self
-            .conns
-            .insert_with(|id| Conn::new(id, stream, peer, settings));
-        let conn = self.conns.get_mut(id).expect("just inserted");
-        // Readable and writable once and for all: readiness is edge-triggered, so an idle
-        // socket costs nothing, and no queue change ever needs an epoll_ctl.
-        let token = Token(FIRST_CONN + id.index as usize);
-        if let Err(e) = self.poll.registry().register(
-            &mut conn.stream,
-            token,
-            Interest::READABLE | Interest::WRITABLE,
+        let id = match insert_conn(
+            &mut self.conns,
+            self.poll.registry(),
+            &mut self.timers,
+            &self.settings,
+            &self.shared.stats,
+            stream,
+            peer,
         ) {
-            log::warn!("register failed: {e}");
-            self.conns.remove(id);
-            return;
-        }
+            Ok(id) => id,
+            Err(e) => return log::warn!("register failed: {e}"),
+        };
+        let conn = self.conns.get_mut(id).expect("just inserted");
         conn.input = read;
         conn.answered = answered;
-        let at = Instant::now() + self.settings.handshake_timeout;
-        self.timers
-            .arm(&mut conn.deadlines, id, TimerKind::Handshake, at);
-        self.shared.stats.connections_open.fetch_add(1, Relaxed);
-        self.shared.stats.connections_total.fetch_add(1, Relaxed);
         log::trace!("{id} accepted from {peer:?}");
         if !conn.input.is_empty() {
             self.process_handshake(id);
@@ -1051,6 +1042,37 @@ impl EventLoop {
         };
         f(handler.as_mut(), &mut cx);
     }
+}
+
+/// Add a connection in its handshake phase: in the slab, registered with the poll, its
+/// handshake timeout armed, counted. Accepted and outgoing connections alike.
+pub(crate) fn insert_conn(
+    conns: &mut crate::slab::Slab<Conn>,
+    registry: &mio::Registry,
+    timers: &mut Timers,
+    settings: &Settings,
+    stats: &Stats,
+    stream: TcpStream,
+    peer: Option<std::net::SocketAddr>,
+) -> io::Result<SocketId> {
+    let id = conns.insert_with(|id| Conn::new(id, stream, peer, settings));
+    let conn = conns.get_mut(id).expect("just inserted");
+    // Readable and writable once and for all: readiness is edge-triggered, so an idle
+    // socket costs nothing, and no queue change ever needs an epoll_ctl.
+    let token = Token(FIRST_CONN + id.index as usize);
+    if let Err(e) = registry.register(
+        &mut conn.stream,
+        token,
+        Interest::READABLE | Interest::WRITABLE,
+    ) {
+        conns.remove(id);
+        return Err(e);
+    }
+    let at = Instant::now() + settings.handshake_timeout;
+    timers.arm(&mut conn.deadlines, id, TimerKind::Handshake, at);
+    stats.connections_open.fetch_add(1, Relaxed);
+    stats.connections_total.fetch_add(1, Relaxed);
+    Ok(id)
 }
 
 /// What [`direct_message`] decided for one event.

@@ -267,40 +267,22 @@ impl Cx<'_> {
             ))));
         }
         let stream = mio::net::TcpStream::connect(addr)?;
-        let settings = self.settings;
-        let id = self
-            .conns
-            .insert_with(|id| crate::conn::Conn::new(id, stream, Some(addr), settings));
+        let id = crate::event_loop::insert_conn(
+            self.conns,
+            self.registry,
+            self.timers,
+            self.settings,
+            &self.shared.stats,
+            stream,
+            Some(addr),
+        )?;
         let conn = self.conns.get_mut(id).expect("just inserted");
-        let token = mio::Token(crate::event_loop::FIRST_CONN + id.index as usize);
-        if let Err(e) = self.registry.register(
-            &mut conn.stream,
-            token,
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        ) {
-            self.conns.remove(id);
-            return Err(e.into());
-        }
         conn.route = Some(self.route);
         conn.outgoing = true;
         conn.client_handshake = Some(handshake);
         // Sent once the connection is up: until then writes would block, and the
         // writable event that follows the connect flushes the queue.
         conn.out.extend(&request);
-        let at = std::time::Instant::now() + settings.handshake_timeout;
-        self.timers.arm(
-            &mut conn.deadlines,
-            id,
-            crate::timers::TimerKind::Handshake,
-            at,
-        );
-        let stats = &self.shared.stats;
-        stats
-            .connections_open
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        stats
-            .connections_total
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.touched.push(id);
         log::debug!("{id}: connecting to {addr} ({})", config.dialect);
         Ok(id)
