@@ -253,19 +253,7 @@ impl Cx<'_> {
         addr: std::net::SocketAddr,
         config: &ws_protocols::handshake::ClientConfig<'_>,
     ) -> Result<SocketId, Error> {
-        let mut request = Vec::new();
-        let mut failed = None;
-        let mut random = |buf: &mut [u8]| {
-            if let Err(e) = getrandom::fill(buf) {
-                failed = Some(e);
-            }
-        };
-        let handshake = ws_protocols::handshake::client_request(config, &mut random, &mut request);
-        if let Some(e) = failed {
-            return Err(Error::Io(std::io::Error::other(format!(
-                "no randomness for the handshake key: {e}"
-            ))));
-        }
+        let (handshake, request) = crate::client::opening_request(config)?;
         let stream = mio::net::TcpStream::connect(addr)?;
         let id = crate::event_loop::insert_conn(
             self.conns,

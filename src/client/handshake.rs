@@ -6,7 +6,7 @@ use super::url::WsUrl;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
-use ws_protocols::handshake::{client_request, ClientConfig, Status};
+use ws_protocols::handshake::{client_request, ClientConfig, ClientHandshake, Status};
 
 /// A connection whose opening handshake succeeded.
 pub(crate) struct Opened {
@@ -95,12 +95,10 @@ pub(crate) fn with_config<R>(
     })
 }
 
-fn handshake_on(
-    mut stream: TcpStream,
-    config: &ClientConfig<'_>,
-    deadline: Instant,
-) -> Result<Opened, ClientError> {
-    // Keys come from the OS random source (RFC 6455 §10.3 wants them unpredictable).
+/// The opening request for `config` and what its answer must hold, with keys from the OS
+/// random source (RFC 6455 §10.3 wants them unpredictable). The loop's `Cx::connect` sends
+/// the same.
+pub(crate) fn opening_request(config: &ClientConfig<'_>) -> io::Result<(ClientHandshake, Vec<u8>)> {
     let mut failure = None;
     let mut random = |buf: &mut [u8]| {
         if let Err(e) = getrandom::fill(buf) {
@@ -109,9 +107,20 @@ fn handshake_on(
     };
     let mut request = Vec::with_capacity(512);
     let handshake = client_request(config, &mut random, &mut request);
-    if let Some(e) = failure {
-        return Err(ClientError::Io(io::Error::other(e.to_string())));
+    match failure {
+        Some(e) => Err(io::Error::other(format!(
+            "no randomness for the handshake key: {e}"
+        ))),
+        None => Ok((handshake, request)),
     }
+}
+
+fn handshake_on(
+    mut stream: TcpStream,
+    config: &ClientConfig<'_>,
+    deadline: Instant,
+) -> Result<Opened, ClientError> {
+    let (handshake, request) = opening_request(config).map_err(ClientError::Io)?;
 
     stream.set_write_timeout(Some(remaining(deadline)?))?;
     stream.write_all(&request).map_err(|e| {

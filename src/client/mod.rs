@@ -35,7 +35,7 @@ mod sender;
 mod shared;
 mod url;
 
-pub(crate) use handshake::with_config;
+pub(crate) use handshake::{opening_request, with_config};
 pub(crate) use url::WsUrl;
 
 pub use blocking::Client;
