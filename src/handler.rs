@@ -141,20 +141,15 @@ pub trait Handler: Send {
 #[derive(Clone)]
 pub struct RouteWaker {
     route: usize,
-    shared: std::sync::Arc<crate::event_loop::Shared>,
-    waker: std::sync::Arc<mio::Waker>,
+    server: crate::Handle,
 }
 
 impl RouteWaker {
     /// Ask the loop to call the route's [`Handler::on_wake`]. Fails only when the server
     /// has stopped.
     pub fn wake(&self) -> Result<(), Error> {
-        self.shared
-            .commands
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(crate::event_loop::Command::Wake(self.route));
-        self.waker.wake().map_err(|_| Error::Closed)
+        self.server
+            .send(crate::event_loop::Command::Wake(self.route))
     }
 }
 
@@ -280,8 +275,7 @@ impl Cx<'_> {
     pub fn waker(&self) -> RouteWaker {
         RouteWaker {
             route: self.route,
-            shared: self.shared.clone(),
-            waker: self.waker.clone(),
+            server: crate::Handle::new(self.shared, self.waker),
         }
     }
 

@@ -104,10 +104,7 @@ impl Server {
     /// A handle to shut the server down, hand it connections, or read its counters, from
     /// any thread.
     pub fn handle(&self) -> Handle {
-        Handle {
-            shared: Arc::clone(&self.event_loop.shared),
-            waker: Arc::clone(&self.event_loop.waker),
-        }
+        Handle::new(&self.event_loop.shared, &self.event_loop.waker)
     }
 
     /// Shut down gracefully on SIGINT and SIGTERM (what the command-line server does).
@@ -133,7 +130,14 @@ pub struct Handle {
 }
 
 impl Handle {
-    fn send(&self, command: Command) -> Result<(), Error> {
+    pub(crate) fn new(shared: &Arc<Shared>, waker: &Arc<mio::Waker>) -> Self {
+        Handle {
+            shared: Arc::clone(shared),
+            waker: Arc::clone(waker),
+        }
+    }
+
+    pub(crate) fn send(&self, command: Command) -> Result<(), Error> {
         self.shared
             .commands
             .lock()
