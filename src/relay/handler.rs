@@ -38,10 +38,7 @@ impl RelayHandler {
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.inner
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.registry()
     }
 
     fn on_text(&mut self, cx: &mut Cx<'_>, id: SocketId, text: &str) {

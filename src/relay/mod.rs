@@ -83,6 +83,14 @@ pub(crate) struct Inner {
     options: RelayOptions,
 }
 
+impl Inner {
+    /// The registry, locked. A panic while it was held left it consistent (every change is
+    /// one call), so a poisoned lock is taken over.
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// A relay: the registry of clients and channels, shared between the application (any
 /// thread) and the relay's handler on the loop. Cheap to clone.
 ///
@@ -127,10 +135,7 @@ impl Relay {
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
-        self.inner
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.registry()
     }
 
     /// Register a client: the next free id (from 1) and a new 128-bit token.
