@@ -4,6 +4,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ws_protocols::{Dialect, Limits, MessageKind, Role};
+use ws_protocols_fuzz::cut_points;
 use ws_protocols_fuzz::support::roundtrip::{encode, normalise, Item};
 use ws_protocols_fuzz::support::Feeder;
 
@@ -55,13 +56,7 @@ fuzz_target!(|input: (u8, bool, Vec<FuzzItem>, Vec<u16>)| {
         })
         .collect();
     let (wire, expected) = encode(dialect, sender, &items);
-    let mut points: Vec<usize> = cuts
-        .iter()
-        .map(|&c| usize::from(c).min(wire.len()))
-        .collect();
-    points.push(0);
-    points.push(wire.len());
-    points.sort_unstable();
+    let points = cut_points(&cuts, wire.len());
     let mut feeder = Feeder::new(dialect, receiver, &Limits::default());
     for w in points.windows(2) {
         feeder

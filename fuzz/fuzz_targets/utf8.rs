@@ -7,13 +7,7 @@ use ws_protocols::utf8::Utf8Validator;
 
 fuzz_target!(|input: (Vec<u16>, Vec<u8>)| {
     let (cuts, bytes) = input;
-    let mut points: Vec<usize> = cuts
-        .iter()
-        .map(|&c| usize::from(c).min(bytes.len()))
-        .collect();
-    points.push(0);
-    points.push(bytes.len());
-    points.sort_unstable();
+    let points = ws_protocols_fuzz::cut_points(&cuts, bytes.len());
 
     let mut v = Utf8Validator::new();
     let mut failed = None;

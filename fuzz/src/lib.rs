@@ -13,6 +13,16 @@ pub fn small_limits() -> Limits {
     Limits::default().max_frame(1 << 16).max_message(1 << 17)
 }
 
+/// The boundaries of `len` bytes cut at `cuts` (clamped to `len`): sorted, from 0 to `len`,
+/// so that `points.windows(2)` walks the pieces in order.
+pub fn cut_points(cuts: &[u16], len: usize) -> Vec<usize> {
+    let mut points: Vec<usize> = cuts.iter().map(|&c| usize::from(c).min(len)).collect();
+    points.push(0);
+    points.push(len);
+    points.sort_unstable();
+    points
+}
+
 /// Decode `wire` in one piece and again cut at `cuts`: the outcome (events or error, and the
 /// unconsumed tail) must not depend on how the bytes were split, and errors must be sticky.
 pub fn check_split_invariance(dialect: Dialect, role: Role, wire: &[u8], cuts: &[u16]) {
@@ -20,13 +30,7 @@ pub fn check_split_invariance(dialect: Dialect, role: Role, wire: &[u8], cuts: &
     let mut whole = Feeder::new(dialect, role, &limits);
     let whole_result = whole.feed(wire);
 
-    let mut points: Vec<usize> = cuts
-        .iter()
-        .map(|&c| usize::from(c).min(wire.len()))
-        .collect();
-    points.push(0);
-    points.push(wire.len());
-    points.sort_unstable();
+    let points = cut_points(cuts, wire.len());
     let mut split = Feeder::new(dialect, role, &limits);
     let mut split_result = Ok(());
     for w in points.windows(2) {
