@@ -85,19 +85,7 @@ start() {
     setsid taskset -c "$SERVER_CPU" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
     local pid=$!
     STARTED_PGIDS+=("$pid")
-    local tenths=0
-    until port_listening "$port"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "$name exited before listening; its output:"
-            tail -n 20 "$LOG_DIR/$name.log" >&2
-            exit 1
-        fi
-        if ((++tenths > START_TIMEOUT_TENTHS)); then
-            log "$name did not listen on port $port within $((START_TIMEOUT_TENTHS / 10)) s"
-            exit 1
-        fi
-        sleep 0.1
-    done
+    await_listening "$name" "$port" "$pid"
     if [[ "$(ps -o pgid= -p "$pid" | tr -d ' ')" != "$pid" ]]; then
         log "$name (pid $pid) is not in a process group of its own"
         exit 1

@@ -1,5 +1,6 @@
-# Shared by the benchmark scripts (source it after defining `log`): the process groups a
-# script started, and only those, are stopped on exit; free ports are found with `ss`.
+# Shared by the benchmark scripts (source it after defining `log`, `LOG_DIR` and
+# `START_TIMEOUT_TENTHS`): the process groups a script started, and only those, are stopped
+# on exit; free ports are found with `ss`; servers are awaited until they listen.
 
 STARTED_PGIDS=()
 cleanup() {
@@ -22,6 +23,24 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 port_listening() { [[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]]; }
+
+# await_listening NAME PORT PID : wait until PORT listens; exit with NAME's last output if
+# PID dies first, or after START_TIMEOUT_TENTHS tenths of a second.
+await_listening() {
+    local name=$1 port=$2 pid=$3 tenths=0
+    until port_listening "$port"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited before listening; its output:"
+            tail -n 20 "$LOG_DIR/$name.log" >&2
+            exit 1
+        fi
+        if ((++tenths > START_TIMEOUT_TENTHS)); then
+            log "$name did not listen on port $port within $((START_TIMEOUT_TENTHS / 10)) s"
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
 
 # free_port FROM : the first port from FROM up that nothing listens on.
 free_port() {
