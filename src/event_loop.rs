@@ -10,6 +10,7 @@
 use crate::conn::{client_codec, server_codec, Conn, Phase};
 use crate::handler::{Cx, Decision, Handler};
 use crate::plain_http::{HttpResponse, Parsed};
+use crate::read_shift::{ReadShift, MAX_READ_SHIFT};
 use crate::router::{self, Mount, NoRoute};
 use crate::settings::{Delivery, Settings};
 use crate::socket::{CloseInfo, Socket, SocketId};
@@ -72,6 +73,7 @@ pub(crate) struct EventLoop {
     timers: Timers,
     settings: Settings,
     scratch: Vec<u8>,
+    read_shift: ReadShift,
     touched: Vec<SocketId>,
     ready: VecDeque<SocketId>,
     pub(crate) shared: Arc<Shared>,
@@ -110,7 +112,8 @@ impl EventLoop {
             mounts,
             timers: Timers::default(),
             settings,
-            scratch: vec![0; READ_CHUNK + 256],
+            scratch: vec![0; READ_CHUNK + 256 + MAX_READ_SHIFT],
+            read_shift: ReadShift::default(),
             touched: Vec::new(),
             ready: VecDeque::new(),
             shared: Arc::new(Shared::default()),
@@ -352,7 +355,8 @@ impl EventLoop {
                 _ => 0,
             };
             let mut buf = std::mem::take(&mut self.scratch);
-            buf[..keep].copy_from_slice(&conn.input[..keep]);
+            let at = self.read_shift.next();
+            buf[at..at + keep].copy_from_slice(&conn.input[..keep]);
             let room = match conn.phase {
                 // A head can only grow to the limit (+ key3); read no further than one byte
                 // past it, so the parser sees the overflow and answers 431.
@@ -362,7 +366,7 @@ impl EventLoop {
                 }
                 _ => READ_CHUNK,
             };
-            let result = conn.stream.read(&mut buf[keep..keep + room]);
+            let result = conn.stream.read(&mut buf[at + keep..at + keep + room]);
             let outcome = match result {
                 Ok(0) => None,
                 Ok(n) => {
@@ -391,7 +395,7 @@ impl EventLoop {
                     return;
                 }
                 Some(n) => {
-                    self.on_bytes(id, &mut buf[..keep + n], keep);
+                    self.on_bytes(id, &mut buf[at..at + keep + n], keep);
                     self.scratch = buf;
                 }
             }

@@ -24,6 +24,7 @@ pub mod fuzzing;
 mod handler;
 mod pipe;
 mod plain_http;
+mod read_shift;
 mod relay;
 mod router;
 mod server;
