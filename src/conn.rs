@@ -8,6 +8,7 @@ use crate::socket::{CloseInfo, ReadyState, Socket, SocketId};
 use crate::timers::{Deadlines, TIMER_KINDS};
 use crate::SendError;
 use mio::net::TcpStream;
+use std::io::Write;
 use std::net::SocketAddr;
 use ws_protocols::close as close_code;
 use ws_protocols::frame::{Control, FrameHead};
@@ -50,6 +51,9 @@ enum HeldControl {
     Control(Control, Vec<u8>),
     Close(Option<u16>, String),
 }
+
+/// The smallest payload chunk [`Conn::push_payload`] writes through instead of queueing.
+const WRITE_THROUGH_MIN: usize = 16 << 10;
 
 /// What the loop must do with a connection once a handler is done with it.
 #[derive(Default)]
@@ -98,6 +102,8 @@ pub(crate) struct Conn {
     pub awaiting_pong: bool,
     /// Bytes written to the socket so far.
     pub bytes_out: u64,
+    /// `bytes_out` when last added to the server-wide total.
+    pub reported_out: u64,
     /// While `awaiting_pong`: `bytes_out` when the ping was sent (or last seen to move),
     /// and the `bytes_out` at which the ping itself is on the wire (`None` while it is
     /// held behind a frame of declared length).
@@ -156,6 +162,7 @@ impl Conn {
             shutdown_after_flush: false,
             awaiting_pong: false,
             bytes_out: 0,
+            reported_out: 0,
             ping_progress: 0,
             ping_on_wire_at: None,
             last_activity: std::time::Instant::now(),
@@ -205,8 +212,25 @@ impl Conn {
     }
 
     /// Append payload bytes, masked if the encoder masks (it never does on a server).
+    ///
+    /// A large chunk with nothing queued before it goes to the socket at once, straight from
+    /// the caller's buffer (for a pipe, the loop's read buffer), and only what the socket does
+    /// not take is queued: a stream forwarded cut-through is then copied once less. Anything
+    /// else waits in the queue for the loop's flush, which lets small frames share a write.
     fn push_payload(&mut self, data: &[u8]) {
         let codec = self.codec.as_mut().expect("open connection has a codec");
+        let mut data = data;
+        if data.len() >= WRITE_THROUGH_MIN
+            && self.out.is_empty()
+            && self.phase == Phase::Open
+            && !codec.encoder.masks()
+        {
+            // An error leaves the bytes queued; the loop's flush meets it again and handles it.
+            if let Ok(n) = self.stream.write(data) {
+                self.bytes_out += n as u64;
+                data = &data[n..];
+            }
+        }
         let bytes = self.out.extend_mut(data);
         codec.encoder.mask_payload(bytes);
         if !self.held_controls.is_empty() && !codec.encoder.mid_frame() {

@@ -858,10 +858,7 @@ impl EventLoop {
         }
         if !conn.out.is_empty() {
             match conn.out.write_to(&mut conn.stream) {
-                Ok(n) => {
-                    self.shared.stats.bytes_written.fetch_add(n as u64, Relaxed);
-                    conn.bytes_out += n as u64;
-                }
+                Ok(n) => conn.bytes_out += n as u64,
                 Err(e) => {
                     log::debug!("{id} write error: {e}");
                     return self.on_io_error(id, e);
@@ -869,6 +866,11 @@ impl EventLoop {
             }
         }
         let stats = &self.shared.stats;
+        // Also counts bytes a `Socket` call wrote through (`Conn::push_payload`).
+        stats
+            .bytes_written
+            .fetch_add(conn.bytes_out - conn.reported_out, Relaxed);
+        conn.reported_out = conn.bytes_out;
         let queued = conn.out.len();
         if queued != conn.reported_queue {
             if queued > conn.reported_queue {

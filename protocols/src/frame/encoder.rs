@@ -137,6 +137,12 @@ impl Encoder {
         self.open.is_some()
     }
 
+    /// Whether payload must go through [`Encoder::mask_payload`] (a hybi-07+ client); when
+    /// false, payload bytes go on the wire as they are.
+    pub fn masks(&self) -> bool {
+        self.keys.is_some()
+    }
+
     /// The kind of the message begun with [`Encoder::begin`] and not yet ended.
     pub fn open_kind(&self) -> Option<MessageKind> {
         self.open.map(|open| open.kind)
