@@ -109,6 +109,8 @@ pub(crate) struct Conn {
     /// held behind a frame of declared length).
     pub ping_progress: u64,
     pub ping_on_wire_at: Option<u64>,
+    /// While `awaiting_pong`: [`Conn::acknowledged_by_peer`] when last looked at.
+    pub ping_acknowledged: Option<u64>,
     /// When the last byte arrived (idle timeout).
     pub last_activity: std::time::Instant,
     /// The 101 head held back until key3 arrives (hixie-76 without headers-first).
@@ -165,6 +167,7 @@ impl Conn {
             reported_out: 0,
             ping_progress: 0,
             ping_on_wire_at: None,
+            ping_acknowledged: None,
             last_activity: std::time::Instant::now(),
             pending_response: Vec::new(),
             answered: None,
@@ -177,6 +180,12 @@ impl Conn {
             fragment_size: settings.fragment_size,
             hixie_binary: settings.hixie_binary,
         }
+    }
+
+    /// How many of the bytes we wrote the peer's TCP has acknowledged, where the system can
+    /// tell (Linux): it grows while the peer reads, even once all we wrote is in the kernel.
+    pub(crate) fn acknowledged_by_peer(&self) -> Option<u64> {
+        crate::unacked::unacknowledged(&self.stream).map(|left| self.bytes_out.saturating_sub(left))
     }
 
     /// Whether the loop should read from the socket now.

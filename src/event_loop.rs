@@ -956,7 +956,14 @@ impl EventLoop {
                             conn.ping_on_wire_at = Some(conn.bytes_out + conn.out.len() as u64);
                         }
                         let ping_out = conn.ping_on_wire_at.is_some_and(|at| conn.bytes_out >= at);
-                        if ping_out || conn.bytes_out == conn.ping_progress {
+                        let acknowledged = conn.acknowledged_by_peer();
+                        // Even with our ping in the kernel, a peer whose TCP took more of our
+                        // bytes this interval is reading its way towards the ping.
+                        let peer_reading = matches!(
+                            (conn.ping_acknowledged, acknowledged),
+                            (Some(before), Some(now)) if now > before
+                        );
+                        if (ping_out || conn.bytes_out == conn.ping_progress) && !peer_reading {
                             log::debug!("{id} no answer to ping: dropping");
                             self.remove(id, abnormal("no answer to keepalive ping"));
                             continue;
@@ -964,6 +971,7 @@ impl EventLoop {
                         // Our ping still waits behind data the peer is reading, slowly:
                         // alive. Wait another interval.
                         conn.ping_progress = conn.bytes_out;
+                        conn.ping_acknowledged = acknowledged;
                         if let Some(interval) = self.settings.keepalive {
                             self.timers.arm(
                                 &mut conn.deadlines,
@@ -977,6 +985,7 @@ impl EventLoop {
                     let _ = conn.send_control(Control::Ping, b"");
                     conn.awaiting_pong = true;
                     conn.ping_progress = conn.bytes_out;
+                    conn.ping_acknowledged = conn.acknowledged_by_peer();
                     conn.ping_on_wire_at =
                         (!conn.controls_held()).then(|| conn.bytes_out + conn.out.len() as u64);
                     if let Some(interval) = self.settings.keepalive {

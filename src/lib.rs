@@ -33,6 +33,7 @@ mod slab;
 mod socket;
 mod stats;
 mod timers;
+mod unacked;
 
 pub use attach::{attach, upgrade_response, Attached, UpgradeResponse};
 pub use client::{

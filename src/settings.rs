@@ -66,9 +66,11 @@ pub struct Settings {
     /// Default 10 s.
     pub handshake_timeout: Duration,
     /// Ping every this often on dialects that have ping; a peer that has not answered (with
-    /// a pong or anything else) by the next ping is dead and dropped, unless our ping is
-    /// still waiting behind data the peer keeps reading (a slow reader of a long message),
-    /// which earns it another interval. Default 30 s; `None` disables.
+    /// a pong or anything else) by the next ping is dead and dropped, unless it is still
+    /// reading its way towards our ping (a slow reader of a long message), which earns it
+    /// another interval: our ping waits in our queue behind data the peer keeps reading, or,
+    /// on Linux, the peer's TCP acknowledged more of our bytes during the interval (so a
+    /// backlog in the kernel's buffers counts too). Default 30 s; `None` disables.
     pub keepalive: Option<Duration>,
     /// After sending our close frame, wait this long for the peer's, then drop. Also the
     /// linger after shutting down our side. Default 5 s.

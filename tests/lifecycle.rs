@@ -3,10 +3,11 @@
 
 mod support;
 
+use std::io::Read;
 use std::time::{Duration, Instant};
 use support::{Client, Received, TestServer};
 use ws::protocols::frame::Control;
-use ws::protocols::Dialect;
+use ws::protocols::{Dialect, MessageKind};
 use ws::{Mount, Server, Settings};
 
 #[test]
@@ -30,6 +31,58 @@ fn keepalive_pings_and_drops_a_peer_that_never_answers() {
     assert_eq!(silent.recv(), Received::Eof);
     assert!(started.elapsed() < Duration::from_secs(5));
     answering.join().unwrap();
+}
+
+#[test]
+fn a_peer_still_reading_a_backlog_from_kernel_buffers_is_not_taken_for_dead() {
+    // The echo of 8 MiB leaves our queue for the kernel's socket buffers long before this
+    // slow reader gets through it, and the keepalive ping goes out right behind it. A peer
+    // cannot answer a ping it has not read yet; it is alive as long as its side keeps
+    // taking our bytes.
+    let interval = Duration::from_millis(300);
+    let server = TestServer::echo(Settings::default().keepalive(Some(interval)));
+    let mut client = Client::connect(server.addr, "/echo", Dialect::Rfc6455);
+    let payload: Vec<u8> = (0..8u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
+    client.send(MessageKind::Binary, &payload);
+    // 64 KiB every 15 ms, about 4 MB/s: 2 s for the echo, several keepalive intervals.
+    let mut raw = Vec::with_capacity(payload.len() + 64);
+    let mut chunk = vec![0u8; 64 << 10];
+    let started = Instant::now();
+    let mut pongs = 0;
+    while raw.len() < payload.len() + 10 + 2 {
+        let n = client.stream.read(&mut chunk).unwrap();
+        assert_ne!(
+            n,
+            0,
+            "dropped after {:?} with {} of {} bytes read",
+            started.elapsed(),
+            raw.len(),
+            payload.len() + 10
+        );
+        raw.extend_from_slice(&chunk[..n]);
+        // Answer each ping, before the echo or after it, as a live peer's library would.
+        while raw.starts_with(&[0x89, 0x00]) {
+            raw.drain(..2);
+            client.send_control(Control::Pong, b"");
+        }
+        while raw.len() >= payload.len() + 10 + 2 * (pongs + 1)
+            && raw[payload.len() + 10 + 2 * pongs..].starts_with(&[0x89, 0x00])
+        {
+            client.send_control(Control::Pong, b"");
+            pongs += 1;
+        }
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    assert!(
+        started.elapsed() > 2 * interval,
+        "the read took more than one keepalive interval"
+    );
+    assert_eq!(&raw[..2], &[0x82, 127]);
+    assert_eq!(&raw[2..10], &(payload.len() as u64).to_be_bytes());
+    assert!(raw[10..10 + payload.len()] == payload[..], "echo intact");
+    // Still open: it answers.
+    client.send_text("still here");
+    assert_eq!(client.recv_message(), Received::Text("still here".into()));
 }
 
 #[test]
