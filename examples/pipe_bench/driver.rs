@@ -51,6 +51,15 @@
 //!   segment is charged to whichever thread's system call triggers it, so these show where
 //!   the TCP work went as well as what the driver itself cost.
 //!
+//! # Dialects and text
+//! `--sender-dialect` and `--receiver-dialect` (default `hybi-13`; any name of
+//! `Dialect::from_name`) measure a translated path, and `--kind text` sends a text message
+//! (the pattern mapped to printable ASCII, so it is valid UTF-8 without `0xFF`): a hixie
+//! sender's text, whose length is not on the wire, reaches hybi receivers as a fragmented
+//! message. Binary to a hixie receiver needs the server's `--session-binary-to-hixie
+//! length-prefixed`, and binary from a hixie sender its `--hixie-binary length-prefixed`.
+//! The raw relay knows no dialects; its run is the same bytes unframed.
+//!
 //! Exit status 0 only if the message arrived whole and right; 1 otherwise (problems on
 //! stderr), 2 for bad arguments. Every socket operation has a timeout.
 
@@ -89,6 +98,9 @@ pub struct Options {
     bytes: u64,
     mask: Mask,
     server_pid: Option<u32>,
+    sender: Dialect,
+    receiver: Dialect,
+    kind: MessageKind,
 }
 
 impl Options {
@@ -99,6 +111,9 @@ impl Options {
             bytes: 256 << 20,
             mask: Mask::Premasked,
             server_pid: None,
+            sender: Dialect::Rfc6455,
+            receiver: Dialect::Rfc6455,
+            kind: MessageKind::Binary,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -126,6 +141,23 @@ impl Options {
                         "premasked" => Mask::Premasked,
                         "live" => Mask::Live,
                         other => return Err(format!("--mask premasked|live, not {other:?}")),
+                    }
+                }
+                "--sender-dialect" | "--receiver-dialect" => {
+                    let name = value()?;
+                    let dialect = Dialect::from_name(name)
+                        .ok_or(format!("{arg}: no dialect called {name:?}"))?;
+                    if arg == "--sender-dialect" {
+                        options.sender = dialect;
+                    } else {
+                        options.receiver = dialect;
+                    }
+                }
+                "--kind" => {
+                    options.kind = match value()?.as_str() {
+                        "binary" => MessageKind::Binary,
+                        "text" => MessageKind::Text,
+                        other => return Err(format!("--kind binary|text, not {other:?}")),
                     }
                 }
                 "--server-pid" => {
@@ -177,8 +209,9 @@ fn thread_cpu_ns() -> u64 {
 // ===== the payload =====
 
 /// The pattern, extended by its first `WRITE` bytes so that any write is one contiguous
-/// slice: the payload byte at offset `i` is `pattern[i % PATTERN]`.
-fn pattern() -> Vec<u8> {
+/// slice: the payload byte at offset `i` is `pattern[i % PATTERN]`. For text, each byte is
+/// mapped to printable ASCII.
+fn pattern(kind: MessageKind) -> Vec<u8> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut bytes: Vec<u8> = (0..PATTERN / 8)
         .flat_map(|_| {
@@ -189,6 +222,11 @@ fn pattern() -> Vec<u8> {
         })
         .collect();
     bytes.extend_from_within(..WRITE);
+    if kind == MessageKind::Text {
+        for b in &mut bytes {
+            *b = b' ' + *b % 95;
+        }
+    }
     bytes
 }
 
@@ -243,9 +281,9 @@ impl Peer {
         })
     }
 
-    /// Connect and complete the RFC 6455 handshake (waiting for `session ready` is separate,
-    /// since it comes only once both members are in).
-    fn ws(host: &str, path: &str, seed: u64) -> io::Result<Peer> {
+    /// Connect and complete `dialect`'s opening handshake (waiting for `session ready` is
+    /// separate, since it comes only once both members are in).
+    fn ws(dialect: Dialect, host: &str, path: &str, seed: u64) -> io::Result<Peer> {
         let mut stream = connect(host)?;
         let mut x = seed;
         let mut random = |buf: &mut [u8]| {
@@ -256,7 +294,7 @@ impl Peer {
                 *b = x as u8;
             }
         };
-        let config = ClientConfig::new(Dialect::Rfc6455, host, path);
+        let config = ClientConfig::new(dialect, host, path);
         let mut request = Vec::new();
         let handshake = client_request(&config, &mut random, &mut request);
         stream.write_all(&request)?;
@@ -280,8 +318,8 @@ impl Peer {
         Ok(Peer {
             stream,
             ws: Some((
-                Encoder::client(Dialect::Rfc6455, mask_seed),
-                Decoder::new(Dialect::Rfc6455, Role::Client, &limits),
+                Encoder::client(dialect, mask_seed),
+                Decoder::new(dialect, Role::Client, &limits),
             )),
             pending: buf.split_off(consumed),
         })
@@ -349,9 +387,10 @@ struct Received {
     problems: Vec<String>,
 }
 
-/// Read the message: every byte in raw mode; in WebSocket mode, one binary message of
-/// `total` bytes (pings skipped). Returns when it is complete, or at the first problem.
-fn receive(peer: &mut Peer, total: u64) -> Received {
+/// Read the message: every byte in raw mode; in WebSocket mode, one message of `kind` and
+/// `total` bytes (its length announced or not; pings skipped). Returns when it is complete,
+/// or at the first problem.
+fn receive(peer: &mut Peer, kind: MessageKind, total: u64) -> Received {
     let mut got = Received {
         first: None,
         last: None,
@@ -391,10 +430,10 @@ fn receive(peer: &mut Peer, total: u64) -> Received {
                 let mut problem = None;
                 let checksum = &mut got.checksum;
                 let result = decoder.decode_each(&mut buf[..kept + n], |event| match event {
-                    Event::MessageStart {
-                        kind: MessageKind::Binary,
-                        len: Some(len),
-                    } if len == total && checksum.bytes() == 0 => {}
+                    Event::MessageStart { kind: k, len }
+                        if k == kind
+                            && len.is_none_or(|len| len == total)
+                            && checksum.bytes() == 0 => {}
                     Event::Data(d) => checksum.update(d),
                     Event::MessageEnd => ended = true,
                     Event::Ping(_) | Event::Pong(_) => {}
@@ -472,7 +511,7 @@ fn send(
 
 pub fn run(options: &Options) -> Result<(), String> {
     let total = options.bytes;
-    let plain = pattern();
+    let plain = pattern(options.kind);
     let mut expected = Checksum::default();
     let mut pos = 0;
     while pos < total {
@@ -485,8 +524,9 @@ pub fn run(options: &Options) -> Result<(), String> {
     let seed = seed();
     let (mut receiver, mut sender) = match (&options.ws, &options.raw) {
         (Some((host, path)), _) => {
-            let receiver = Peer::ws(host, path, seed).map_err(|e| format!("receiver: {e}"))?;
-            let sender = Peer::ws(host, path, seed.rotate_left(17) ^ 0x5555)
+            let receiver = Peer::ws(options.receiver, host, path, seed)
+                .map_err(|e| format!("receiver: {e}"))?;
+            let sender = Peer::ws(options.sender, host, path, seed.rotate_left(17) ^ 0x5555)
                 .map_err(|e| format!("sender: {e}"))?;
             (receiver, sender)
         }
@@ -525,7 +565,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     let mut source: &[u8] = &plain;
     if let Some((encoder, _)) = sender.ws.as_mut() {
         let frame = encoder
-            .begin(MessageKind::Binary, Some(total))
+            .begin(options.kind, Some(total))
             .map_err(|e| e.to_string())?;
         head.extend_from_slice(&frame);
         if options.mask == Mask::Premasked {
@@ -544,9 +584,10 @@ pub fn run(options: &Options) -> Result<(), String> {
     }
     let cpu_before = options.server_pid.map(process_cpu_ns);
 
+    let options_kind = options.kind;
     let receiving = std::thread::spawn(move || {
         let cpu = thread_cpu_ns();
-        let got = receive(&mut receiver, total);
+        let got = receive(&mut receiver, options_kind, total);
         (receiver, got, thread_cpu_ns().saturating_sub(cpu))
     });
     let sender_cpu = thread_cpu_ns();
@@ -594,6 +635,17 @@ pub fn run(options: &Options) -> Result<(), String> {
         total as f64 / seconds / 1e6,
         ttfb * 1e3,
     );
+    if options.ws.is_some() {
+        line += &format!(
+            " sender={} receiver={} kind={}",
+            options.sender.name(),
+            options.receiver.name(),
+            match options.kind {
+                MessageKind::Text => "text",
+                MessageKind::Binary => "binary",
+            }
+        );
+    }
     if let (Some(idle), Some((peak, after))) = (idle_rss, memory) {
         line += &format!(" idle_rss_kib={idle} peak_rss_kib={peak} after_rss_kib={after}");
     }
