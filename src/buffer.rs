@@ -1,6 +1,6 @@
 //! The outgoing byte queue of one connection.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 
 /// Bytes waiting to be written, in order. Bounded by the caller (`Settings::max_write_buffer`);
 /// memory is returned once the queue empties.
@@ -45,6 +45,26 @@ impl WriteQueue {
         if self.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
             self.buf = Vec::new();
             self.head = 0;
+        }
+    }
+
+    /// Write what is queued, then `bytes`, in one call, as far as the writer takes them.
+    /// Returns the bytes written in all and how many of them were from `bytes` (none unless
+    /// the whole queue went first); the caller queues the rest of `bytes`.
+    pub(crate) fn write_through(
+        &mut self,
+        w: &mut impl Write,
+        bytes: &[u8],
+    ) -> io::Result<(usize, usize)> {
+        let queued = self.len();
+        let n = w.write_vectored(&[IoSlice::new(&self.buf[self.head..]), IoSlice::new(bytes)])?;
+        if n >= queued {
+            self.buf.clear();
+            self.head = 0;
+            Ok((n, n - queued))
+        } else {
+            self.head += n;
+            Ok((n, 0))
         }
     }
 
@@ -118,5 +138,35 @@ mod tests {
             q.write_to(&mut w).unwrap();
         }
         assert_eq!(w.got, data);
+    }
+
+    #[test]
+    fn write_through_sends_the_queue_first_and_reports_what_it_took_of_the_new_bytes() {
+        let mut q = WriteQueue::default();
+        let mut w = Trickle {
+            got: Vec::new(),
+            room: 7,
+            calls: 0,
+        };
+        let data: Vec<u8> = (0..100u8).collect();
+        let mut sent = Vec::new();
+        q.extend(&data[..10]);
+        // The writer takes 7 bytes a call (one slice at a time) and blocks every third call:
+        // the queue's first 7, then its last 3, then nothing, then 7 of the new bytes.
+        let (written, taken) = q.write_through(&mut w, &data[10..30]).unwrap();
+        assert_eq!((written, taken, q.len()), (7, 0, 3));
+        let (written, taken) = q.write_through(&mut w, &data[10..30]).unwrap();
+        assert_eq!((written, taken, q.len()), (3, 0, 0));
+        let blocked = q.write_through(&mut w, &data[10..30]).unwrap_err();
+        assert_eq!(blocked.kind(), io::ErrorKind::WouldBlock);
+        let (written, taken) = q.write_through(&mut w, &data[10..30]).unwrap();
+        assert_eq!((written, taken, q.len()), (7, 7, 0));
+        sent.extend_from_slice(&w.got);
+        q.extend(&data[17..30]);
+        while !q.is_empty() {
+            let _ = q.write_to(&mut w);
+        }
+        assert_eq!(w.got, data[..30]);
+        assert_eq!(sent, data[..17]);
     }
 }

@@ -8,7 +8,6 @@ use crate::socket::{CloseInfo, ReadyState, Socket, SocketId};
 use crate::timers::{Deadlines, TIMER_KINDS};
 use crate::SendError;
 use mio::net::TcpStream;
-use std::io::Write;
 use std::net::SocketAddr;
 use ws_protocols::close as close_code;
 use ws_protocols::frame::{Control, FrameHead};
@@ -54,6 +53,9 @@ enum HeldControl {
 
 /// The smallest payload chunk [`Conn::push_payload`] writes through instead of queueing.
 const WRITE_THROUGH_MIN: usize = 16 << 10;
+/// The most that may be queued before a chunk that is written through: room for the heads
+/// of a few frames (the message's, a fragment's), not a backlog.
+const WRITE_THROUGH_MAX_QUEUED: usize = 64;
 
 /// What the loop must do with a connection once a handler is done with it.
 #[derive(Default)]
@@ -222,22 +224,24 @@ impl Conn {
 
     /// Append payload bytes, masked if the encoder masks (it never does on a server).
     ///
-    /// A large chunk with nothing queued before it goes to the socket at once, straight from
-    /// the caller's buffer (for a pipe, the loop's read buffer), and only what the socket does
-    /// not take is queued: a stream forwarded cut-through is then copied once less. Anything
-    /// else waits in the queue for the loop's flush, which lets small frames share a write.
+    /// A large chunk with at most a frame head or two queued before it goes to the socket at
+    /// once, in one `writev` with those bytes, straight from the caller's buffer (for a pipe,
+    /// the loop's read buffer), and only what the socket does not take is queued: a stream
+    /// forwarded cut-through is then copied once less, whether it keeps its frame or is cut
+    /// into fragments. Anything else waits in the queue for the loop's flush, which lets small
+    /// frames share a write, and a queue that is already long is left to the flush.
     fn push_payload(&mut self, data: &[u8]) {
         let codec = self.codec.as_mut().expect("open connection has a codec");
         let mut data = data;
         if data.len() >= WRITE_THROUGH_MIN
-            && self.out.is_empty()
+            && self.out.len() <= WRITE_THROUGH_MAX_QUEUED
             && self.phase == Phase::Open
             && !codec.encoder.masks()
         {
             // An error leaves the bytes queued; the loop's flush meets it again and handles it.
-            if let Ok(n) = self.stream.write(data) {
-                self.bytes_out += n as u64;
-                data = &data[n..];
+            if let Ok((written, taken)) = self.out.write_through(&mut self.stream, data) {
+                self.bytes_out += written as u64;
+                data = &data[taken..];
             }
         }
         let bytes = self.out.extend_mut(data);
