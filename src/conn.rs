@@ -474,7 +474,7 @@ impl Socket for Conn {
         let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
         let hixie_text = codec.dialect.caps().framing == Framing::Sentinel
             && codec.encoder.open_kind() == Some(MessageKind::Text);
-        if hixie_text && data.contains(&0xff) {
+        if hixie_text && !ws_protocols::frame::fits_hixie_text(data) {
             // Valid UTF-8 never holds 0xFF; one here would end the hixie frame early.
             return Err(SendError::Invalid(EncodeError::Unsupported(
                 "0xFF inside hixie text",

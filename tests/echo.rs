@@ -265,3 +265,42 @@ fn fragment_size_splits_outgoing_messages_on_the_wire() {
     );
     assert_eq!(&wire[2512..], &[0x80, 0x00], "empty final continuation");
 }
+
+#[test]
+fn a_streamed_text_chunk_holding_0xff_is_refused_on_hixie_and_the_message_goes_on() {
+    // 0xFF would end the hixie text frame early; the chunk is refused, not sent.
+    struct Streamer(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+    impl ws::Handler for Streamer {
+        fn on_open(&mut self, cx: &mut ws::Cx<'_>, id: ws::SocketId) {
+            let Some(socket) = cx.socket(id) else { return };
+            let mut results = Vec::new();
+            results.push(format!(
+                "{:?}",
+                socket.begin_message(MessageKind::Text, None)
+            ));
+            let long_and_clean = "a".repeat(70_000);
+            results.push(format!(
+                "{:?}",
+                socket.send_chunk(long_and_clean.as_bytes())
+            ));
+            let mut bad = vec![b'b'; 70_000];
+            bad[69_999] = 0xff;
+            results.push(format!("{:?}", socket.send_chunk(&bad)));
+            results.push(format!("{:?}", socket.send_chunk(b"end")));
+            results.push(format!("{:?}", socket.end_message()));
+            *self.0.lock().unwrap() = results;
+        }
+    }
+    let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = TestServer::start(
+        ws::Server::builder().route("/stream", Streamer(std::sync::Arc::clone(&results))),
+    );
+    let mut client = Client::connect(server.addr, "/stream", Dialect::Hixie76);
+    let expected = format!("{}end", "a".repeat(70_000));
+    assert_eq!(client.recv_message(), Received::Text(expected));
+    let results = results.lock().unwrap().clone();
+    assert_eq!(results[..2], ["Ok(())", "Ok(())"]);
+    assert!(results[2].starts_with("Err("), "{results:?}");
+    assert!(results[2].contains("0xFF"), "{results:?}");
+    assert_eq!(results[3..], ["Ok(())", "Ok(())"]);
+}

@@ -33,7 +33,7 @@ mod wire;
 
 pub use encoder::{Control, Encoder};
 pub use framed::FramedDecoder;
-pub use sentinel::SentinelDecoder;
+pub use sentinel::{fits_hixie_text, SentinelDecoder};
 pub use wire::{FrameHead, MAX_HEADER};
 
 use crate::dialect::{Dialect, Framing, Role};

@@ -17,6 +17,19 @@ use crate::event::{CloseFrame, Event, MessageKind};
 use crate::limits::Limits;
 use crate::utf8::Utf8Validator;
 
+/// Whether `bytes` may go inside a hixie `00 .. FF` text frame: they must not hold `FF`, which
+/// would end the frame early (valid UTF-8 never does). Vectorised, since an encoder that
+/// streams text into a hixie frame checks every byte.
+///
+/// ```
+/// use ws_protocols::frame::fits_hixie_text;
+/// assert!(fits_hixie_text("caf\u{e9}".as_bytes()));
+/// assert!(!fits_hixie_text(&[b'a', 0xff, b'b']));
+/// ```
+pub fn fits_hixie_text(bytes: &[u8]) -> bool {
+    memchr::memchr(0xff, bytes).is_none()
+}
+
 /// Enough base-128 digits for any length below 2^63; more is a hostile prefix.
 const MAX_LENGTH_BYTES: u8 = 9;
 
