@@ -1023,6 +1023,10 @@ impl EventLoop {
         let stats = &self.shared.stats;
         stats.connections_open.fetch_sub(1, Relaxed);
         stats.queued_bytes.fetch_sub(conn.reported_queue, Relaxed);
+        // Written through by a `Socket` call since the last `service`.
+        stats
+            .bytes_written
+            .fetch_add(conn.bytes_out - conn.reported_out, Relaxed);
         if let Some(route) = conn.route {
             self.mounts[route].clients.remove(&id);
         }
