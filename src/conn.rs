@@ -1,6 +1,7 @@
 //! One connection's I/O shell: its socket, its queues, where it is in its life, and the
-//! application's [`Socket`] calls, which only encode into the outgoing queue. The event loop
-//! does the reading, writing and timing.
+//! application's [`Socket`] calls, which encode into the outgoing queue (a large payload
+//! chunk may go straight to the socket instead: [`Conn::push_payload`]). The event loop does
+//! the reading, the flushing and the timing.
 
 use crate::buffer::WriteQueue;
 use crate::settings::{HixieBinary, Settings};
