@@ -37,8 +37,8 @@ mod unacked;
 
 pub use attach::{attach, upgrade_response, Attached, UpgradeResponse};
 pub use client::{
-    connect, connect_with, Client, ClientError, ClientEvent, ClientReceiver, ClientSender,
-    ConnectOptions, MessageWriter, UrlError,
+    connect, connect_with, Client, ClientError, ClientEvent, ClientPiece, ClientReceiver,
+    ClientSender, ConnectOptions, MessageWriter, UrlError,
 };
 pub use echo::Echo;
 pub use error::{Error, SendError};

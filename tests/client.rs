@@ -15,8 +15,8 @@ use ws::protocols::{
     ClientHandshakeError, Decode, Decoder, Dialect, Event, Limits, MessageKind, ProtocolError, Role,
 };
 use ws::{
-    Client, ClientError, ClientEvent, ConnectOptions, HixieBinary, OriginPolicy, Server, Settings,
-    UrlError,
+    Client, ClientError, ClientEvent, ClientPiece, ConnectOptions, HixieBinary, OriginPolicy,
+    Server, Settings, UrlError,
 };
 
 const TEXT_SIZES: &[usize] = &[0, 125, 126, 65535, 65536];
@@ -155,6 +155,72 @@ fn echo_streamed(dialect: Dialect) {
     message.write_chunk("still ok".as_bytes()).unwrap();
     message.finish().unwrap();
     assert_eq!(next(&mut client), ClientEvent::Text("ok still ok".into()));
+}
+
+/// Collect one message with `recv_piece`: its start, its pieces, its end.
+fn recv_in_pieces(client: &mut Client) -> (MessageKind, Option<u64>, Vec<Vec<u8>>) {
+    let (kind, len) = loop {
+        match client.recv_piece().expect("recv_piece") {
+            ClientPiece::Start { kind, len } => break (kind, len),
+            ClientPiece::Other(ClientEvent::Ping(_) | ClientEvent::Pong(_)) => {}
+            other => panic!("expected a message start, got {other:?}"),
+        }
+    };
+    let mut pieces = Vec::new();
+    loop {
+        match client.recv_piece().expect("recv_piece") {
+            ClientPiece::Data(bytes) => pieces.push(bytes),
+            ClientPiece::End => return (kind, len, pieces),
+            ClientPiece::Other(ClientEvent::Ping(_) | ClientEvent::Pong(_)) => {}
+            other => panic!("expected data or the end, got {other:?}"),
+        }
+    }
+}
+
+fn receive_in_pieces(dialect: Dialect) {
+    let server = TestServer::echo(Settings::default());
+    let mut client = connect(&server, dialect);
+    // Bigger than the client's 64 KiB read buffer: it must come in several pieces.
+    let text = text_of(300_000);
+    client.send_text(&text).unwrap();
+    let (kind, len, pieces) = recv_in_pieces(&mut client);
+    assert_eq!(kind, MessageKind::Text);
+    // Our server sends a whole message as one frame of declared length; hixie text has none.
+    let declared = dialect.caps().framing != ws::protocols::Framing::Sentinel;
+    assert_eq!(len, declared.then_some(300_000), "{dialect}");
+    assert!(pieces.len() > 1, "{dialect}: {} piece(s)", pieces.len());
+    assert!(pieces.concat() == text.as_bytes(), "{dialect}: text intact");
+
+    if dialect.caps().binary {
+        let data = binary_of(300_000);
+        client.send_binary(&data).unwrap();
+        let (kind, len, pieces) = recv_in_pieces(&mut client);
+        assert_eq!(
+            (kind, len),
+            (MessageKind::Binary, Some(300_000)),
+            "{dialect}"
+        );
+        assert!(pieces.concat() == data, "{dialect}: binary intact");
+    }
+
+    // A message begun by recv_piece is finished by recv_piece; recv refuses in between and
+    // consumes nothing. Then recv works again.
+    client.send_text("in pieces").unwrap();
+    assert!(matches!(
+        client.recv_piece().unwrap(),
+        ClientPiece::Start {
+            kind: MessageKind::Text,
+            ..
+        }
+    ));
+    assert!(matches!(client.recv(), Err(ClientError::MessageOpen)));
+    assert_eq!(
+        client.recv_piece().unwrap(),
+        ClientPiece::Data(b"in pieces".to_vec())
+    );
+    assert_eq!(client.recv_piece().unwrap(), ClientPiece::End);
+    client.send_text("whole").unwrap();
+    assert_eq!(next(&mut client), ClientEvent::Text("whole".into()));
 }
 
 fn fragment_size(dialect: Dialect) {
@@ -318,6 +384,7 @@ macro_rules! suite {
             #[test] fn echoes_text_of_every_boundary_size() { echo_text($dialect) }
             #[test] fn echoes_binary_or_refuses_it() { echo_binary($dialect) }
             #[test] fn streams_messages_of_unknown_length() { echo_streamed($dialect) }
+            #[test] fn receives_messages_in_pieces() { receive_in_pieces($dialect) }
             #[test] fn sends_fragments_of_the_set_size() { fragment_size($dialect) }
             #[test] fn pings_or_refuses_to() { ping_pong($dialect) }
             #[test] fn closes_cleanly_from_the_client() { client_closes($dialect) }
@@ -549,6 +616,34 @@ fn a_masked_frame_from_the_server_fails_the_connection_with_1002() {
     assert!(matches!(client.recv(), Err(ClientError::Closed)));
     assert!(matches!(client.send_text("x"), Err(ClientError::Closed)));
     assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), ["close Some(1002)"]);
+    server.join().unwrap();
+}
+
+#[test]
+fn invalid_utf8_in_text_received_in_pieces_fails_before_the_bad_bytes_are_handed_out() {
+    let (tx, rx) = mpsc::channel();
+    let (addr, server) = fake_server(move |mut stream, pending| {
+        // A text message in two fragments: "ok " then a byte that is never UTF-8.
+        stream.write_all(&[0x01, 0x03, b'o', b'k', b' ']).unwrap();
+        stream.write_all(&[0x80, 0x02, b'x', 0xff]).unwrap();
+        tx.send(client_frames(stream, pending)).unwrap();
+    });
+    let mut client = ws::connect_with(&url(addr, "/"), options(Dialect::Rfc6455)).unwrap();
+    let start = ClientPiece::Start {
+        kind: MessageKind::Text,
+        len: None,
+    };
+    assert_eq!(client.recv_piece().unwrap(), start);
+    assert_eq!(
+        client.recv_piece().unwrap(),
+        ClientPiece::Data(b"ok ".to_vec())
+    );
+    match client.recv_piece() {
+        Err(ClientError::Protocol(ProtocolError::InvalidUtf8)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(client.recv_piece(), Err(ClientError::Closed)));
+    assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), ["close Some(1007)"]);
     server.join().unwrap();
 }
 
@@ -812,4 +907,77 @@ fn cli_failures_exit_non_zero_with_the_reason_on_stderr() {
     let (code, _, err) = run_cli(&["connect", "wss://127.0.0.1:1/"], b"");
     assert_eq!(code, Some(1));
     assert!(err.contains("TLS"), "{err}");
+}
+
+/// Byte `i` of the piped payload.
+fn piped_byte(i: usize) -> u8 {
+    (i.wrapping_mul(2_654_435_761) >> 13) as u8
+}
+
+#[test]
+fn two_clients_pipe_a_big_payload_through_a_session_without_holding_it_whole() {
+    // What the pipe's users do: one client streams a message it never holds whole, the
+    // other takes it in pieces; the server forwards it cut-through, in another dialect.
+    let server = TestServer::start(Server::builder().mount(ws::Sessions::mount(
+        "/sessions/*",
+        ws::SessionOptions::default(),
+    )));
+    let url = url(server.addr, "/sessions/big");
+    let mut receiver = ws::connect_with(&url, options(Dialect::Rfc6455)).unwrap();
+    let mut sender = ws::connect_with(&url, options(Dialect::Hybi07)).unwrap();
+    assert_eq!(
+        next(&mut receiver),
+        ClientEvent::Text("session ready".into())
+    );
+    assert_eq!(next(&mut sender), ClientEvent::Text("session ready".into()));
+    const TOTAL: usize = 32 << 20;
+    let writer = thread::spawn(move || {
+        let mut message = sender.begin_message(MessageKind::Binary).unwrap();
+        let mut piece = vec![0u8; 100_000];
+        let mut sent = 0;
+        while sent < TOTAL {
+            let n = piece.len().min(TOTAL - sent);
+            for (k, b) in piece[..n].iter_mut().enumerate() {
+                *b = piped_byte(sent + k);
+            }
+            message.write_chunk(&piece[..n]).unwrap();
+            sent += n;
+        }
+        message.finish().unwrap();
+        sender
+    });
+    let mut got = 0;
+    let mut pieces = 0;
+    let mut largest = 0;
+    match receiver.recv_piece().unwrap() {
+        // hybi-07 streams a message of unknown length as fragments.
+        ClientPiece::Start { kind, len } => assert_eq!((kind, len), (MessageKind::Binary, None)),
+        other => panic!("expected the message to start, got {other:?}"),
+    }
+    loop {
+        match receiver.recv_piece().unwrap() {
+            ClientPiece::Data(bytes) => {
+                let wrong = bytes
+                    .iter()
+                    .enumerate()
+                    .find(|&(k, &b)| b != piped_byte(got + k));
+                assert!(wrong.is_none(), "byte {} differs", got + wrong.unwrap().0);
+                got += bytes.len();
+                pieces += 1;
+                largest = largest.max(bytes.len());
+            }
+            ClientPiece::End => break,
+            ClientPiece::Other(ClientEvent::Ping(_) | ClientEvent::Pong(_)) => {}
+            other => panic!("expected data or the end, got {other:?}"),
+        }
+    }
+    assert_eq!(got, TOTAL);
+    assert!(pieces > 100, "{pieces} pieces");
+    assert!(
+        largest <= 64 << 10,
+        "pieces no bigger than a read: {largest}"
+    );
+    let mut sender = writer.join().unwrap();
+    sender.send_text("done").unwrap();
+    assert_eq!(next(&mut receiver), ClientEvent::Text("done".into()));
 }

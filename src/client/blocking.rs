@@ -1,7 +1,7 @@
 //! The blocking client: one value that sends and receives.
 
 use super::error::ClientError;
-use super::event::ClientEvent;
+use super::event::{ClientEvent, ClientPiece};
 use super::receiver::ClientReceiver;
 use super::sender::{ClientSender, MessageWriter};
 use super::shared::Shared;
@@ -290,6 +290,41 @@ impl Client {
     /// ```
     pub fn recv(&mut self) -> Result<ClientEvent, ClientError> {
         self.receiver.recv()
+    }
+
+    /// Like [`Client::recv`], but a message comes in pieces as its bytes arrive
+    /// ([`ClientPiece::Start`], [`ClientPiece::Data`]..., [`ClientPiece::End`]) instead of
+    /// whole, so it never has to fit in memory: the way to take a big payload from a pipe
+    /// session. Pings, pongs and the end of the connection come as [`ClientPiece::Other`].
+    /// The size limits of [`crate::ConnectOptions`] still apply to each message; raise
+    /// `max_message` and `max_frame` for big payloads.
+    ///
+    /// A message begun by `recv` must be finished by `recv` and one begun by `recv_piece` by
+    /// `recv_piece`; the other returns [`ClientError::MessageOpen`] and consumes nothing.
+    /// Errors are otherwise those of `recv`.
+    ///
+    /// ```
+    /// # let server = ws::Server::builder().route("/echo", ws::Echo).bind("127.0.0.1:0")?;
+    /// # let url = format!("ws://{}/echo", server.local_addr().unwrap());
+    /// # std::thread::spawn(move || server.run());
+    /// use std::io::Write;
+    /// use ws::ClientPiece;
+    ///
+    /// let mut client = ws::connect(&url)?;
+    /// client.send_binary(&vec![1u8; 300_000])?;
+    /// let mut file = Vec::new(); // or a std::fs::File
+    /// loop {
+    ///     match client.recv_piece()? {
+    ///         ClientPiece::Data(bytes) => file.write_all(&bytes)?,
+    ///         ClientPiece::End => break,
+    ///         _ => {}
+    ///     }
+    /// }
+    /// assert_eq!(file.len(), 300_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_piece(&mut self) -> Result<ClientPiece, ClientError> {
+        self.receiver.recv_piece()
     }
 
     /// Split into a sending and a receiving half, to use from two threads. Pings and closes

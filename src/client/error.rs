@@ -57,6 +57,9 @@ pub enum ClientError {
     /// The connection is closed: the close handshake is done (or under way, for sends), the
     /// connection failed, or an earlier write failed part-way through a frame.
     Closed,
+    /// A message is open in the other way of receiving: one begun by `recv` must be finished
+    /// by `recv`, one begun by `recv_piece` by `recv_piece`. Nothing was consumed.
+    MessageOpen,
 }
 
 impl ClientError {
@@ -102,6 +105,9 @@ impl fmt::Display for ClientError {
             ClientError::Invalid(e) => write!(f, "cannot send: {e}"),
             ClientError::NotUtf8 => f.write_str("streamed text is not valid UTF-8"),
             ClientError::Closed => f.write_str("the connection is closed"),
+            ClientError::MessageOpen => {
+                f.write_str("a message begun by the other of recv and recv_piece is open")
+            }
         }
     }
 }

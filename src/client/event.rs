@@ -49,3 +49,47 @@ pub enum ClientEvent {
     ///   close timeout: code 1006, `clean: false`, a reason saying which.
     Close(CloseInfo),
 }
+
+/// What [`crate::Client::recv_piece`] returns: a message in pieces as they arrive, so a
+/// payload bigger than memory (or than is worth holding) can be streamed to a file or another
+/// socket. Everything else is reported as [`ClientEvent`]s, as by `recv`.
+///
+/// ```
+/// # let server = ws::Server::builder().route("/echo", ws::Echo).bind("127.0.0.1:0")?;
+/// # let url = format!("ws://{}/echo", server.local_addr().unwrap());
+/// # std::thread::spawn(move || server.run());
+/// use ws::ClientPiece;
+///
+/// let mut client = ws::connect(&url)?;
+/// client.send_binary(&vec![7u8; 1 << 20])?;
+/// let mut total = 0;
+/// loop {
+///     match client.recv_piece()? {
+///         ClientPiece::Start { len, .. } => assert_eq!(len, Some(1 << 20)),
+///         ClientPiece::Data(bytes) => total += bytes.len(),
+///         ClientPiece::End => break,
+///         ClientPiece::Other(_) => {}
+///     }
+/// }
+/// assert_eq!(total, 1 << 20);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientPiece {
+    /// A message begins: its kind, and its length when the wire says it up front (a frame
+    /// of declared length, a hixie binary frame); `None` for a fragmented message or hixie
+    /// text.
+    Start {
+        /// Text or binary.
+        kind: ws_protocols::MessageKind,
+        /// The payload length, if announced.
+        len: Option<u64>,
+    },
+    /// The next payload bytes of the message, in order. Text has been checked as it came:
+    /// the pieces together are valid UTF-8, but one piece may end inside a character.
+    Data(Vec<u8>),
+    /// The message is complete (and text valid UTF-8 to its end).
+    End,
+    /// A ping, a pong or the end of the connection, as [`ClientEvent`] (never a message).
+    Other(ClientEvent),
+}

@@ -40,7 +40,7 @@ pub(crate) use url::WsUrl;
 
 pub use blocking::Client;
 pub use error::ClientError;
-pub use event::ClientEvent;
+pub use event::{ClientEvent, ClientPiece};
 pub use options::ConnectOptions;
 pub use receiver::ClientReceiver;
 pub use sender::{ClientSender, MessageWriter};

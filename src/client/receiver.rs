@@ -1,7 +1,7 @@
 //! The receiving half: frames in, whole messages out; pings and closes answered.
 
 use super::error::ClientError;
-use super::event::ClientEvent;
+use super::event::{ClientEvent, ClientPiece};
 use super::shared::Shared;
 use crate::socket::CloseInfo;
 use std::io::{self, Read};
@@ -15,6 +15,14 @@ use ws_protocols::{close, Decode, Decoder, Event, Limits, MessageKind, ProtocolE
 const READ_BUF: usize = 64 << 10;
 /// Most memory reserved up front for a message whose length the server declared.
 const MAX_RESERVE: u64 = 1 << 20;
+
+/// A message being received.
+enum Open {
+    /// Assembled for `recv`.
+    Whole(MessageKind, Vec<u8>),
+    /// Handed out piece by piece by `recv_piece`.
+    Pieces,
+}
 
 /// The receiving half of a connection, from [`crate::Client::split`]. See
 /// [`crate::Client::recv`] for what `recv` does; the sending half is [`crate::ClientSender`].
@@ -37,7 +45,7 @@ pub struct ClientReceiver {
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
     end: usize,
-    message: Option<(MessageKind, Vec<u8>)>,
+    message: Option<Open>,
     read_timeout: Option<Duration>,
     /// The timeout last set on the socket, to skip redundant system calls.
     applied_timeout: Option<Option<Duration>>,
@@ -112,21 +120,59 @@ impl ClientReceiver {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv(&mut self) -> Result<ClientEvent, ClientError> {
+        match self.next(false)? {
+            ClientPiece::Other(event) => Ok(event),
+            // `next(false)` assembles messages and reports them as events.
+            piece => unreachable!("recv got {piece:?}"),
+        }
+    }
+
+    /// The next piece of a message, control frame or end of the connection. See
+    /// [`crate::Client::recv_piece`].
+    ///
+    /// ```
+    /// # let server = ws::Server::builder().route("/echo", ws::Echo).bind("127.0.0.1:0")?;
+    /// # let url = format!("ws://{}/echo", server.local_addr().unwrap());
+    /// # std::thread::spawn(move || server.run());
+    /// use ws::protocols::MessageKind;
+    /// use ws::ClientPiece;
+    ///
+    /// let (mut sender, mut receiver) = ws::connect(&url)?.split();
+    /// sender.send_text("in pieces")?;
+    /// let start = ClientPiece::Start { kind: MessageKind::Text, len: Some(9) };
+    /// assert_eq!(receiver.recv_piece()?, start);
+    /// assert_eq!(receiver.recv_piece()?, ClientPiece::Data(b"in pieces".to_vec()));
+    /// assert_eq!(receiver.recv_piece()?, ClientPiece::End);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_piece(&mut self) -> Result<ClientPiece, ClientError> {
+        self.next(true)
+    }
+
+    /// What `recv` (`pieces` false: messages assembled) or `recv_piece` returns.
+    fn next(&mut self, pieces: bool) -> Result<ClientPiece, ClientError> {
         if self.done {
             return Err(ClientError::Closed);
         }
+        match (&self.message, pieces) {
+            (Some(Open::Whole(..)), true) | (Some(Open::Pieces), false) => {
+                return Err(ClientError::MessageOpen)
+            }
+            _ => {}
+        }
         loop {
-            if let Some(event) = self.decode()? {
-                return Ok(event);
+            if let Some(piece) = self.decode(pieces)? {
+                return Ok(piece);
             }
             if let Some(event) = self.fill()? {
-                return Ok(event);
+                return Ok(ClientPiece::Other(event));
             }
         }
     }
 
-    /// Decode what is buffered, up to the next event worth returning.
-    fn decode(&mut self) -> Result<Option<ClientEvent>, ClientError> {
+    /// Decode what is buffered, up to the next thing worth returning: with `pieces`, every
+    /// part of a message; without, only whole messages (as `ClientPiece::Other`).
+    fn decode(&mut self, pieces: bool) -> Result<Option<ClientPiece>, ClientError> {
         loop {
             let (n, event) = match self.decoder.decode(&mut self.buf[self.start..self.end]) {
                 Ok(decoded) => decoded,
@@ -135,23 +181,32 @@ impl ClientReceiver {
             self.start += n;
             let found = match event {
                 None => return Ok(None),
+                Some(Event::MessageStart { kind, len }) if pieces => {
+                    self.message = Some(Open::Pieces);
+                    return Ok(Some(ClientPiece::Start { kind, len }));
+                }
                 Some(Event::MessageStart { kind, len }) => {
                     let reserve = len.unwrap_or(0).min(MAX_RESERVE) as usize;
-                    self.message = Some((kind, Vec::with_capacity(reserve)));
+                    self.message = Some(Open::Whole(kind, Vec::with_capacity(reserve)));
                     continue;
                 }
-                Some(Event::Data(data)) => {
-                    if let Some((_, message)) = self.message.as_mut() {
+                Some(Event::Data(data)) => match self.message.as_mut() {
+                    Some(Open::Whole(_, message)) => {
                         message.extend_from_slice(data);
+                        continue;
                     }
-                    continue;
-                }
+                    Some(Open::Pieces) if !data.is_empty() => {
+                        return Ok(Some(ClientPiece::Data(data.to_vec())));
+                    }
+                    _ => continue,
+                },
                 Some(Event::MessageEnd) => match self.message.take() {
-                    Some((MessageKind::Text, data)) => match String::from_utf8(data) {
+                    Some(Open::Whole(MessageKind::Text, data)) => match String::from_utf8(data) {
                         Ok(text) => ClientEvent::Text(text),
                         Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
                     },
-                    Some((MessageKind::Binary, data)) => ClientEvent::Binary(data),
+                    Some(Open::Whole(MessageKind::Binary, data)) => ClientEvent::Binary(data),
+                    Some(Open::Pieces) => return Ok(Some(ClientPiece::End)),
                     None => continue,
                 },
                 Some(Event::Ping(payload)) => {
@@ -179,7 +234,7 @@ impl ClientReceiver {
                     ClientEvent::Close(info)
                 }
             };
-            return Ok(Some(found));
+            return Ok(Some(ClientPiece::Other(found)));
         }
     }
 
