@@ -106,7 +106,7 @@ pub(crate) struct Conn {
     /// Bytes written to the socket so far.
     pub bytes_out: u64,
     /// `bytes_out` when last added to the server-wide total.
-    pub reported_out: u64,
+    reported_out: u64,
     /// While `awaiting_pong`: `bytes_out` when the ping was sent (or last seen to move),
     /// and the `bytes_out` at which the ping itself is on the wire (`None` while it is
     /// held behind a frame of declared length).
@@ -182,6 +182,18 @@ impl Conn {
             max_write_buffer: settings.max_write_buffer,
             fragment_size: settings.fragment_size,
             hixie_binary: settings.hixie_binary,
+        }
+    }
+
+    /// Add the bytes written since the last call, by the loop's flush or written through by a
+    /// `Socket` call ([`Conn::push_payload`]), to the server-wide `bytes_written`.
+    pub(crate) fn report_written(&mut self, stats: &crate::stats::Stats) {
+        let fresh = self.bytes_out - self.reported_out;
+        if fresh > 0 {
+            stats
+                .bytes_written
+                .fetch_add(fresh, std::sync::atomic::Ordering::Relaxed);
+            self.reported_out = self.bytes_out;
         }
     }
 

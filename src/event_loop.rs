@@ -866,11 +866,7 @@ impl EventLoop {
             }
         }
         let stats = &self.shared.stats;
-        // Also counts bytes a `Socket` call wrote through (`Conn::push_payload`).
-        stats
-            .bytes_written
-            .fetch_add(conn.bytes_out - conn.reported_out, Relaxed);
-        conn.reported_out = conn.bytes_out;
+        conn.report_written(stats);
         let queued = conn.out.len();
         if queued != conn.reported_queue {
             if queued > conn.reported_queue {
@@ -1023,10 +1019,7 @@ impl EventLoop {
         let stats = &self.shared.stats;
         stats.connections_open.fetch_sub(1, Relaxed);
         stats.queued_bytes.fetch_sub(conn.reported_queue, Relaxed);
-        // Written through by a `Socket` call since the last `service`.
-        stats
-            .bytes_written
-            .fetch_add(conn.bytes_out - conn.reported_out, Relaxed);
+        conn.report_written(stats);
         if let Some(route) = conn.route {
             self.mounts[route].clients.remove(&id);
         }
