@@ -133,16 +133,8 @@ run() {
         --seconds "$RUN_SECONDS" --warmup "$WARMUP" --window "$WINDOW" "$MODE" \
         --server-pid "$pid" 2>"$LOG_DIR/loadgen.err") || status=$?
     echo "$name $line" >>"$LOG_DIR/runs.txt"
-    if ((status != 0)); then
-        log "$name, size $size: load generator failed (status $status): $line"
-        cat "$LOG_DIR/loadgen.err" >&2
-        exit 1
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-        log "$name exited during the run; its output:"
-        tail -n 20 "$LOG_DIR/$name.log" >&2
-        exit 1
-    fi
+    check_run "$name, size $size: load generator" "$status" "$line" "$LOG_DIR/loadgen.err" \
+        "$name" "$pid"
     local rate cpu
     rate=$(field msgs_per_sec "$line")
     cpu=$(field server_cpu "$line")

@@ -1,6 +1,7 @@
 # Shared by the benchmark scripts (source it after defining `log`, `LOG_DIR` and
 # `START_TIMEOUT_TENTHS`): the process groups a script started, and only those, are stopped
-# on exit; free ports are found with `ss`; servers are awaited until they listen.
+# on exit; free ports are found with `ss`; servers are awaited until they listen; each run is
+# checked for failure.
 
 STARTED_PGIDS=()
 cleanup() {
@@ -23,6 +24,22 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 port_listening() { [[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]]; }
+
+# check_run WHAT STATUS LINE ERR_FILE NAME PID : after one measured run, exit with the run's
+# output if it failed (STATUS non-zero), or with server NAME's last output if PID has died.
+check_run() {
+    local what=$1 status=$2 line=$3 err_file=$4 name=$5 pid=$6
+    if ((status != 0)); then
+        log "$what failed (status $status): $line"
+        cat "$err_file" >&2
+        exit 1
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+        log "$name exited during the run; its output:"
+        tail -n 20 "$LOG_DIR/$name.log" >&2
+        exit 1
+    fi
+}
 
 # await_listening NAME PORT PID : wait until PORT listens; exit with NAME's last output if
 # PID dies first, or after START_TIMEOUT_TENTHS tenths of a second.

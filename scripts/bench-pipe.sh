@@ -105,16 +105,8 @@ transfer() {
     line=$(timeout "$RUN_TIMEOUT" "$BENCH" drive "${target[@]}" --mib "$MIB" --mask "$MASK" \
         --server-pid "$pid" 2>"$LOG_DIR/driver.err") || status=$?
     echo "$name $round $line" >>"$LOG_DIR/runs.txt"
-    if ((status != 0)); then
-        log "$name, round $round: the driver failed (status $status): $line"
-        cat "$LOG_DIR/driver.err" >&2
-        exit 1
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-        log "$name exited during the run; its output:"
-        tail -n 20 "$LOG_DIR/$name.log" >&2
-        exit 1
-    fi
+    check_run "$name, round $round: the driver" "$status" "$line" "$LOG_DIR/driver.err" \
+        "$name" "$pid"
     printf '%-12s %-7s %s\n' "$name" "$round" "$line" >&2
     echo "$round $line" >>"$LOG_DIR/$name.txt"
 }
