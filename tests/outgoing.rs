@@ -135,6 +135,21 @@ fn text(c: &mut Client) -> String {
     }
 }
 
+/// A client of `bridge` whose upstream connection in `dialect` has opened, with `chat`.
+fn bridged(bridge: &TestServer, dialect: Dialect) -> Client {
+    let mut c = Client::connect(
+        bridge.addr,
+        &format!("/bridge/echo?{dialect}"),
+        Dialect::Rfc6455,
+    );
+    assert_eq!(
+        text(&mut c),
+        format!("upstream open {} chat", dialect.name()),
+        "{dialect}"
+    );
+    c
+}
+
 #[test]
 fn the_loop_connects_out_in_every_dialect_and_frames_as_a_client() {
     let upstream = TestServer::echo(
@@ -144,16 +159,7 @@ fn the_loop_connects_out_in_every_dialect_and_frames_as_a_client() {
     );
     let bridge = bridge_to(upstream.addr);
     for dialect in Dialect::ALL {
-        let mut c = Client::connect(
-            bridge.addr,
-            &format!("/bridge/echo?{dialect}"),
-            Dialect::Rfc6455,
-        );
-        assert_eq!(
-            text(&mut c),
-            format!("upstream open {} chat", dialect.name()),
-            "{dialect}"
-        );
+        let mut c = bridged(&bridge, dialect);
         for size in [0usize, 1, 125, 126, 65535, 65536, 300_000] {
             let payload: String = (0..size).map(|i| (b'a' + (i % 26) as u8) as char).collect();
             c.send_text(&payload);
@@ -206,15 +212,7 @@ fn connect_url_takes_the_blocking_clients_options() {
     let upstream = TestServer::echo(Settings::default().subprotocols(vec!["chat".into()]));
     let bridge = bridge(upstream.addr, true);
     for dialect in [Dialect::Hixie76, Dialect::Hybi07, Dialect::Rfc6455] {
-        let mut c = Client::connect(
-            bridge.addr,
-            &format!("/bridge/echo?{dialect}"),
-            Dialect::Rfc6455,
-        );
-        assert_eq!(
-            text(&mut c),
-            format!("upstream open {} chat", dialect.name())
-        );
+        let mut c = bridged(&bridge, dialect);
         c.send_text("by url");
         assert_eq!(c.recv_message(), Received::Text("by url".into()));
     }
