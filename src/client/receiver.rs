@@ -1,4 +1,5 @@
-//! The receiving half: frames in, whole messages out; pings and closes answered.
+//! The receiving half: frames in, messages out (whole, or in pieces with `recv_piece`); pings
+//! and closes answered.
 
 use super::error::ClientError;
 use super::event::{ClientEvent, ClientPiece};
