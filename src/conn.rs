@@ -4,6 +4,7 @@
 //! the reading, the flushing and the timing.
 
 use crate::buffer::WriteQueue;
+use crate::held_controls::HeldControls;
 use crate::settings::{HixieBinary, Settings};
 use crate::socket::{CloseInfo, ReadyState, Socket, SocketId};
 use crate::timers::{Deadlines, TIMER_KINDS};
@@ -14,7 +15,7 @@ use ws_protocols::close as close_code;
 use ws_protocols::frame::{Control, FrameHead};
 use ws_protocols::handshake::{ClientHandshake, Request};
 use ws_protocols::message::MessageAssembler;
-use ws_protocols::{Decoder, Dialect, EncodeError, Encoder, Framing, MessageKind, Role};
+use ws_protocols::{Decoder, Dialect, EncodeError, Encoder, Framing, Limits, MessageKind, Role};
 
 /// Where a connection is.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,12 +45,6 @@ pub(crate) struct Codec {
     /// while that may still happen; then whether its `MessageEnd` is still to be skipped.
     pub direct: Option<(MessageKind, u64)>,
     pub skip_end: bool,
-}
-
-/// A control frame waiting for the end of the data frame being written.
-enum HeldControl {
-    Control(Control, Vec<u8>),
-    Close(Option<u16>, String),
 }
 
 /// The smallest payload chunk [`Conn::push_payload`] writes through instead of queueing.
@@ -97,7 +92,7 @@ pub(crate) struct Conn {
     pub deferred_close: Option<(u16, String)>,
     /// Control frames asked for while a data frame's payload was partly written (a piped
     /// message of known length): they go out right after that frame's last byte.
-    held_controls: Vec<HeldControl>,
+    held_controls: HeldControls,
     /// How the connection ended, reported by `on_close`.
     pub close_info: Option<CloseInfo>,
     /// Shut our side down once the queue has drained.
@@ -130,6 +125,11 @@ pub(crate) struct Conn {
     pub requests: Requests,
     /// Queue length last added to the server-wide total.
     pub reported_queue: usize,
+    /// What the unfinished whole message holds, as last added to the server-wide total.
+    pub reported_message: usize,
+    /// Bytes read but not processed because a handler paused the connection in the
+    /// middle of them (`Cx::pause`): processed first when it resumes, before reading more.
+    pub unprocessed: Vec<u8>,
     max_write_buffer: usize,
     fragment_size: Option<usize>,
     hixie_binary: HixieBinary,
@@ -162,7 +162,7 @@ impl Conn {
             close_sent: false,
             close_received: false,
             deferred_close: None,
-            held_controls: Vec::new(),
+            held_controls: HeldControls::default(),
             close_info: None,
             shutdown_after_flush: false,
             awaiting_pong: false,
@@ -179,6 +179,8 @@ impl Conn {
             outgoing: false,
             requests: Requests::default(),
             reported_queue: 0,
+            reported_message: 0,
+            unprocessed: Vec::new(),
             max_write_buffer: settings.max_write_buffer,
             fragment_size: settings.fragment_size,
             hixie_binary: settings.hixie_binary,
@@ -224,7 +226,7 @@ impl Conn {
     }
 
     fn check_room(&self, bytes: usize) -> Result<(), SendError> {
-        let buffered = self.out.len();
+        let buffered = self.queued();
         if buffered + bytes > self.max_write_buffer {
             return Err(SendError::BufferFull { buffered });
         }
@@ -260,14 +262,8 @@ impl Conn {
         let bytes = self.out.extend_mut(data);
         codec.encoder.mask_payload(bytes);
         if !self.held_controls.is_empty() && !codec.encoder.mid_frame() {
-            for held in std::mem::take(&mut self.held_controls) {
-                let out = self.out.vec_mut();
-                // Checked when held; nothing else can fail now that the frame is complete.
-                let _ = match held {
-                    HeldControl::Control(c, payload) => codec.encoder.control(c, &payload, out),
-                    HeldControl::Close(code, reason) => codec.encoder.close(code, &reason, out),
-                };
-            }
+            self.held_controls
+                .release(&mut codec.encoder, self.out.vec_mut());
         }
     }
 
@@ -276,35 +272,38 @@ impl Conn {
         !self.held_controls.is_empty()
     }
 
-    /// Queue a control frame now, or right after the data frame being written.
+    /// Bytes waiting to go out: the queue and the control frames held for the end of the
+    /// frame being written.
+    pub(crate) fn queued(&self) -> usize {
+        self.out.len() + self.held_controls.len()
+    }
+
+    /// Whether a control frame must wait for the end of the data frame being written.
+    fn must_hold_controls(&self) -> Result<bool, EncodeError> {
+        let codec = self.codec.as_ref().ok_or(EncodeError::NoMessage)?;
+        Ok(codec.encoder.mid_frame() && codec.dialect.caps().fragments)
+    }
+
+    /// Queue a ping or pong now, or right after the data frame being written (replacing
+    /// one of its kind already waiting there).
     pub(crate) fn send_control(
         &mut self,
         control: Control,
         payload: &[u8],
     ) -> Result<(), EncodeError> {
-        self.queue_control(HeldControl::Control(control, payload.to_vec()))
+        if self.must_hold_controls()? {
+            return self.held_controls.hold_control(control, payload);
+        }
+        let codec = self.codec.as_mut().ok_or(EncodeError::NoMessage)?;
+        codec.encoder.control(control, payload, self.out.vec_mut())
     }
 
     fn queue_close(&mut self, code: Option<u16>, reason: &str) -> Result<(), EncodeError> {
-        self.queue_control(HeldControl::Close(code, reason.to_owned()))
-    }
-
-    fn queue_control(&mut self, held: HeldControl) -> Result<(), EncodeError> {
+        if self.must_hold_controls()? {
+            return self.held_controls.hold_close(code, reason);
+        }
         let codec = self.codec.as_mut().ok_or(EncodeError::NoMessage)?;
-        if codec.encoder.mid_frame() && codec.dialect.caps().fragments {
-            if let HeldControl::Control(_, payload) = &held {
-                if payload.len() > 125 {
-                    return Err(EncodeError::ControlTooLong);
-                }
-            }
-            self.held_controls.push(held);
-            return Ok(());
-        }
-        let out = self.out.vec_mut();
-        match held {
-            HeldControl::Control(c, payload) => codec.encoder.control(c, &payload, out),
-            HeldControl::Close(code, reason) => codec.encoder.close(code, &reason, out),
-        }
+        codec.encoder.close(code, reason, self.out.vec_mut())
     }
 
     fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
@@ -448,7 +447,7 @@ impl Socket for Conn {
     }
 
     fn buffered_amount(&self) -> usize {
-        self.out.len()
+        self.queued()
     }
 
     fn send_text(&mut self, text: &str) -> Result<(), SendError> {
@@ -537,13 +536,18 @@ impl Socket for Conn {
     }
 }
 
+/// The largest message the assembler may hold (saturating where `usize` is narrower).
+fn assembly_limit(limits: &Limits) -> usize {
+    usize::try_from(limits.max_message).unwrap_or(usize::MAX)
+}
+
 /// The decoder and encoder for a freshly opened server-side connection.
-pub(crate) fn server_codec(dialect: Dialect, settings: &Settings, whole: bool) -> Codec {
+pub(crate) fn server_codec(dialect: Dialect, limits: &Limits, whole: bool) -> Codec {
     Codec {
         dialect,
-        decoder: Decoder::new(dialect, Role::Server, &settings.limits),
+        decoder: Decoder::new(dialect, Role::Server, limits),
         encoder: Encoder::server(dialect),
-        assembler: whole.then(|| MessageAssembler::new(settings.limits.max_message as usize)),
+        assembler: whole.then(|| MessageAssembler::new(assembly_limit(limits))),
         direct: None,
         skip_end: false,
     }
@@ -552,15 +556,15 @@ pub(crate) fn server_codec(dialect: Dialect, settings: &Settings, whole: bool) -
 /// The codec of an outgoing connection: masks what it sends, expects nothing masked.
 pub(crate) fn client_codec(
     dialect: Dialect,
-    settings: &Settings,
+    limits: &Limits,
     whole: bool,
     mask_seed: [u8; 16],
 ) -> Codec {
     Codec {
         dialect,
-        decoder: Decoder::new(dialect, Role::Client, &settings.limits),
+        decoder: Decoder::new(dialect, Role::Client, limits),
         encoder: Encoder::client(dialect, mask_seed),
-        assembler: whole.then(|| MessageAssembler::new(settings.limits.max_message as usize)),
+        assembler: whole.then(|| MessageAssembler::new(assembly_limit(limits))),
         direct: None,
         skip_end: false,
     }

@@ -20,6 +20,15 @@ pub enum Error {
     Connect(ws_protocols::handshake::ClientHandshakeError),
     /// A setting contradicts another.
     Config(&'static str),
+    /// The server holds as much as its memory budget allows
+    /// ([`crate::Settings::memory_budget`]): the connection's unfinished message was refused
+    /// (close 1013 where the dialect has codes).
+    MemoryBudget {
+        /// Bytes the server held.
+        held: usize,
+        /// The budget.
+        budget: usize,
+    },
     /// The server is gone (its loop has stopped).
     Closed,
 }
@@ -32,6 +41,10 @@ impl fmt::Display for Error {
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::Connect(e) => write!(f, "opening handshake failed: {e}"),
             Error::Config(why) => write!(f, "invalid settings: {why}"),
+            Error::MemoryBudget { held, budget } => write!(
+                f,
+                "server memory budget spent ({held} of {budget} bytes held): message refused"
+            ),
             Error::Closed => f.write_str("the server has stopped"),
         }
     }

@@ -9,6 +9,8 @@
 
 use crate::conn::{client_codec, server_codec, Conn, Phase};
 use crate::handler::{Cx, Decision, Handler};
+use crate::handshaking::Handshaking;
+use crate::listener::{Accepted, Listener};
 use crate::plain_http::{HttpResponse, Parsed};
 use crate::read_shift::{ReadShift, MAX_READ_SHIFT};
 use crate::router::{self, Mount, NoRoute};
@@ -29,7 +31,7 @@ use ws_protocols::frame::Control;
 use ws_protocols::handshake::{
     read_request, write_error_response, Accept, HandshakeError, Request, Status,
 };
-use ws_protocols::message::Message;
+use ws_protocols::message::{Message, MessageAssembler};
 use ws_protocols::{close, Decode, Event, MessageKind};
 
 const LISTENER: Token = Token(0);
@@ -41,6 +43,9 @@ const FIRST_CONN: usize = 3;
 const READ_CHUNK: usize = 128 << 10;
 /// Reads per connection per wake-up before others get a turn.
 const READ_BUDGET: usize = 8;
+/// An unfinished whole message may always hold this much, whatever the memory budget: a
+/// small message split over two reads is honest traffic, and is never refused.
+const BUDGET_FREE_MESSAGE: usize = ws_protocols::message::RESERVE_AHEAD;
 
 /// Work handed to the loop from other threads.
 pub(crate) enum Command {
@@ -66,7 +71,9 @@ pub(crate) struct Shared {
 
 pub(crate) struct EventLoop {
     poll: Poll,
-    listener: Option<TcpListener>,
+    listener: Option<Listener>,
+    /// Accepted connections still in their opening handshake, oldest first.
+    handshaking: Handshaking,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     conns: crate::slab::Slab<Conn>,
     mounts: Vec<Mount>,
@@ -100,13 +107,19 @@ impl EventLoop {
                 let mut l = TcpListener::from_std(l);
                 poll.registry()
                     .register(&mut l, LISTENER, Interest::READABLE)?;
-                Some(l)
+                Some(Listener::new(l))
             }
             None => None,
         };
+        let shared = Arc::new(Shared::default());
+        shared
+            .stats
+            .memory_budget
+            .store(settings.memory_budget, Relaxed);
         Ok(EventLoop {
             poll,
             listener,
+            handshaking: Handshaking::default(),
             signals: None,
             conns: crate::slab::Slab::new(),
             mounts,
@@ -116,7 +129,7 @@ impl EventLoop {
             read_shift: ReadShift::default(),
             touched: Vec::new(),
             ready: VecDeque::new(),
-            shared: Arc::new(Shared::default()),
+            shared,
             waker,
             plain_http_status: 501,
             plain_http: None,
@@ -125,7 +138,7 @@ impl EventLoop {
     }
 
     pub(crate) fn local_addr(&self) -> Option<std::net::SocketAddr> {
-        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+        self.listener.as_ref().and_then(Listener::local_addr)
     }
 
     /// Shut down gracefully on SIGINT and SIGTERM.
@@ -144,9 +157,12 @@ impl EventLoop {
         loop {
             let now = Instant::now();
             let timeout = if self.ready.is_empty() {
-                self.timers
-                    .next_deadline()
-                    .map(|d| d.saturating_duration_since(now))
+                let accept_again = self.listener.as_ref().and_then(Listener::paused_until);
+                let next = match (self.timers.next_deadline(), accept_again) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                next.map(|d| d.saturating_duration_since(now))
             } else {
                 Some(Duration::ZERO)
             };
@@ -186,6 +202,14 @@ impl EventLoop {
             }
             self.run_ready();
             self.fire_timers(Instant::now());
+            if self
+                .listener
+                .as_ref()
+                .and_then(Listener::paused_until)
+                .is_some_and(|until| Instant::now() >= until)
+            {
+                self.accept();
+            }
             if let Some(deadline) = self.shutdown_deadline {
                 if self.conns.len() == 0 {
                     log::info!("shut down cleanly");
@@ -206,20 +230,56 @@ impl EventLoop {
 
     fn accept(&mut self) {
         loop {
-            let Some(listener) = self.listener.as_ref() else {
+            let Some(listener) = self.listener.as_mut() else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, peer)) => self.add_conn(stream, Some(peer), Vec::new(), None),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // EMFILE and friends: log and wait for the next event rather than spin.
-                    log::warn!("accept failed: {e}");
-                    return;
+            let mut errors = 0;
+            let accepted = listener.accept(Instant::now(), &mut errors);
+            let stats = &self.shared.stats;
+            stats.accept_errors.fetch_add(errors, Relaxed);
+            match accepted {
+                Accepted::Conn(stream, peer) => self.add_conn(stream, Some(peer), Vec::new(), None),
+                Accepted::Shed => {
+                    stats.handshakes_rejected.fetch_add(1, Relaxed);
                 }
+                Accepted::Done => return,
             }
         }
+    }
+
+    /// Make room for a new connection: drop the oldest one still handshaking if the
+    /// handshake budget is spent, or if every slot is taken. Whether there is room.
+    fn make_room(&mut self) -> bool {
+        let settings = &self.settings;
+        let handshaking = self
+            .handshaking
+            .count(&self.conns, settings.max_handshaking);
+        let full = self.conns.len() >= settings.max_connections;
+        if handshaking < settings.max_handshaking && !full {
+            return true;
+        }
+        let Some(oldest) = self.handshaking.pop_oldest(&self.conns) else {
+            return !full;
+        };
+        let stats = &self.shared.stats;
+        stats.handshakes_evicted.fetch_add(1, Relaxed);
+        if let Some(conn) = self.conns.get_mut(oldest) {
+            log::debug!(
+                "{oldest} dropped: still handshaking with {:?} when a newer connection needed room",
+                conn.peer
+            );
+            if conn.phase == Phase::Handshake {
+                let mut response = Vec::new();
+                write_error_response(503, "too many connections handshaking", &[], &mut response);
+                // Best effort, as for any refusal made before the request was read.
+                let _ = io::Write::write(&mut conn.stream, &response);
+            }
+        }
+        self.remove(
+            oldest,
+            abnormal("dropped to make room for a newer handshake"),
+        );
+        true
     }
 
     fn add_conn(
@@ -229,7 +289,7 @@ impl EventLoop {
         read: Vec<u8>,
         answered: Option<Option<String>>,
     ) {
-        if self.conns.len() >= self.settings.max_connections {
+        if !self.make_room() {
             let mut response = Vec::new();
             write_error_response(503, "too many connections", &[], &mut response);
             // Best effort: the socket is fresh, its send buffer empty, so this fits.
@@ -254,6 +314,7 @@ impl EventLoop {
             Ok(id) => id,
             Err(e) => return log::warn!("register failed: {e}"),
         };
+        self.handshaking.push(id);
         let conn = self.conns.get_mut(id).expect("just inserted");
         conn.input = read;
         conn.answered = answered;
@@ -303,7 +364,7 @@ impl EventLoop {
         }
         log::info!("shutting down: closing {} connection(s)", self.conns.len());
         if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+            let _ = self.poll.registry().deregister(listener.socket_mut());
         }
         self.shutdown_deadline = Some(Instant::now() + self.settings.close_timeout);
         for id in self.conns.ids() {
@@ -348,6 +409,17 @@ impl EventLoop {
             if !conn.wants_read() {
                 conn.read_pending = true;
                 return;
+            }
+            if !conn.unprocessed.is_empty() {
+                // Bytes left when a handler paused this connection go first.
+                let mut unprocessed = std::mem::take(&mut conn.unprocessed);
+                let stats = &self.shared.stats;
+                stats
+                    .unprocessed_bytes
+                    .fetch_sub(unprocessed.len(), Relaxed);
+                self.process_frames(id, &mut unprocessed);
+                self.service_touched();
+                continue;
             }
             // Keep the unconsumed tail of the last read in front of the new bytes.
             let keep = match conn.phase {
@@ -629,23 +701,19 @@ impl EventLoop {
         let route = conn.route.expect("routed before opening");
         let mount = &mut self.mounts[route];
         let whole = mount.delivery.unwrap_or(self.settings.delivery) == Delivery::Whole;
+        let limits = mount.limits(&self.settings.limits);
         if let Some(handshake) = conn.client_handshake.take() {
             let mut seed = [0u8; 16];
             if let Err(e) = getrandom::fill(&mut seed) {
                 log::error!("{id}: no mask seed from the OS: {e}");
                 return self.remove(id, abnormal("no randomness for masking"));
             }
-            conn.codec = Some(client_codec(
-                handshake.dialect(),
-                &self.settings,
-                whole,
-                seed,
-            ));
+            conn.codec = Some(client_codec(handshake.dialect(), &limits, whole, seed));
         } else {
             let Some(request) = conn.request.as_ref() else {
                 return;
             };
-            conn.codec = Some(server_codec(request.dialect(), &self.settings, whole));
+            conn.codec = Some(server_codec(request.dialect(), &limits, whole));
         }
         let dialect = conn.codec.as_ref().expect("just set").dialect;
         conn.phase = Phase::Open;
@@ -751,6 +819,16 @@ impl EventLoop {
                 Ok((n, Some(event))) => {
                     pos += n;
                     self.dispatch(id, event);
+                    if self.paused_with_more(id, data.len() - pos) {
+                        // Keep the rest for when the handler resumes it: a paused sender's
+                        // messages must stop here, not after the whole read.
+                        if let Some(conn) = self.conns.get_mut(id) {
+                            conn.unprocessed = data[pos..].to_vec();
+                            let stats = &self.shared.stats;
+                            stats.unprocessed_bytes.fetch_add(data.len() - pos, Relaxed);
+                        }
+                        return;
+                    }
                 }
             }
         }
@@ -760,6 +838,15 @@ impl EventLoop {
                 conn.input.extend_from_slice(&data[pos..]);
             }
         }
+    }
+
+    /// Whether a handler paused `id` while `left` bytes of its read are still to process.
+    fn paused_with_more(&self, id: SocketId, left: usize) -> bool {
+        left > 0
+            && self
+                .conns
+                .get(id)
+                .is_some_and(|c| c.paused_by_app && c.phase == Phase::Open && !c.close_received)
     }
 
     fn dispatch(&mut self, id: SocketId, event: Event<'_>) {
@@ -791,11 +878,28 @@ impl EventLoop {
                         _ => self.call(route, |h, cx| h.on_message_end(cx, id)),
                     };
                 };
+                if let Event::Data(bytes) = event {
+                    if let Err(e) = self.budget_allows(&assembler, bytes.len()) {
+                        assembler.release();
+                        self.account_message(id, &assembler);
+                        if let Some(codec) = self.conns.get_mut(id).and_then(|c| c.codec.as_mut()) {
+                            codec.assembler = Some(assembler);
+                        }
+                        self.shared.stats.refused_over_budget.fetch_add(1, Relaxed);
+                        log::warn!("{id}: {e}");
+                        return self.protocol_error(id, e, close::TRY_AGAIN_LATER);
+                    }
+                }
                 match assembler.push(&event) {
                     Ok(Some(message)) => self.call(route, |h, cx| h.on_message(cx, id, message)),
                     Ok(None) => {}
                     Err(e) => self.protocol_error(id, Error::Protocol(e), e.close_code()),
                 }
+                if matches!(event, Event::MessageEnd) {
+                    // Delivered: a buffer grown large by it is given back now, not kept.
+                    assembler.release();
+                }
+                self.account_message(id, &assembler);
                 if let Some(codec) = self.conns.get_mut(id).and_then(|c| c.codec.as_mut()) {
                     codec.assembler = Some(assembler);
                 }
@@ -824,6 +928,31 @@ impl EventLoop {
                 conn.answer_close(frame.code, frame.body);
             }
         }
+    }
+
+    /// Whether an unfinished message may grow by `more` bytes: always up to
+    /// [`BUDGET_FREE_MESSAGE`], beyond it only while the server is within its memory budget.
+    fn budget_allows(&self, assembler: &MessageAssembler, more: usize) -> Result<(), Error> {
+        let stats = &self.shared.stats;
+        if assembler.message_len() + more <= BUDGET_FREE_MESSAGE || !stats.over_budget(more) {
+            return Ok(());
+        }
+        Err(Error::MemoryBudget {
+            held: stats.held_bytes(),
+            budget: self.settings.memory_budget,
+        })
+    }
+
+    /// Tell the memory budget what `id`'s unfinished message holds now.
+    fn account_message(&mut self, id: SocketId, assembler: &MessageAssembler) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        let held = assembler.held();
+        let stats = &self.shared.stats;
+        crate::stats::adjust(&stats.message_bytes, conn.reported_message, held);
+        stats.message_peak.fetch_max(held, Relaxed);
+        conn.reported_message = held;
     }
 
     fn protocol_error(&mut self, id: SocketId, error: Error, code: u16) {
@@ -867,7 +996,7 @@ impl EventLoop {
         }
         let stats = &self.shared.stats;
         conn.report_written(stats);
-        let queued = conn.out.len();
+        let queued = conn.queued();
         if queued != conn.reported_queue {
             if queued > conn.reported_queue {
                 stats
@@ -1016,9 +1145,19 @@ impl EventLoop {
             return;
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
+        if let Some(listener) = self.listener.as_mut() {
+            // A descriptor is free again: if accepting was paused for want of one, resume.
+            listener.unpause();
+        }
         let stats = &self.shared.stats;
         stats.connections_open.fetch_sub(1, Relaxed);
         stats.queued_bytes.fetch_sub(conn.reported_queue, Relaxed);
+        stats
+            .message_bytes
+            .fetch_sub(conn.reported_message, Relaxed);
+        stats
+            .unprocessed_bytes
+            .fetch_sub(conn.unprocessed.len(), Relaxed);
         conn.report_written(stats);
         if let Some(route) = conn.route {
             self.mounts[route].clients.remove(&id);

@@ -334,6 +334,17 @@ impl Cx<'_> {
         self.clients.into_iter().flatten().copied()
     }
 
+    /// A handler that holds bytes on its connections' behalf (pipe sessions' hold queues)
+    /// tells the server's memory budget that its share went from `before` to `after`.
+    pub(crate) fn held_changed(&mut self, before: usize, after: usize) {
+        crate::stats::adjust(&self.shared.stats.session_held_bytes, before, after);
+    }
+
+    /// Whether the server holds more than its memory budget allows.
+    pub(crate) fn over_memory_budget(&self) -> bool {
+        self.shared.stats.over_budget(0)
+    }
+
     /// How many connections the current route has open.
     pub fn client_count(&self) -> usize {
         self.clients.map_or(0, |c| c.len())

@@ -22,6 +22,10 @@ mod event_loop;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
+mod handshaking;
+mod held_controls;
+mod listener;
+mod machine;
 mod pipe;
 mod plain_http;
 mod read_shift;

@@ -22,6 +22,8 @@ pub struct Mount {
     pattern: Pattern,
     pub(crate) subprotocol: Option<String>,
     pub(crate) delivery: Option<Delivery>,
+    /// Overrides the server's `max_frame` and `max_message` for this route.
+    pub(crate) max_message: Option<u64>,
     pub(crate) handler: Box<dyn Handler>,
     pub(crate) clients: BTreeSet<SocketId>,
 }
@@ -42,6 +44,7 @@ impl Mount {
             pattern,
             subprotocol: None,
             delivery: None,
+            max_message: None,
             handler: Box::new(handler),
             clients: BTreeSet::new(),
         }
@@ -57,6 +60,33 @@ impl Mount {
     pub fn delivery(mut self, delivery: Delivery) -> Self {
         self.delivery = Some(delivery);
         self
+    }
+
+    /// Let this route's clients send frames and messages of up to `bytes` (`u64::MAX`: any
+    /// size), whatever the server's `max_frame` and `max_message`. Those bound what whole
+    /// delivery holds in memory; a route with [`Delivery::Stream`] holds nothing whole and
+    /// may lift them. With whole delivery this is also the largest message assembled.
+    ///
+    /// ```
+    /// use ws::{Delivery, Handler, Mount};
+    /// struct Upload;
+    /// impl Handler for Upload {}
+    /// let mount = Mount::new("/upload", Upload)
+    ///     .delivery(Delivery::Stream)
+    ///     .max_message(u64::MAX);
+    /// # let _ = mount;
+    /// ```
+    pub fn max_message(mut self, bytes: u64) -> Self {
+        self.max_message = Some(bytes);
+        self
+    }
+
+    /// The limits for this route's connections: the server's, with this route's override.
+    pub(crate) fn limits(&self, server: &ws_protocols::Limits) -> ws_protocols::Limits {
+        match self.max_message {
+            Some(bytes) => server.clone().max_frame(bytes).max_message(bytes),
+            None => server.clone(),
+        }
     }
 
     /// Does a request for `path` offering `offered` subprotocols belong here?

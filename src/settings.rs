@@ -59,9 +59,25 @@ impl OriginPolicy {
 pub struct Settings {
     /// Handshake and frame size limits (see [`Limits`] for each default).
     pub limits: Limits,
-    /// Connections at once, handshaking ones included; beyond it new ones get HTTP 503.
+    /// Connections at once, handshaking ones included. When every slot is taken, a new
+    /// connection takes the slot of the oldest one still in its opening handshake (which
+    /// is dropped); only when every slot holds an open connection is it answered HTTP 503.
     /// Default 4096.
     pub max_connections: usize,
+    /// Connections that may be in their opening handshake at once; beyond it the oldest of
+    /// them is dropped to make room for the new one. Connections that never finish their
+    /// handshake (slowloris) thus cannot keep honest clients out: a handshake takes a
+    /// round trip, so an honest client is only dropped if this many newer connections
+    /// arrive while it handshakes. Default 1024.
+    pub max_handshaking: usize,
+    /// Server-wide budget, in bytes, for what connections make the server hold: unfinished
+    /// whole messages, outgoing queues, pipe sessions' hold queues and bytes read but not
+    /// yet processed. Past it, an unfinished message that grows beyond 16 KiB is refused:
+    /// the connection is closed with 1013 (Try Again Later; dialects without close codes
+    /// are just closed), and pipe senders are paused rather than held. Established
+    /// traffic of small messages keeps flowing. Default a quarter of the machine's memory
+    /// (or of its control group's limit).
+    pub memory_budget: usize,
     /// A client that has not completed its handshake in this time is dropped (slowloris).
     /// Default 10 s.
     pub handshake_timeout: Duration,
@@ -112,6 +128,8 @@ impl Default for Settings {
         Settings {
             limits: Limits::default(),
             max_connections: 4096,
+            max_handshaking: 1024,
+            memory_budget: (crate::machine::memory() / 4) as usize,
             handshake_timeout: Duration::from_secs(10),
             keepalive: Some(Duration::from_secs(30)),
             close_timeout: Duration::from_secs(5),
@@ -144,6 +162,10 @@ macro_rules! setters {
 setters! {
     /// Set `max_connections`.
     max_connections: usize,
+    /// Set `max_handshaking`.
+    max_handshaking: usize,
+    /// Set `memory_budget`.
+    memory_budget: usize,
     /// Set `handshake_timeout`.
     handshake_timeout: Duration,
     /// Set `keepalive`.
@@ -204,6 +226,9 @@ impl Settings {
         }
         if self.max_connections == 0 {
             return fail("max_connections must be at least 1");
+        }
+        if self.max_handshaking == 0 {
+            return fail("max_handshaking must be at least 1");
         }
         if self.fragment_size == Some(0) {
             return fail("fragment_size must be at least 1");

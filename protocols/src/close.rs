@@ -20,6 +20,8 @@ pub const POLICY: u16 = 1008;
 pub const TOO_BIG: u16 = 1009;
 /// 1011: unexpected condition on the server.
 pub const INTERNAL_ERROR: u16 = 1011;
+/// 1013: try again later (registered with IANA after the RFC): the server is overloaded.
+pub const TRY_AGAIN_LATER: u16 = 1013;
 
 /// May `code` arrive in a close frame? `allow_1004` is true for hybi-07 peers, for whom 1004
 /// still meant "frame too large" (`Caps::close_1004`).

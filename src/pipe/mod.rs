@@ -16,10 +16,18 @@
 //!
 //! # Backpressure
 //! Each receiver may have at most `buffer_per_receiver` bytes waiting (outgoing queue plus
-//! hold queue). A sender with a receiver over that bound is paused (the loop stops reading
-//! from it, so TCP slows it down) until every one of its receivers is back under a quarter of
-//! it. A receiver that keeps a sender paused longer than `stuck_timeout` is closed with 1008
+//! hold queue, the hold queue counted by what it costs in memory, entries included) and at
+//! most `max_held_messages` messages held. A sender with a receiver over either bound, or
+//! any sender while the server is over its memory budget
+//! ([`crate::Settings::memory_budget`]), is paused (the loop stops reading from it, so TCP
+//! slows it down) until every one of its receivers is back under a quarter of both. A
+//! receiver that keeps a sender paused longer than `stuck_timeout` is closed with 1008
 //! ("receiver too slow"), so it cannot stall the others.
+//!
+//! # Size
+//! A session holds nothing whole, so the server's frame and message limits, which bound
+//! what whole delivery holds in memory, do not apply to it: by default a message of any
+//! size passes ([`SessionOptions::max_message`]).
 //!
 //! # When a sender fails mid-message
 //! A receiver must never take a truncated message for a whole one, and neither framing can
@@ -37,11 +45,14 @@
 //! a frame of declared length is only partly written to that receiver goes out right after
 //! the frame's last byte.
 
+mod hold;
+
 use crate::handler::{Cx, Decision, Handler};
 use crate::settings::HixieBinary;
 use crate::socket::{CloseInfo, SocketId};
 use base64::Engine;
-use std::collections::{HashMap, VecDeque};
+use hold::HoldQueue;
+use std::collections::HashMap;
 use std::time::Duration;
 use ws_protocols::close;
 use ws_protocols::handshake::Request;
@@ -80,6 +91,15 @@ pub struct SessionOptions {
     /// How long a receiver may keep a sender paused before it is closed with 1008.
     /// Default 30 s.
     pub stuck_timeout: Duration,
+    /// Messages that may be held for one receiver while it is busy with another sender's
+    /// message; beyond it, as beyond `buffer_per_receiver`, their senders are paused.
+    /// Default 1024.
+    pub max_held_messages: usize,
+    /// Largest frame and message a member may send, in bytes. Default `None`: any size,
+    /// since a session forwards cut-through and holds nothing whole (the server's
+    /// `max_frame` and `max_message` bound whole delivery, not sessions). Beyond it: close
+    /// 1009.
+    pub max_message: Option<u64>,
     /// Longest session name, in bytes; names are `[A-Za-z0-9._~-]+`. Default 64.
     pub max_name_len: usize,
 }
@@ -93,19 +113,11 @@ impl Default for SessionOptions {
             binary_to_hixie: BinaryToHixie::Refuse,
             buffer_per_receiver: 1 << 20,
             stuck_timeout: Duration::from_secs(30),
+            max_held_messages: 1024,
+            max_message: None,
             max_name_len: 64,
         }
     }
-}
-
-/// A message waiting for a receiver that is busy with another one.
-struct Held {
-    /// The sender, or `None` for the server's own notices.
-    from: Option<SocketId>,
-    kind: MessageKind,
-    len: Option<u64>,
-    bytes: Vec<u8>,
-    ended: bool,
 }
 
 /// One member, as sender and as receiver.
@@ -117,12 +129,24 @@ struct Member {
     sending_kind: MessageKind,
     /// As a receiver: the sender whose message is open on this socket, and what it has got.
     current: Option<Current>,
-    held: VecDeque<Held>,
-    held_bytes: usize,
+    held: HoldQueue,
+    /// The hold queue's cost as last told to the server's memory budget.
+    held_reported: usize,
     /// As a sender: paused because a receiver is over its bound.
     paused: bool,
     /// As a receiver: keeping a sender paused since its stuck timer was set.
     stuck: bool,
+}
+
+/// What waits for one receiver, measured against the session's bounds.
+struct Load {
+    /// Its outgoing queue, in bytes.
+    queued: usize,
+    /// What its hold queue costs in memory, and how many messages it holds.
+    held_cost: usize,
+    held_count: usize,
+    /// The server is over its memory budget.
+    over_budget: bool,
 }
 
 /// The message open on a receiver.
@@ -164,8 +188,10 @@ impl Sessions {
     /// A [`crate::Mount`] at `pattern` (which must end in `*`) with streaming delivery, as
     /// cut-through needs.
     pub fn mount(pattern: &str, options: SessionOptions) -> crate::Mount {
+        let max_message = options.max_message.unwrap_or(u64::MAX);
         crate::Mount::new(pattern, Sessions::new(pattern, options))
             .delivery(crate::Delivery::Stream)
+            .max_message(max_message)
     }
 
     fn name_of<'p>(&self, path: &'p str) -> Result<&'p str, &'static str> {
@@ -185,13 +211,40 @@ impl Sessions {
         Ok(name)
     }
 
-    /// Bytes waiting for `receiver`: its outgoing queue and its hold queue.
-    fn backlog(&self, cx: &mut Cx<'_>, receiver: SocketId) -> usize {
+    /// What waits for `receiver`: its outgoing queue and its hold queue.
+    fn load(&self, cx: &mut Cx<'_>, receiver: SocketId) -> Load {
         let queued = cx.socket(receiver).map_or(0, |s| s.buffered_amount());
-        queued + self.members.get(&receiver).map_or(0, |m| m.held_bytes)
+        let (held_cost, held_count) = self
+            .members
+            .get(&receiver)
+            .map_or((0, 0), |m| (m.held.cost(), m.held.count()));
+        Load {
+            queued,
+            held_cost,
+            held_count,
+            over_budget: cx.over_memory_budget(),
+        }
     }
 
-    /// Pause `sender` if one of its receivers is over the bound; start the stuck timer of
+    /// Whether `load` is over the bounds divided by `divisor` (1: the level that pauses
+    /// senders, 4: the level under which they resume).
+    fn over(&self, load: &Load, divisor: usize) -> bool {
+        load.queued + load.held_cost > self.options.buffer_per_receiver / divisor
+            || load.held_count > self.options.max_held_messages / divisor
+            // Over the server's budget, nothing more is held.
+            || (load.over_budget && load.held_count > 0)
+    }
+
+    /// Tell the server's memory budget what `id`'s hold queue costs now.
+    fn account_held(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        if let Some(m) = self.members.get_mut(&id) {
+            let cost = m.held.cost();
+            cx.held_changed(m.held_reported, cost);
+            m.held_reported = cost;
+        }
+    }
+
+    /// Pause `sender` if one of its receivers is over the bounds; start the stuck timer of
     /// each receiver that is.
     fn apply_backpressure(&mut self, cx: &mut Cx<'_>, sender: SocketId) {
         let Some(receivers) = self.members.get(&sender).map(|m| m.sending_to.clone()) else {
@@ -199,7 +252,9 @@ impl Sessions {
         };
         let mut over = Vec::new();
         for r in receivers {
-            if self.backlog(cx, r) > self.options.buffer_per_receiver {
+            self.account_held(cx, r);
+            let load = self.load(cx, r);
+            if self.over(&load, 1) {
                 over.push(r);
             }
         }
@@ -235,10 +290,10 @@ impl Sessions {
         let low = self.options.buffer_per_receiver / 4;
         let mut blocking = Vec::new();
         for &id in &ids {
-            let queued = cx.socket(id).map_or(0, |s| s.buffered_amount());
-            let held = self.members.get(&id).map_or(0, |m| m.held_bytes);
-            if queued + held > low {
-                blocking.push((id, queued > low));
+            self.account_held(cx, id);
+            let load = self.load(cx, id);
+            if self.over(&load, 4) {
+                blocking.push((id, load.queued > low));
             }
         }
         let mut watch = Vec::new();
@@ -293,13 +348,7 @@ impl Sessions {
             return;
         };
         if m.current.is_some() {
-            m.held.push_back(Held {
-                from,
-                kind,
-                len,
-                bytes: Vec::new(),
-                ended: false,
-            });
+            m.held.start(from, kind, len);
             return;
         }
         let hixie = m.dialect.caps().framing == Framing::Sentinel;
@@ -371,10 +420,9 @@ impl Sessions {
             if m.current.is_some() {
                 return;
             }
-            let Some(held) = m.held.pop_front() else {
+            let Some(held) = m.held.pop() else {
                 return;
             };
-            m.held_bytes -= held.bytes.len();
             self.start_on(cx, receiver, held.from, held.kind, held.len);
             let Some(m) = self.members.get_mut(&receiver) else {
                 return;
@@ -409,11 +457,8 @@ impl Sessions {
                 self.end_on(cx, receiver);
             }
             _ => {
-                if let Some(held) = m.held.back_mut() {
-                    held.bytes.extend_from_slice(notice.as_bytes());
-                    held.ended = true;
-                    m.held_bytes += notice.len();
-                }
+                m.held.append(None, notice.as_bytes());
+                m.held.end(None);
             }
         }
     }
@@ -424,6 +469,7 @@ impl Sessions {
         let Some(member) = self.members.remove(&id) else {
             return;
         };
+        cx.held_changed(member.held_reported, 0);
         let session = member.session;
         for other in self.members.values_mut() {
             other.sending_to.retain(|r| *r != id);
@@ -453,8 +499,7 @@ impl Sessions {
         let Some(m) = self.members.get_mut(&receiver) else {
             return;
         };
-        m.held.retain(|h| h.from != Some(from) || h.ended);
-        m.held_bytes = m.held.iter().map(|h| h.bytes.len()).sum();
+        m.held.forget_unfinished(from);
         if matches!(&m.current, Some(c) if c.from == Some(from)) {
             log::debug!("{receiver}: cut off: its sender {from} failed mid-message");
             self.cut(
@@ -534,8 +579,8 @@ impl Handler for Sessions {
                 sending_to: Vec::new(),
                 sending_kind: MessageKind::Text,
                 current: None,
-                held: VecDeque::new(),
-                held_bytes: 0,
+                held: HoldQueue::default(),
+                held_reported: 0,
                 paused: false,
                 stuck: false,
             },
@@ -609,10 +654,7 @@ impl Handler for Sessions {
             match m.current.as_mut() {
                 Some(current) if current.from == Some(id) => Self::write_on(cx, r, current, data),
                 _ => {
-                    if let Some(held) = m.held.iter_mut().rev().find(|h| h.from == Some(id)) {
-                        held.bytes.extend_from_slice(data);
-                        m.held_bytes += data.len();
-                    }
+                    m.held.append(Some(id), data);
                 }
             }
         }
@@ -633,11 +675,7 @@ impl Handler for Sessions {
             };
             match m.current.as_ref() {
                 Some(current) if current.from == Some(id) => self.end_on(cx, r),
-                _ => {
-                    if let Some(held) = m.held.iter_mut().rev().find(|h| h.from == Some(id)) {
-                        held.ended = true;
-                    }
-                }
+                _ => m.held.end(Some(id)),
             }
         }
         if let Some(session) = self.members.get(&id).map(|m| m.session.clone()) {
@@ -653,7 +691,8 @@ impl Handler for Sessions {
 
     fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {
         let stuck = self.members.get(&id).is_some_and(|m| m.stuck);
-        if stuck && self.backlog(cx, id) > self.options.buffer_per_receiver / 4 {
+        let load = self.load(cx, id);
+        if stuck && self.over(&load, 4) {
             log::info!(
                 "{id}: receiver stuck for {:?}: closing",
                 self.options.stuck_timeout
