@@ -818,10 +818,15 @@ impl EventLoop {
                 }
                 Ok((n, Some(event))) => {
                     pos += n;
+                    let between_messages =
+                        !matches!(event, Event::MessageStart { .. } | Event::Data(_));
                     self.dispatch(id, event);
-                    if self.paused_with_more(id, data.len() - pos) {
+                    if between_messages && self.paused_with_more(id, data.len() - pos) {
                         // Keep the rest for when the handler resumes it: a paused sender's
-                        // messages must stop here, not after the whole read.
+                        // messages must stop here, not after the whole read (a flood of
+                        // tiny messages would otherwise all be taken in). The message
+                        // being read, if any, goes on to the end of the read, as the
+                        // payload of a long message did before there was a pause.
                         if let Some(conn) = self.conns.get_mut(id) {
                             conn.unprocessed = data[pos..].to_vec();
                             let stats = &self.shared.stats;
@@ -934,7 +939,13 @@ impl EventLoop {
     /// [`BUDGET_FREE_MESSAGE`], beyond it only while the server is within its memory budget.
     fn budget_allows(&self, assembler: &MessageAssembler, more: usize) -> Result<(), Error> {
         let stats = &self.shared.stats;
-        if assembler.message_len() + more <= BUDGET_FREE_MESSAGE || !stats.over_budget(more) {
+        let needed = assembler.message_len() + more;
+        // What the buffer will grow by: it at least doubles when it must grow.
+        let growth = match assembler.held() {
+            held if needed <= held => 0,
+            held => needed.max(held * 2) - held,
+        };
+        if needed <= BUDGET_FREE_MESSAGE || !stats.over_budget(growth) {
             return Ok(());
         }
         Err(Error::MemoryBudget {

@@ -30,6 +30,15 @@ struct Options {
     /// Connections at once; beyond it new ones get HTTP 503.
     #[arg(long, default_value_t = 4096)]
     max_connections: usize,
+    /// Connections that may be in their opening handshake at once; beyond it (and when
+    /// every connection slot is taken) the oldest handshaking one is dropped to make room.
+    #[arg(long, default_value_t = 1024)]
+    max_handshaking: usize,
+    /// Server-wide budget in bytes for unfinished messages, queues and held session
+    /// messages; past it, unfinished messages over 16 KiB are refused (close 1013).
+    /// Default: a quarter of the machine's memory.
+    #[arg(long, value_name = "BYTES")]
+    memory_budget: Option<usize>,
     /// Seconds a client has to complete its opening handshake.
     #[arg(long, default_value_t = 10.0)]
     handshake_timeout: f64,
@@ -96,6 +105,15 @@ struct Options {
     /// Bytes that may wait for one session receiver before its senders are paused.
     #[arg(long, default_value_t = 1 << 20)]
     session_buffer: usize,
+    /// Messages that may be held for one session receiver busy with another sender's
+    /// message before their senders are paused.
+    #[arg(long, default_value_t = 1024)]
+    session_max_held_messages: usize,
+    /// Largest message a session member may send, in bytes; 0 (the default) for no
+    /// limit: sessions forward cut-through and hold nothing whole, so --max-frame and
+    /// --max-message do not apply to them.
+    #[arg(long, default_value_t = 0)]
+    session_max_message: u64,
     /// Seconds a session receiver may hold its senders up before it is closed (1008).
     #[arg(long, default_value_t = 30.0)]
     session_stuck_timeout: f64,
@@ -150,8 +168,12 @@ fn seconds(s: f64) -> Option<Duration> {
 
 impl Options {
     fn settings(&self) -> Settings {
-        Settings::default()
+        let settings = Settings::default();
+        let memory_budget = self.memory_budget.unwrap_or(settings.memory_budget);
+        settings
             .max_connections(self.max_connections)
+            .max_handshaking(self.max_handshaking)
+            .memory_budget(memory_budget)
             .handshake_timeout(Duration::from_secs_f64(self.handshake_timeout))
             .keepalive(seconds(self.keepalive))
             .close_timeout(Duration::from_secs_f64(self.close_timeout))
@@ -200,6 +222,8 @@ impl Options {
         };
         options.buffer_per_receiver = self.session_buffer;
         options.stuck_timeout = Duration::from_secs_f64(self.session_stuck_timeout);
+        options.max_held_messages = self.session_max_held_messages;
+        options.max_message = (self.session_max_message > 0).then_some(self.session_max_message);
         options
     }
 }

@@ -2,10 +2,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 use support::{exchange, status_of, Client, Received};
-use ws::protocols::Dialect;
+use ws::protocols::{Dialect, MessageKind};
 
 #[test]
 fn help_lists_every_option() {
@@ -39,6 +41,10 @@ fn help_lists_every_option() {
         "--relay-admin-token",
         "--relay-authorize-all-channels",
         "--relay-max-queued-messages",
+        "--max-handshaking",
+        "--memory-budget",
+        "--session-max-held-messages",
+        "--session-max-message",
     ] {
         assert!(help.contains(option), "--help mentions {option}");
     }
@@ -169,4 +175,141 @@ impl Drop for KillOnDrop {
             let _ = self.0.wait();
         }
     }
+}
+
+/// Start the command-line server with `args` (and `--host 127.0.0.1 --port 0`); returns it
+/// and its address, read from the line it prints.
+fn start_cli(args: &[&str], configure: impl FnOnce(&mut Command)) -> (KillOnDrop, SocketAddr) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_omniws"));
+    command
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    configure(&mut command);
+    let mut child = KillOnDrop(command.spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("ws://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("address");
+    (child, addr.parse().unwrap())
+}
+
+#[test]
+fn sessions_pipe_messages_beyond_the_whole_delivery_limits_with_the_defaults() {
+    let (_server, addr) = start_cli(&[], |_| {});
+    let mut sender = Client::connect(addr, "/sessions/big", Dialect::Rfc6455);
+    let mut receiver = Client::connect(addr, "/sessions/big", Dialect::Hybi07);
+    for member in [&mut sender, &mut receiver] {
+        assert_eq!(
+            member.recv_message(),
+            Received::Text("session ready".into())
+        );
+    }
+    // One frame over the 16 MiB frame limit, then a fragmented message over the 64 MiB
+    // message limit: both bound whole delivery, not sessions.
+    let one_frame: Vec<u8> = (0..(20 << 20)).map(|i: u32| (i % 251) as u8).collect();
+    let fragmented: Vec<u8> = (0..(65 << 20) + 7).map(|i: u32| (i % 241) as u8).collect();
+    let (a, b) = (one_frame.clone(), fragmented.clone());
+    let writer = std::thread::spawn(move || {
+        sender.send(MessageKind::Binary, &a);
+        sender.send_streamed(MessageKind::Binary, &b, 1 << 20);
+        sender
+    });
+    assert!(receiver.recv_message() == Received::Binary(one_frame));
+    assert!(receiver.recv_message() == Received::Binary(fragmented));
+    writer.join().unwrap();
+}
+
+/// Connect to /echo and return the HTTP status of the answer (101, or the refusal).
+fn upgrade_status(stream: &mut TcpStream) -> Option<u16> {
+    let request = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(status_of(&head))
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name's closing parenthesis; utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_the_server_sheds_with_503_idles_and_recovers() {
+    use std::os::unix::process::CommandExt;
+    let (server, addr) = start_cli(&[], |command| {
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            command.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: 48,
+                    rlim_max: 48,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    let mut open = Vec::new();
+    let mut shed = 0;
+    for _ in 0..80 {
+        let mut stream = support::raw_connect(addr);
+        match upgrade_status(&mut stream) {
+            Some(101) => open.push(stream),
+            Some(503) => shed += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(
+        shed > 0 && open.len() >= 20,
+        "{} open, {shed} shed",
+        open.len()
+    );
+    // Nothing accepted is waiting; a spinning loop would burn a whole core here.
+    let pid = server.0.id();
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 30,
+        "the server used {used} ticks of CPU in one idle second"
+    );
+    // Once connections close, new clients are served again.
+    open.clear();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut client = support::raw_connect(addr);
+        if upgrade_status(&mut client) == Some(101) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never served again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut client = Client::connect(addr, "/echo", Dialect::Rfc6455);
+    client.send_text("back");
+    assert_eq!(client.recv_message(), Received::Text("back".into()));
 }

@@ -147,6 +147,8 @@ struct Load {
     held_count: usize,
     /// The server is over its memory budget.
     over_budget: bool,
+    /// The sender whose message is open on the receiver.
+    current: Option<SocketId>,
 }
 
 /// The message open on a receiver.
@@ -214,22 +216,27 @@ impl Sessions {
     /// What waits for `receiver`: its outgoing queue and its hold queue.
     fn load(&self, cx: &mut Cx<'_>, receiver: SocketId) -> Load {
         let queued = cx.socket(receiver).map_or(0, |s| s.buffered_amount());
-        let (held_cost, held_count) = self
-            .members
-            .get(&receiver)
-            .map_or((0, 0), |m| (m.held.cost(), m.held.count()));
+        let member = self.members.get(&receiver);
         Load {
             queued,
-            held_cost,
-            held_count,
+            held_cost: member.map_or(0, |m| m.held.cost()),
+            held_count: member.map_or(0, |m| m.held.count()),
             over_budget: cx.over_memory_budget(),
+            current: member.and_then(|m| m.current.as_ref()).and_then(|c| c.from),
         }
     }
 
     /// Whether `load` is over the bounds divided by `divisor` (1: the level that pauses
-    /// senders, 4: the level under which they resume).
-    fn over(&self, load: &Load, divisor: usize) -> bool {
-        load.queued + load.held_cost > self.options.buffer_per_receiver / divisor
+    /// senders, 4: the level under which they resume) for `sender` (`None`: for anyone).
+    /// The sender whose message is open on the receiver is held up only by the outgoing
+    /// queue: the hold queue waits for that very message to end, so pausing its sender for
+    /// it would stall both until the stuck timer cut the receiver.
+    fn over(&self, load: &Load, sender: Option<SocketId>, divisor: usize) -> bool {
+        let bound = self.options.buffer_per_receiver / divisor;
+        if sender.is_some() && load.current == sender {
+            return load.queued > bound;
+        }
+        load.queued + load.held_cost > bound
             || load.held_count > self.options.max_held_messages / divisor
             // Over the server's budget, nothing more is held.
             || (load.over_budget && load.held_count > 0)
@@ -254,7 +261,7 @@ impl Sessions {
         for r in receivers {
             self.account_held(cx, r);
             let load = self.load(cx, r);
-            if self.over(&load, 1) {
+            if self.over(&load, Some(sender), 1) {
                 over.push(r);
             }
         }
@@ -292,31 +299,38 @@ impl Sessions {
         for &id in &ids {
             self.account_held(cx, id);
             let load = self.load(cx, id);
-            if self.over(&load, 4) {
-                blocking.push((id, load.queued > low));
+            if self.over(&load, None, 4) {
+                blocking.push((id, load));
             }
         }
         let mut watch = Vec::new();
         for &id in &ids {
-            let Some(m) = self.members.get_mut(&id) else {
+            let Some(m) = self.members.get(&id) else {
                 continue;
             };
-            if m.stuck && !blocking.iter().any(|(b, _)| *b == id) {
-                m.stuck = false;
-                cx.cancel_timer(id);
-            }
-            if !m.paused {
-                continue;
-            }
             let receivers = if m.sending_to.is_empty() {
                 &ids
             } else {
                 &m.sending_to
             };
-            let blockers: Vec<_> = blocking
+            let blockers: Vec<(SocketId, bool)> = blocking
                 .iter()
-                .filter(|(b, _)| *b != id && receivers.contains(b))
+                .filter(|(b, load)| {
+                    *b != id && receivers.contains(b) && self.over(load, Some(id), 4)
+                })
+                .map(|(b, load)| (*b, load.queued > low))
                 .collect();
+            let (stuck, paused) = (m.stuck, m.paused);
+            if stuck && !blocking.iter().any(|(b, _)| *b == id) {
+                cx.cancel_timer(id);
+            }
+            let Some(m) = self.members.get_mut(&id) else {
+                continue;
+            };
+            m.stuck &= blocking.iter().any(|(b, _)| *b == id);
+            if !paused {
+                continue;
+            }
             if blockers.is_empty() {
                 m.paused = false;
                 cx.resume(id);
@@ -692,7 +706,7 @@ impl Handler for Sessions {
     fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {
         let stuck = self.members.get(&id).is_some_and(|m| m.stuck);
         let load = self.load(cx, id);
-        if stuck && self.over(&load, 4) {
+        if stuck && self.over(&load, None, 4) {
             log::info!(
                 "{id}: receiver stuck for {:?}: closing",
                 self.options.stuck_timeout
