@@ -12,7 +12,7 @@ use ws_protocols::MessageKind;
 
 /// What one entry costs beyond its buffer: the entry itself in the queue and the
 /// allocator's bookkeeping for the buffer, rounded up.
-const ENTRY_COST: usize = std::mem::size_of::<Held>() + 16;
+pub(crate) const ENTRY_COST: usize = std::mem::size_of::<Held>() + 16;
 
 /// A message waiting for a receiver that is busy with another one.
 pub(super) struct Held {

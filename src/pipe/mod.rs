@@ -45,13 +45,15 @@
 //! a frame of declared length is only partly written to that receiver goes out right after
 //! the frame's last byte.
 
-mod hold;
+pub(crate) mod hold;
+mod host;
 
 use crate::handler::{Cx, Decision, Handler};
 use crate::settings::HixieBinary;
 use crate::socket::{CloseInfo, SocketId};
 use base64::Engine;
 use hold::HoldQueue;
+pub(crate) use host::Host;
 use std::collections::HashMap;
 use std::time::Duration;
 use ws_protocols::close;
@@ -214,7 +216,7 @@ impl Sessions {
     }
 
     /// What waits for `receiver`: its outgoing queue and its hold queue.
-    fn load(&self, cx: &mut Cx<'_>, receiver: SocketId) -> Load {
+    fn load(&self, cx: &mut dyn Host, receiver: SocketId) -> Load {
         let queued = cx.socket(receiver).map_or(0, |s| s.buffered_amount());
         let member = self.members.get(&receiver);
         Load {
@@ -243,7 +245,7 @@ impl Sessions {
     }
 
     /// Tell the server's memory budget what `id`'s hold queue costs now.
-    fn account_held(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+    fn account_held(&mut self, cx: &mut dyn Host, id: SocketId) {
         if let Some(m) = self.members.get_mut(&id) {
             let cost = m.held.cost();
             cx.held_changed(m.held_reported, cost);
@@ -253,7 +255,7 @@ impl Sessions {
 
     /// Pause `sender` if one of its receivers is over the bounds; start the stuck timer of
     /// each receiver that is.
-    fn apply_backpressure(&mut self, cx: &mut Cx<'_>, sender: SocketId) {
+    fn apply_backpressure(&mut self, cx: &mut dyn Host, sender: SocketId) {
         let Some(receivers) = self.members.get(&sender).map(|m| m.sending_to.clone()) else {
             return;
         };
@@ -290,7 +292,7 @@ impl Sessions {
     /// of the bound; clear the stuck marks of receivers that are. A receiver still holding a
     /// sender up by its outgoing queue is asked to report its drain; one holding it up by its
     /// hold queue is looked at again when the message open on it ends.
-    fn relieve(&mut self, cx: &mut Cx<'_>, session: &str) {
+    fn relieve(&mut self, cx: &mut dyn Host, session: &str) {
         let Some(ids) = self.sessions.get(session).cloned() else {
             return;
         };
@@ -351,7 +353,7 @@ impl Sessions {
     /// Start a message from `from` on `receiver` (or hold it if the receiver is busy).
     fn start_on(
         &mut self,
-        cx: &mut Cx<'_>,
+        cx: &mut dyn Host,
         receiver: SocketId,
         from: Option<SocketId>,
         kind: MessageKind,
@@ -386,7 +388,7 @@ impl Sessions {
     }
 
     /// Write `data` of the message open on `receiver`.
-    fn write_on(cx: &mut Cx<'_>, receiver: SocketId, current: &mut Current, data: &[u8]) {
+    fn write_on(cx: &mut dyn Host, receiver: SocketId, current: &mut Current, data: &[u8]) {
         let Some(socket) = cx.socket(receiver) else {
             return;
         };
@@ -405,7 +407,7 @@ impl Sessions {
         }
     }
 
-    fn end_on(&mut self, cx: &mut Cx<'_>, receiver: SocketId) {
+    fn end_on(&mut self, cx: &mut dyn Host, receiver: SocketId) {
         let Some(m) = self.members.get_mut(&receiver) else {
             return;
         };
@@ -426,7 +428,7 @@ impl Sessions {
 
     /// The receiver is free: start the oldest held message, write what it has, and go on
     /// while held messages are complete.
-    fn next_held(&mut self, cx: &mut Cx<'_>, receiver: SocketId) {
+    fn next_held(&mut self, cx: &mut dyn Host, receiver: SocketId) {
         loop {
             let Some(m) = self.members.get_mut(&receiver) else {
                 return;
@@ -454,7 +456,7 @@ impl Sessions {
     }
 
     /// Send the server's own text `notice` to `receiver`, after whatever it is receiving.
-    fn notice(&mut self, cx: &mut Cx<'_>, receiver: SocketId, notice: &str) {
+    fn notice(&mut self, cx: &mut dyn Host, receiver: SocketId, notice: &str) {
         self.start_on(
             cx,
             receiver,
@@ -479,7 +481,7 @@ impl Sessions {
 
     /// `id` leaves (closed, failed, or refused): cut off receivers it left mid-message, drop
     /// what it had waiting, and tell the others.
-    fn leave(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+    fn leave(&mut self, cx: &mut dyn Host, id: SocketId) {
         let Some(member) = self.members.remove(&id) else {
             return;
         };
@@ -509,7 +511,7 @@ impl Sessions {
     /// The sender `from` is gone: if its unfinished message is open on `receiver` (its start
     /// is on the wire, and no framing can abort it), cut the receiver off; if it is only
     /// held, forget it. Complete messages it sent earlier are still delivered.
-    fn abort_from(&mut self, cx: &mut Cx<'_>, receiver: SocketId, from: SocketId) {
+    fn abort_from(&mut self, cx: &mut dyn Host, receiver: SocketId, from: SocketId) {
         let Some(m) = self.members.get_mut(&receiver) else {
             return;
         };
@@ -528,7 +530,7 @@ impl Sessions {
     /// Close `id` (with `code` where its dialect has codes, by dropping TCP where it has not:
     /// a hixie frame can be neither interrupted nor completed) and take it out of its
     /// session now.
-    fn cut(&mut self, cx: &mut Cx<'_>, id: SocketId, code: u16, reason: &str) {
+    fn cut(&mut self, cx: &mut dyn Host, id: SocketId, code: u16, reason: &str) {
         let mid_frame = self
             .members
             .get(&id)
@@ -544,22 +546,10 @@ impl Sessions {
     }
 }
 
-impl Handler for Sessions {
-    fn on_request(&mut self, request: &Request, suggested: Option<&str>) -> Decision {
-        let name = match self.name_of(request.path()) {
-            Ok(name) => name,
-            Err(why) => return Decision::reject(400, why),
-        };
-        let members = self.sessions.get(name).map_or(0, Vec::len);
-        if members >= self.options.max_members {
-            return Decision::reject(409, format!("session {name} is full ({members} members)"));
-        }
-        Decision::Accept {
-            subprotocol: suggested.map(str::to_owned),
-        }
-    }
-
-    fn on_open(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+/// The session's life, driven by the [`Handler`] calls below or, in tests and fuzzing, by
+/// a model of the server ([`Host`]).
+impl Sessions {
+    pub(crate) fn opened(&mut self, cx: &mut dyn Host, id: SocketId) {
         let Some(socket) = cx.socket(id) else { return };
         let (Some(path), Some(dialect)) = (
             socket.request().map(|r| r.path().to_owned()),
@@ -567,12 +557,26 @@ impl Handler for Sessions {
         ) else {
             return;
         };
-        if self.options.binary_to_hixie == BinaryToHixie::LengthPrefixed {
-            socket.set_hixie_binary(HixieBinary::LengthPrefixed);
-        }
         let Ok(name) = self.name_of(&path).map(str::to_owned) else {
             return;
         };
+        self.join(cx, id, name, dialect);
+    }
+
+    /// What is held for `id` now: the cost of its hold queue and how many messages it holds.
+    pub(crate) fn held_by(&self, id: SocketId) -> Option<(usize, usize)> {
+        self.members
+            .get(&id)
+            .map(|m| (m.held.cost(), m.held.count()))
+    }
+
+    /// `id`, a `dialect` client, joins session `name`.
+    pub(crate) fn join(&mut self, cx: &mut dyn Host, id: SocketId, name: String, dialect: Dialect) {
+        if self.options.binary_to_hixie == BinaryToHixie::LengthPrefixed {
+            if let Some(socket) = cx.socket(id) {
+                socket.set_hixie_binary(HixieBinary::LengthPrefixed);
+            }
+        }
         let members = self.sessions.entry(name.clone()).or_default();
         if members.len() >= self.options.max_members {
             // Two hixie-76 handshakes waiting for key3 can both pass on_request.
@@ -608,9 +612,9 @@ impl Handler for Sessions {
         }
     }
 
-    fn on_message_start(
+    pub(crate) fn message_start(
         &mut self,
-        cx: &mut Cx<'_>,
+        cx: &mut dyn Host,
         id: SocketId,
         kind: MessageKind,
         len: Option<u64>,
@@ -657,7 +661,7 @@ impl Handler for Sessions {
         self.apply_backpressure(cx, id);
     }
 
-    fn on_message_data(&mut self, cx: &mut Cx<'_>, id: SocketId, data: &[u8]) {
+    pub(crate) fn message_data(&mut self, cx: &mut dyn Host, id: SocketId, data: &[u8]) {
         let Some(receivers) = self.members.get(&id).map(|m| m.sending_to.clone()) else {
             return;
         };
@@ -675,7 +679,7 @@ impl Handler for Sessions {
         self.apply_backpressure(cx, id);
     }
 
-    fn on_message_end(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+    pub(crate) fn message_end(&mut self, cx: &mut dyn Host, id: SocketId) {
         let Some(receivers) = self
             .members
             .get_mut(&id)
@@ -697,13 +701,13 @@ impl Handler for Sessions {
         }
     }
 
-    fn on_drain(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+    pub(crate) fn drained(&mut self, cx: &mut dyn Host, id: SocketId) {
         if let Some(session) = self.members.get(&id).map(|m| m.session.clone()) {
             self.relieve(cx, &session);
         }
     }
 
-    fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+    pub(crate) fn timer(&mut self, cx: &mut dyn Host, id: SocketId) {
         let stuck = self.members.get(&id).is_some_and(|m| m.stuck);
         let load = self.load(cx, id);
         if stuck && self.over(&load, None, 4) {
@@ -717,7 +721,57 @@ impl Handler for Sessions {
         }
     }
 
-    fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, _close: &CloseInfo) {
+    pub(crate) fn closed(&mut self, cx: &mut dyn Host, id: SocketId) {
         self.leave(cx, id);
+    }
+}
+
+impl Handler for Sessions {
+    fn on_request(&mut self, request: &Request, suggested: Option<&str>) -> Decision {
+        let name = match self.name_of(request.path()) {
+            Ok(name) => name,
+            Err(why) => return Decision::reject(400, why),
+        };
+        let members = self.sessions.get(name).map_or(0, Vec::len);
+        if members >= self.options.max_members {
+            return Decision::reject(409, format!("session {name} is full ({members} members)"));
+        }
+        Decision::Accept {
+            subprotocol: suggested.map(str::to_owned),
+        }
+    }
+
+    fn on_open(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        self.opened(cx, id);
+    }
+
+    fn on_message_start(
+        &mut self,
+        cx: &mut Cx<'_>,
+        id: SocketId,
+        kind: MessageKind,
+        len: Option<u64>,
+    ) {
+        self.message_start(cx, id, kind, len);
+    }
+
+    fn on_message_data(&mut self, cx: &mut Cx<'_>, id: SocketId, data: &[u8]) {
+        self.message_data(cx, id, data);
+    }
+
+    fn on_message_end(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        self.message_end(cx, id);
+    }
+
+    fn on_drain(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        self.drained(cx, id);
+    }
+
+    fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        self.timer(cx, id);
+    }
+
+    fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, _close: &CloseInfo) {
+        self.closed(cx, id);
     }
 }

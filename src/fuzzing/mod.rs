@@ -1,6 +1,11 @@
 //! Entry points for `cargo fuzz` into the parsers that live in this crate rather than in
 //! `ws-protocols`: the plain HTTP request reader, the relay's JSON messages, the client's
-//! URL parser. Not part of the API: hidden, and free to change.
+//! URL parser; and into pipe sessions, driven through a model of the server
+//! ([`session_interleavings`]). Not part of the API: hidden, and free to change.
+
+mod sessions;
+
+pub use sessions::session_interleavings;
 
 use ws_protocols::limits::Limits;
 
