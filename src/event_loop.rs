@@ -268,7 +268,8 @@ impl EventLoop {
                 "{oldest} dropped: still handshaking with {:?} when a newer connection needed room",
                 conn.peer
             );
-            if conn.phase == Phase::Handshake {
+            // Nothing may be written after a 101 head (ours, or the adopting server's).
+            if conn.phase == Phase::Handshake && conn.answered.is_none() {
                 let mut response = Vec::new();
                 write_error_response(503, "too many connections handshaking", &[], &mut response);
                 // Best effort, as for any refusal made before the request was read.
