@@ -16,7 +16,8 @@
 //! answers with [`upgrade_response`], takes hyper's upgraded IO back as the TCP stream with
 //! the bytes hyper had already read, and calls [`Handle::adopt_answered`].
 
-use crate::server::{Builder, Handle};
+use crate::handle::Handle;
+use crate::server::Builder;
 use crate::Error;
 use std::thread::JoinHandle;
 use ws_protocols::handshake::{read_request, Accept, HandshakeError, Status};

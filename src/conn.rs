@@ -569,3 +569,47 @@ pub(crate) fn client_codec(
         skip_end: false,
     }
 }
+
+/// The mio token of the first connection; the ones below are the loop's own (listener,
+/// waker, signals).
+pub(crate) const FIRST_CONN: usize = 3;
+
+/// Add a connection in its handshake phase: in the slab, registered with the poll, its
+/// handshake timeout armed, counted. Accepted and outgoing connections alike.
+pub(crate) fn insert_conn(
+    conns: &mut crate::slab::Slab<Conn>,
+    registry: &mio::Registry,
+    timers: &mut crate::timers::Timers,
+    settings: &Settings,
+    stats: &crate::stats::Stats,
+    stream: TcpStream,
+    peer: Option<std::net::SocketAddr>,
+) -> std::io::Result<SocketId> {
+    let id = conns.insert_with(|id| Conn::new(id, stream, peer, settings));
+    let conn = conns.get_mut(id).expect("just inserted");
+    // Readable and writable once and for all: readiness is edge-triggered, so an idle
+    // socket costs nothing, and no queue change ever needs an epoll_ctl.
+    let token = mio::Token(FIRST_CONN + id.index as usize);
+    if let Err(e) = registry.register(
+        &mut conn.stream,
+        token,
+        mio::Interest::READABLE | mio::Interest::WRITABLE,
+    ) {
+        conns.remove(id);
+        return Err(e);
+    }
+    let at = std::time::Instant::now() + settings.handshake_timeout;
+    timers.arm(
+        &mut conn.deadlines,
+        id,
+        crate::timers::TimerKind::Handshake,
+        at,
+    );
+    stats
+        .connections_open
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    stats
+        .connections_total
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(id)
+}

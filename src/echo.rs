@@ -1,6 +1,7 @@
 //! The echo handler: every message goes back to its sender with the same type.
 
-use crate::handler::{Cx, Handler};
+use crate::cx::Cx;
+use crate::handler::Handler;
 use crate::socket::SocketId;
 use crate::SendError;
 use ws_protocols::message::Message;

@@ -7,8 +7,10 @@
 //! per-event read budget that keeps one busy peer from starving the rest) we remember it in
 //! `read_pending` and come back through the `ready` queue.
 
-use crate::conn::{client_codec, server_codec, Conn, Phase};
-use crate::handler::{Cx, Decision, Handler};
+use crate::conn::{client_codec, insert_conn, server_codec, Conn, Phase, FIRST_CONN};
+use crate::cx::Cx;
+use crate::handle::{Command, Shared};
+use crate::handler::{Decision, Handler};
 use crate::handshaking::Handshaking;
 use crate::listener::{Accepted, Listener};
 use crate::plain_http::{HttpResponse, Parsed};
@@ -16,7 +18,6 @@ use crate::read_shift::{ReadShift, MAX_READ_SHIFT};
 use crate::router::{self, Mount, NoRoute};
 use crate::settings::{Delivery, Settings};
 use crate::socket::{CloseInfo, Socket, SocketId};
-use crate::stats::Stats;
 use crate::timers::{TimerKind, Timers};
 use crate::Error;
 use mio::net::{TcpListener, TcpStream};
@@ -25,7 +26,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::Shutdown;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ws_protocols::frame::Control;
 use ws_protocols::handshake::{
@@ -37,7 +38,6 @@ use ws_protocols::{close, Decode, Event, MessageKind};
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const SIGNALS: Token = Token(2);
-const FIRST_CONN: usize = 3;
 
 /// Bytes read per `read` call, into one buffer shared by every connection.
 const READ_CHUNK: usize = 128 << 10;
@@ -46,28 +46,6 @@ const READ_BUDGET: usize = 8;
 /// An unfinished whole message may always hold this much, whatever the memory budget: a
 /// small message split over two reads is honest traffic, and is never refused.
 const BUDGET_FREE_MESSAGE: usize = ws_protocols::message::RESERVE_AHEAD;
-
-/// Work handed to the loop from other threads.
-pub(crate) enum Command {
-    /// A connection accepted by other code: its socket and the bytes already read from it.
-    /// `answered` is `Some(subprotocol)` when the other code already wrote the 101 head.
-    Adopt {
-        stream: std::net::TcpStream,
-        read: Vec<u8>,
-        answered: Option<Option<String>>,
-    },
-    /// Start a graceful shutdown.
-    Shutdown,
-    /// Call this route's [`Handler::on_wake`] (a [`crate::RouteWaker`] was woken).
-    Wake(usize),
-}
-
-/// State shared with [`crate::Handle`]s.
-#[derive(Default)]
-pub(crate) struct Shared {
-    pub stats: Stats,
-    pub commands: Mutex<Vec<Command>>,
-}
 
 pub(crate) struct EventLoop {
     poll: Poll,
@@ -1205,37 +1183,6 @@ impl EventLoop {
         };
         f(handler.as_mut(), &mut cx);
     }
-}
-
-/// Add a connection in its handshake phase: in the slab, registered with the poll, its
-/// handshake timeout armed, counted. Accepted and outgoing connections alike.
-pub(crate) fn insert_conn(
-    conns: &mut crate::slab::Slab<Conn>,
-    registry: &mio::Registry,
-    timers: &mut Timers,
-    settings: &Settings,
-    stats: &Stats,
-    stream: TcpStream,
-    peer: Option<std::net::SocketAddr>,
-) -> io::Result<SocketId> {
-    let id = conns.insert_with(|id| Conn::new(id, stream, peer, settings));
-    let conn = conns.get_mut(id).expect("just inserted");
-    // Readable and writable once and for all: readiness is edge-triggered, so an idle
-    // socket costs nothing, and no queue change ever needs an epoll_ctl.
-    let token = Token(FIRST_CONN + id.index as usize);
-    if let Err(e) = registry.register(
-        &mut conn.stream,
-        token,
-        Interest::READABLE | Interest::WRITABLE,
-    ) {
-        conns.remove(id);
-        return Err(e);
-    }
-    let at = Instant::now() + settings.handshake_timeout;
-    timers.arm(&mut conn.deadlines, id, TimerKind::Handshake, at);
-    stats.connections_open.fetch_add(1, Relaxed);
-    stats.connections_total.fetch_add(1, Relaxed);
-    Ok(id)
 }
 
 /// What [`direct_message`] decided for one event.

@@ -16,11 +16,13 @@ mod attach;
 mod buffer;
 mod client;
 mod conn;
+mod cx;
 mod echo;
 mod error;
 mod event_loop;
 #[doc(hidden)]
 pub mod fuzzing;
+mod handle;
 mod handler;
 mod handshaking;
 mod held_controls;
@@ -44,14 +46,16 @@ pub use client::{
     connect, connect_with, Client, ClientError, ClientEvent, ClientPiece, ClientReceiver,
     ClientSender, ConnectOptions, MessageWriter, UrlError,
 };
+pub use cx::{Cx, RouteWaker};
 pub use echo::Echo;
 pub use error::{Error, SendError};
-pub use handler::{Cx, Decision, Handler, RouteWaker};
+pub use handle::Handle;
+pub use handler::{Decision, Handler};
 pub use pipe::{BinaryToHixie, SessionOptions, Sessions};
 pub use plain_http::{HttpHandler, HttpRequest, HttpResponse};
 pub use relay::{Credentials, Relay, RelayAdmin, RelayError, RelayHandler, RelayOptions};
 pub use router::Mount;
-pub use server::{listen, Builder, Handle, Server};
+pub use server::{listen, Builder, Server};
 pub use settings::{Delivery, HixieBinary, OriginPolicy, Settings};
 pub use socket::{CloseInfo, ReadyState, Socket, SocketId};
 pub use stats::StatsSnapshot;

@@ -1,14 +1,13 @@
 //! Building and running a server, and reaching it from other threads.
 
-use crate::event_loop::{Command, EventLoop, Shared};
+use crate::event_loop::EventLoop;
+use crate::handle::Handle;
 use crate::handler::Handler;
 use crate::plain_http::HttpHandler;
 use crate::router::Mount;
 use crate::settings::Settings;
-use crate::stats::StatsSnapshot;
 use crate::Error;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::sync::Arc;
 
 /// Collects settings and mounts, then binds.
 ///
@@ -119,83 +118,6 @@ impl Server {
     /// timeout, return.
     pub fn run(self) -> Result<(), Error> {
         self.event_loop.run()
-    }
-}
-
-/// Reaches a running server from any thread. Cheap to clone.
-#[derive(Clone)]
-pub struct Handle {
-    shared: Arc<Shared>,
-    waker: Arc<mio::Waker>,
-}
-
-impl Handle {
-    pub(crate) fn new(shared: &Arc<Shared>, waker: &Arc<mio::Waker>) -> Self {
-        Handle {
-            shared: Arc::clone(shared),
-            waker: Arc::clone(waker),
-        }
-    }
-
-    pub(crate) fn send(&self, command: Command) -> Result<(), Error> {
-        self.shared
-            .commands
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(command);
-        self.waker.wake().map_err(|_| Error::Closed)
-    }
-
-    /// Begin a graceful shutdown.
-    pub fn shutdown(&self) -> Result<(), Error> {
-        self.send(Command::Shutdown)
-    }
-
-    /// Hand over a connection accepted by other code, with the bytes already read from it
-    /// (the request head, at least partly, and anything after it). The server reads the
-    /// rest of the handshake, answers it, and serves the connection.
-    pub fn adopt(&self, stream: std::net::TcpStream, already_read: Vec<u8>) -> Result<(), Error> {
-        self.send(Command::Adopt {
-            stream,
-            read: already_read,
-            answered: None,
-        })
-    }
-
-    /// Hand over an upgrade request whose head another HTTP server has read (and answered
-    /// nothing): `request_head` up to and including the blank line, then whatever was read
-    /// after it. Our loop routes it, asks the mounted handler, and answers in its dialect.
-    pub fn handle_upgrade(
-        &self,
-        request_head: &[u8],
-        stream: std::net::TcpStream,
-        already_read: &[u8],
-    ) -> Result<(), Error> {
-        self.adopt(stream, [request_head, already_read].concat())
-    }
-
-    /// Hand over a connection whose `101` another HTTP server already wrote, built with
-    /// [`crate::upgrade_response`] (hyper's way): `request_head` up to and including the
-    /// blank line, the subprotocol written into the 101, and the bytes the HTTP server read
-    /// after the head (hixie-76's key3 may be among them). The mounted handler's
-    /// `on_request` is not asked again: the HTTP server decided.
-    pub fn adopt_answered(
-        &self,
-        request_head: &[u8],
-        subprotocol: Option<String>,
-        stream: std::net::TcpStream,
-        already_read: &[u8],
-    ) -> Result<(), Error> {
-        self.send(Command::Adopt {
-            stream,
-            read: [request_head, already_read].concat(),
-            answered: Some(subprotocol),
-        })
-    }
-
-    /// The server's counters now.
-    pub fn stats(&self) -> StatsSnapshot {
-        self.shared.stats.snapshot()
     }
 }
 

@@ -2,7 +2,7 @@
 //! resuming them, drain notices, timers and the memory budget. The loop's [`Cx`] is the
 //! host; tests and the fuzzer drive sessions through a model of it.
 
-use crate::handler::Cx;
+use crate::cx::Cx;
 use crate::socket::{Socket, SocketId};
 use std::time::Duration;
 

@@ -48,7 +48,8 @@
 pub(crate) mod hold;
 mod host;
 
-use crate::handler::{Cx, Decision, Handler};
+use crate::cx::Cx;
+use crate::handler::{Decision, Handler};
 use crate::settings::HixieBinary;
 use crate::socket::{CloseInfo, SocketId};
 use base64::Engine;

@@ -4,7 +4,8 @@
 
 use super::registry::{Queued, Refusal, Registry};
 use super::{wire, Inner};
-use crate::handler::{Cx, Decision, Handler};
+use crate::cx::Cx;
+use crate::handler::{Decision, Handler};
 use crate::socket::{CloseInfo, SocketId};
 use crate::SendError;
 use std::collections::HashMap;

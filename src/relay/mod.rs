@@ -24,7 +24,7 @@ pub use registry::{Credentials, RelayError};
 /// The wire parser and encoder, for the fuzz targets (`crate::fuzzing`).
 pub(crate) use wire::{parse as wire_parse, relay as wire_relay, Inbound};
 
-use crate::handler::RouteWaker;
+use crate::cx::RouteWaker;
 use registry::{QueueLimits, Registry};
 use std::sync::{Arc, Mutex};
 
