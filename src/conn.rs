@@ -347,7 +347,7 @@ impl Conn {
             // hixie-75: the TCP close is the whole closing protocol.
             self.shutdown_after_flush = true;
         } else if codec.encoder.in_message() && !dialect.caps().fragments {
-            // Nothing can be injected into an open hixie text frame (PROTOCOLS.md §7.2).
+            // Nothing can be injected into an open hixie text frame (docs/protocols.md §7.2).
             self.deferred_close = Some((code, reason.to_owned()));
             return Ok(());
         } else {

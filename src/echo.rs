@@ -1,9 +1,10 @@
 //! The echo handler: every message goes back to its sender with the same type.
 
 use crate::cx::Cx;
-use crate::handler::Handler;
+use crate::handler::{Decision, Handler};
 use crate::socket::SocketId;
 use crate::SendError;
+use ws_protocols::handshake::Request;
 use ws_protocols::message::Message;
 use ws_protocols::MessageKind;
 
@@ -12,6 +13,11 @@ use ws_protocols::MessageKind;
 ///
 /// What cannot be echoed (binary to a hixie peer under `HixieBinary::Refuse`) closes the
 /// connection with 1003 ("unsupported data") rather than vanishing.
+///
+/// An echo speaks every subprotocol (it only sends back what it gets), so unless the route
+/// or the settings choose one it accepts the first the client offers. Hixie clients need
+/// that: a hixie-75/76 client that offers a subprotocol refuses an answer that does not
+/// repeat it (docs/protocols.md §3.2).
 #[derive(Debug, Default)]
 pub struct Echo;
 
@@ -30,6 +36,13 @@ fn refuse_unsupported(cx: &mut Cx<'_>, id: SocketId, error: SendError) {
 }
 
 impl Handler for Echo {
+    fn on_request(&mut self, request: &Request, suggested: Option<&str>) -> Decision {
+        let chosen = suggested.or(request.subprotocols().first().map(String::as_str));
+        Decision::Accept {
+            subprotocol: chosen.map(str::to_owned),
+        }
+    }
+
     fn on_message(&mut self, cx: &mut Cx<'_>, id: SocketId, message: Message<'_>) {
         if let Some(Err(e)) = cx.socket(id).map(|s| s.send(message)) {
             refuse_unsupported(cx, id, e);

@@ -14,7 +14,7 @@ pub enum Delivery {
 }
 
 /// What `send_binary` does on a hixie-75/76 connection, whose browsers cannot receive
-/// binary (they consume length-prefixed frames and report an error, PROTOCOLS.md §7.3).
+/// binary (they consume length-prefixed frames and report an error, docs/protocols.md §7.3).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum HixieBinary {
     /// Refuse with [`crate::SendError::Unsupported`] (the default): the caller decides.
@@ -117,7 +117,7 @@ pub struct Settings {
     pub client_tracking: bool,
     /// hixie-76: write the 101 head as soon as the request head is parsed and the 16-byte
     /// answer when key3 arrives, because HAProxy withholds key3 until it sees a 101
-    /// (PROTOCOLS.md §3.2). Default true.
+    /// (docs/protocols.md §3.2). Default true.
     pub hixie76_headers_first: bool,
     /// What `send_binary` does on hixie connections. Default [`HixieBinary::Refuse`].
     pub hixie_binary: HixieBinary,

@@ -304,3 +304,19 @@ fn a_streamed_text_chunk_holding_0xff_is_refused_on_hixie_and_the_message_goes_o
     assert!(results[2].contains("0xFF"), "{results:?}");
     assert_eq!(results[3..], ["Ok(())", "Ok(())"]);
 }
+
+#[test]
+fn echo_accepts_the_first_offered_subprotocol_in_every_dialect() {
+    let server = TestServer::echo(Settings::default());
+    for dialect in Dialect::ALL {
+        let mut client = Client::connect_with(server.addr, "/echo", dialect, &["sample"])
+            .unwrap_or_else(|e| panic!("{dialect}: {e}"));
+        assert_eq!(client.subprotocol.as_deref(), Some("sample"), "{dialect}");
+        client.send_text("with a subprotocol");
+        assert_eq!(
+            client.recv_message(),
+            Received::Text("with a subprotocol".into()),
+            "{dialect}"
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! The opening handshake over real sockets: exact bytes for the PROTOCOLS.md §8.1 vectors,
+//! The opening handshake over real sockets: exact bytes for the docs/protocols.md §8.1 vectors,
 //! every refusal, the handshake timeout and the connection limit.
 
 mod support;

@@ -2,7 +2,7 @@
 //!
 //! Every behavioural difference between dialects that is a *fact about the wire* lives in
 //! [`Caps`], one row per dialect, so codecs branch on a capability rather than on a dialect
-//! name. See PROTOCOLS.md §1, §3.6, §4.6 and §7.1 for where each value comes from.
+//! name. See docs/protocols.md §1, §3.6, §4.6 and §7.1 for where each value comes from.
 
 use std::fmt;
 
@@ -15,7 +15,7 @@ pub enum Dialect {
     /// Key1/Key2/key3 MD5 challenge, sentinel framing, `FF 00` close.
     Hixie76,
     /// hybi-01..03 ("draft03"): the hixie-76 handshake plus `Sec-WebSocket-Draft`, and the
-    /// unmasked MORE-bit framing of PROTOCOLS.md §4.2.
+    /// unmasked MORE-bit framing of docs/protocols.md §4.2.
     Hybi03,
     /// hybi-07 (`Sec-WebSocket-Version: 7`), RFC framing, origin in `Sec-WebSocket-Origin`.
     Hybi07,
@@ -61,7 +61,7 @@ pub struct Caps {
     /// Request headers the origin may arrive in, in order of preference.
     pub origin_headers: &'static [&'static str],
     /// Binary messages are deliverable. Hixie browsers consume length-prefixed frames
-    /// and report an error instead of a message (PROTOCOLS.md §7.3).
+    /// and report an error instead of a message (docs/protocols.md §7.3).
     pub binary: bool,
     /// Ping and pong frames exist.
     pub ping: bool,

@@ -1,4 +1,4 @@
-//! Every framing vector of PROTOCOLS.md §8.2 (positive and negative), decoded in one piece
+//! Every framing vector of docs/protocols.md §8.2 (positive and negative), decoded in one piece
 //! and one byte at a time.
 
 mod support;

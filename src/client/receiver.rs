@@ -223,7 +223,7 @@ impl ClientReceiver {
                         clean: true,
                     };
                     // The answer echoes the code (RFC 6455 §5.5.1), or the whole body for
-                    // hybi-03, whose peers match it (PROTOCOLS.md §5); hixie-76: `FF 00`.
+                    // hybi-03, whose peers match it (docs/protocols.md §5); hixie-76: `FF 00`.
                     let echo = match frame.code {
                         Some(_) => frame.body[..2].to_vec(),
                         None => frame.body.to_vec(),

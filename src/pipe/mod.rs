@@ -62,7 +62,7 @@ use ws_protocols::handshake::Request;
 use ws_protocols::{Dialect, Framing, MessageKind};
 
 /// What binary from a hybi member becomes for hixie members, whose browsers cannot receive
-/// binary (PROTOCOLS.md §7.3).
+/// binary (docs/protocols.md §7.3).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum BinaryToHixie {
     /// The draft's length-prefixed frame (`80 <length> <bytes>`), which non-browser hixie

@@ -1,4 +1,4 @@
-//! Decoder for hixie-75 and hixie-76 (= hybi-00) framing (PROTOCOLS.md §4.1):
+//! Decoder for hixie-75 and hixie-76 (= hybi-00) framing (docs/protocols.md §4.1):
 //!
 //! ```text
 //! text frame:       00 <UTF-8, never FF> FF

@@ -34,7 +34,7 @@ pub(crate) struct Wire {
     pub ops: [Option<Op>; 16],
 }
 
-/// hybi-01..03 (PROTOCOLS.md §4.2): MORE bit, opcodes 0-5, never masked.
+/// hybi-01..03 (docs/protocols.md §4.2): MORE bit, opcodes 0-5, never masked.
 pub(crate) static MORE_BIT: Wire = Wire {
     more_bit: true,
     reserved0: 0x70,

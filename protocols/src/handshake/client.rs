@@ -88,7 +88,7 @@ pub struct ServerResponse {
 
 /// The header a dialect's clients name the origin in. hybi-07 and hybi-08 clients (Firefox 6,
 /// Chrome 14) sent `Sec-WebSocket-Origin`; the rename to `Origin` came in hybi-11 and the
-/// version 13 (PROTOCOLS.md §4.6).
+/// version 13 (docs/protocols.md §4.6).
 fn origin_header(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Hybi07 | Dialect::Hybi08 => "Sec-WebSocket-Origin",
@@ -108,7 +108,7 @@ fn clean(s: &str) -> String {
 ///
 /// Field order: request line, `Upgrade`, `Connection`, `Host`, origin, subprotocol, the
 /// dialect's key and version headers, `cfg.extra_headers`. For hixie-75 that is the fixed
-/// order WebKit sent (PROTOCOLS.md §3.1); hixie-76 allows any order.
+/// order WebKit sent (docs/protocols.md §3.1); hixie-76 allows any order.
 pub fn client_request(
     cfg: &ClientConfig<'_>,
     random: &mut dyn FnMut(&mut [u8]),

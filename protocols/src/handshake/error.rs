@@ -1,6 +1,6 @@
 //! Why an opening handshake was refused, and the HTTP answer that says so.
 //!
-//! Every variant carries its wire consequence (STYLE.md §A.3): [`HandshakeError::status`] is the
+//! Every variant carries its wire consequence (../shared/STYLE.md §A.3): [`HandshakeError::status`] is the
 //! HTTP status to answer with, [`HandshakeError::advertises_versions`] says whether the answer
 //! lists `Sec-WebSocket-Version: 13, 8, 7` (RFC 6455 §4.2.2 step 4, §4.4), and
 //! [`HandshakeError::write_response`] writes the complete response.
@@ -56,7 +56,7 @@ pub enum HandshakeError {
     /// `Sec-WebSocket-Version` is not a decimal number 0-255 without leading zeros
     /// (RFC 6455 §4.3 `version` ABNF) (400 + version list).
     InvalidVersion,
-    /// `Sec-WebSocket-Key` without `Sec-WebSocket-Version` (PROTOCOLS.md §2 row 7)
+    /// `Sec-WebSocket-Key` without `Sec-WebSocket-Version` (docs/protocols.md §2 row 7)
     /// (400 + version list).
     KeyWithoutVersion,
     /// `Sec-WebSocket-Version` without `Sec-WebSocket-Key` (RFC 6455 §4.2.1 item 5) (400).

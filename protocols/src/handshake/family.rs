@@ -4,7 +4,7 @@
 //! each (`server.rs`, `client.rs`); they read spellings and header names from the [`Family`]
 //! row of the dialect's [`HandshakeFamily`]. The rows live next to the family's own logic:
 //! [`super::hixie75::FAMILY`], [`super::hixie76::FAMILY`], [`super::hybi::FAMILY`].
-//! PROTOCOLS.md §3.6 is the same table in prose.
+//! docs/protocols.md §3.6 is the same table in prose.
 
 use crate::dialect::{Dialect, HandshakeFamily};
 
@@ -50,7 +50,7 @@ pub(crate) fn of(d: Dialect) -> &'static Family {
 }
 
 /// `ws://` or `wss://` + Host + resource: the hixie `Location` value, which clients compare
-/// with the URL they opened byte for byte (PROTOCOLS.md §3.1, §3.2).
+/// with the URL they opened byte for byte (docs/protocols.md §3.1, §3.2).
 pub(crate) fn location(secure: bool, host: &str, target: &str) -> String {
     let scheme = if secure { "wss://" } else { "ws://" };
     let mut url = String::with_capacity(scheme.len() + host.len() + target.len());

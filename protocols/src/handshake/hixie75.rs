@@ -1,4 +1,4 @@
-//! hixie-75: no challenge, just headers echoed back (PROTOCOLS.md §3.1).
+//! hixie-75: no challenge, just headers echoed back (docs/protocols.md §3.1).
 //!
 //! Everything the server does for hixie-75 is data: the row below. Its clients are the
 //! strictest about spelling, though: WebKit and Chromium compared the first 85 bytes of the
@@ -9,7 +9,7 @@ use super::family::Family;
 
 /// The hixie-75 row of the handshake-family table.
 pub(crate) static FAMILY: Family = Family {
-    // "Web Socket", two words: the -76 text is different (PROTOCOLS.md §9 item 5).
+    // "Web Socket", two words: the -76 text is different (docs/protocols.md §9 item 5).
     status_line: "HTTP/1.1 101 Web Socket Protocol Handshake",
     upgrade: "WebSocket",
     upgrade_exact: true,

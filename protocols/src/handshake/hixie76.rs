@@ -1,5 +1,5 @@
 //! hixie-76 / hybi-00 (and hybi-01..03): the Key1/Key2/key3 challenge and its MD5 answer
-//! (PROTOCOLS.md §3.2).
+//! (docs/protocols.md §3.2).
 //!
 //! Each key hides a 32-bit number: the decimal digits scattered in it, divided by the count
 //! of spaces in it. The answer is `MD5(be32(part1) || be32(part2) || key3)`, sent as 16 raw
@@ -45,7 +45,7 @@ pub(crate) fn key_part(key: &[u8]) -> Result<u32, HandshakeError> {
                     return Err(HandshakeError::Hixie76KeyOverflow);
                 }
                 // Checked arithmetic: Go's port parsed into a u32 and silently wrapped, and
-                // the JavaScript ports lost precision above 2^53 (PROTOCOLS.md §3.2).
+                // the JavaScript ports lost precision above 2^53 (docs/protocols.md §3.2).
                 number = number
                     .checked_mul(10)
                     .and_then(|n| n.checked_add(u64::from(b - b'0')))
@@ -131,7 +131,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// E1-E4 of PROTOCOLS.md §3.2: keys → parts, parts + key3 → the recomputed MD5.
+    /// E1-E4 of docs/protocols.md §3.2: keys → parts, parts + key3 → the recomputed MD5.
     type Example = (&'static str, u32, &'static str, u32, [u8; 8], [u8; 16]);
 
     const EXAMPLES: [Example; 4] = [
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn e3_challenge_bytes() {
-        // PROTOCOLS.md §3.2: challenge = 36 09 65 65 0a b9 67 33 || key3.
+        // docs/protocols.md §3.2: challenge = 36 09 65 65 0a b9 67 33 || key3.
         assert_eq!(906585445u32.to_be_bytes(), [0x36, 0x09, 0x65, 0x65]);
         assert_eq!(179922739u32.to_be_bytes(), [0x0a, 0xb9, 0x67, 0x33]);
     }

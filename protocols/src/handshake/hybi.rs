@@ -1,5 +1,5 @@
 //! hybi-04 onwards: `Sec-WebSocket-Key` → `Sec-WebSocket-Accept` (RFC 6455 §4.2.1 item 5,
-//! §4.2.2 step 5; PROTOCOLS.md §3.4). Versions 7, 8 and 13 share this handshake; they differ
+//! §4.2.2 step 5; docs/protocols.md §3.4). Versions 7, 8 and 13 share this handshake; they differ
 //! only in where the origin arrives, which is the dialect's capability row.
 
 use base64::engine::general_purpose::STANDARD;
@@ -70,7 +70,7 @@ mod tests {
     fn key_validation() {
         assert!(is_valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
         for bad in [
-            "dGhlIHNhbXBsZSBub25jZQ",     // no padding (PROTOCOLS.md §8.1)
+            "dGhlIHNhbXBsZSBub25jZQ",     // no padding (docs/protocols.md §8.1)
             "dGhlIHNhbXBsZSBub25jZQ=",    // short padding
             "dGhlIHNhbXBsZSBub25jZR==",   // non-zero padding bits: not an encoding
             "dGhlIHNhbXBsZSBub25jZXhh",   // 18 bytes

@@ -1,6 +1,6 @@
 //! The opening handshake of every dialect, both sides, sans-IO.
 //!
-//! The server side sniffs a request head into a [`Dialect`](crate::Dialect) (PROTOCOLS.md §2)
+//! The server side sniffs a request head into a [`Dialect`](crate::Dialect) (docs/protocols.md §2)
 //! and answers it; the client side writes any dialect's request and checks the answer. Both
 //! take bytes from a growing buffer and return [`Status::Partial`] until they have enough;
 //! both append what to send to a caller-owned `Vec<u8>`. Refusals carry their HTTP answer
@@ -46,7 +46,7 @@
 //! ```
 //!
 //! A server that writes the 101 head as soon as the head is parsed and the hixie-76 answer
-//! only when key3 is in (the HAProxy-friendly order, PROTOCOLS.md §3.2), and refuses with the
+//! only when key3 is in (the HAProxy-friendly order, docs/protocols.md §3.2), and refuses with the
 //! right status otherwise:
 //!
 //! ```

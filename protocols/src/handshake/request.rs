@@ -40,7 +40,7 @@ pub struct Request {
 }
 
 impl Request {
-    /// The dialect the request was sniffed as (PROTOCOLS.md §2).
+    /// The dialect the request was sniffed as (docs/protocols.md §2).
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }

@@ -72,7 +72,7 @@ pub fn read_request(buf: &[u8], limits: &Limits) -> Result<Status<Request>, Hand
 /// `choose` runs once, when everything has arrived; what it returns may borrow from its
 /// environment (a static list of supported subprotocols, say) but not from the request.
 /// Servers that want to send the 101 head before key3 arrives (HAProxy withholds key3 until
-/// it sees a 101, PROTOCOLS.md §3.2) use [`read_request`], [`Request::write_response`] and
+/// it sees a 101, docs/protocols.md §3.2) use [`read_request`], [`Request::write_response`] and
 /// [`Request::hixie76_answer`] instead.
 pub fn accept<'a>(
     buf: &[u8],

@@ -1,4 +1,4 @@
-//! Classify a complete request head into a [`Dialect`] or a rejection (PROTOCOLS.md §2).
+//! Classify a complete request head into a [`Dialect`] or a rejection (docs/protocols.md §2).
 //!
 //! The generic HTTP requirements come first (method, version, Upgrade, Connection, Host,
 //! target), then the dialect, by the precedence real dispatchers use: `Sec-WebSocket-Version`
@@ -53,7 +53,7 @@ pub(crate) fn classify(
     let h = Headers(req.headers);
 
     // Without any Upgrade header this is plain HTTP, not a broken handshake: the server may
-    // route it elsewhere (PROTOCOLS.md §2 row 12).
+    // route it elsewhere (docs/protocols.md §2 row 12).
     if h.raw("Upgrade").next().is_none() {
         return Err(E::NotWebSocket);
     }
@@ -124,13 +124,13 @@ pub(crate) fn classify(
     })
 }
 
-/// The dialect and its proof, by the precedence of PROTOCOLS.md §2.
+/// The dialect and its proof, by the precedence of docs/protocols.md §2.
 fn dialect(h: &Headers<'_, '_>) -> Result<(Dialect, Proof), HandshakeError> {
     // Rows 1-6: a Version header decides alone.
     if let Some(version) = h.single("Sec-WebSocket-Version", E::RepeatedVersion)? {
         let version = parse_version(version)?;
         // Row 6: "any other value → 426 + the versions we implement". Never a hixie
-        // fallback (PROTOCOLS.md §2 notes, STYLE.md §A avoid 4).
+        // fallback (docs/protocols.md §2 notes, ../shared/STYLE.md §A avoid 4).
         let dialect = Dialect::from_version(version).ok_or(E::UnsupportedVersion)?;
         let key = h
             .single("Sec-WebSocket-Key", E::RepeatedKey)?

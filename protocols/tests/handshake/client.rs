@@ -155,7 +155,7 @@ fn client_requests_carry_the_dialect_headers() {
         }
         assert_eq!(req.len() - head_len, request(&req).key3_len());
     }
-    // hixie-75 in the fixed order of PROTOCOLS.md §3.1.
+    // hixie-75 in the fixed order of docs/protocols.md §3.1.
     let cfg = ClientConfig {
         subprotocols: &["sample"],
         ..ClientConfig {

@@ -6,7 +6,7 @@ use ws_protocols::handshake::{
 };
 use ws_protocols::{Dialect, Limits};
 
-// ===== vectors (PROTOCOLS.md §8.1) =====
+// ===== vectors (docs/protocols.md §8.1) =====
 
 pub const V1_REQUEST: &[u8] = b"GET /demo HTTP/1.1\r\n\
 Upgrade: WebSocket\r\n\

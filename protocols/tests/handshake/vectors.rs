@@ -1,4 +1,4 @@
-//! The vectors of PROTOCOLS.md §8.1 (and E1-E4 of §3.2) byte for byte, and what a request
+//! The vectors of docs/protocols.md §8.1 (and E1-E4 of §3.2) byte for byte, and what a request
 //! exposes.
 
 use super::support::*;
@@ -51,7 +51,7 @@ fn v2_hixie76() {
     assert_eq!(req.subprotocols(), ["sample"]);
 }
 
-/// E1-E4 of PROTOCOLS.md §3.2 in the V2 request: same headers, other keys and key3.
+/// E1-E4 of docs/protocols.md §3.2 in the V2 request: same headers, other keys and key3.
 #[test]
 fn v2_with_key_sets_e1_to_e4() {
     let e4_key3 = [0x91, 0x25, 0x3e, 0xd3, 0xa9, 0xe7, 0x6a, 0x88];
