@@ -43,6 +43,10 @@ const SIGNALS: Token = Token(2);
 const READ_CHUNK: usize = 128 << 10;
 /// Reads per connection per wake-up before others get a turn.
 const READ_BUDGET: usize = 8;
+/// Events (message starts, data, ends, control frames) per connection per wake-up before
+/// others get a turn: a read of empty messages holds about 20 000 of them, and taking all of
+/// a connection's reads at once kept other clients waiting for a third of a second.
+const EVENT_BUDGET: usize = 4096;
 /// An unfinished whole message may always hold this much, whatever the memory budget: a
 /// small message split over two reads is honest traffic, and is never refused.
 const BUDGET_FREE_MESSAGE: usize = ws_protocols::message::RESERVE_AHEAD;
@@ -61,6 +65,8 @@ pub(crate) struct EventLoop {
     read_shift: ReadShift,
     touched: Vec<SocketId>,
     ready: VecDeque<SocketId>,
+    /// Events the connection being read may still deliver this turn ([`EVENT_BUDGET`]).
+    events_left: usize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) waker: Arc<Waker>,
     /// Status for requests that are not upgrades when no `plain_http` handler answers them.
@@ -107,6 +113,7 @@ impl EventLoop {
             read_shift: ReadShift::default(),
             touched: Vec::new(),
             ready: VecDeque::new(),
+            events_left: EVENT_BUDGET,
             shared,
             waker,
             plain_http_status: 501,
@@ -381,6 +388,7 @@ impl EventLoop {
 
     /// Read from `id` until `WouldBlock`, a pause, or the read budget.
     fn read_some(&mut self, id: SocketId) {
+        self.events_left = EVENT_BUDGET;
         for _ in 0..READ_BUDGET {
             let Some(conn) = self.conns.get_mut(id) else {
                 return;
@@ -398,6 +406,9 @@ impl EventLoop {
                     .fetch_sub(unprocessed.len(), Relaxed);
                 self.process_frames(id, &mut unprocessed);
                 self.service_touched();
+                if self.events_left == 0 {
+                    break;
+                }
                 continue;
             }
             // Keep the unconsumed tail of the last read in front of the new bytes.
@@ -451,6 +462,9 @@ impl EventLoop {
                 }
             }
             self.service_touched();
+            if self.events_left == 0 {
+                break;
+            }
         }
         if let Some(conn) = self.conns.get_mut(id) {
             conn.read_pending = true;
@@ -800,12 +814,17 @@ impl EventLoop {
                     let between_messages =
                         !matches!(event, Event::MessageStart { .. } | Event::Data(_));
                     self.dispatch(id, event);
-                    if between_messages && self.paused_with_more(id, data.len() - pos) {
-                        // Keep the rest for when the handler resumes it: a paused sender's
-                        // messages must stop here, not after the whole read (a flood of
-                        // tiny messages would otherwise all be taken in). The message
+                    self.events_left = self.events_left.saturating_sub(1);
+                    let left = data.len() - pos;
+                    let turn_over = self.events_left == 0 && left > 0;
+                    if between_messages && (turn_over || self.paused_with_more(id, left)) {
+                        // Keep the rest for later: for when the handler resumes a paused
+                        // sender (whose messages must stop here, not after the whole read:
+                        // a flood of tiny messages would otherwise all be taken in), or for
+                        // this connection's next turn once it has had its share of events
+                        // (a read of tiny messages holds tens of thousands). The message
                         // being read, if any, goes on to the end of the read, as the
-                        // payload of a long message did before there was a pause.
+                        // payload of a long message did before.
                         if let Some(conn) = self.conns.get_mut(id) {
                             conn.unprocessed = data[pos..].to_vec();
                             let stats = &self.shared.stats;

@@ -129,6 +129,26 @@ impl Listener {
     }
 }
 
+/// Connections the kernel may hold for us before we accept them. std listens with 128, which
+/// a burst of clients overflows (each overflow costs that client a SYN retransmit, one second
+/// or more); the kernel caps this at `net.core.somaxconn`.
+const BACKLOG: i32 = 4096;
+
+/// Listen on `listener` with a backlog of [`BACKLOG`] (listening again only changes the
+/// backlog, on Linux).
+pub(crate) fn widen_backlog(listener: &std::net::TcpListener) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: listen on a descriptor we own; it only changes the socket's backlog.
+        if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } != 0 {
+            log::debug!("listen backlog unchanged: {}", io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (listener, BACKLOG);
+}
+
 fn open_reserve() -> Option<File> {
     File::open("/dev/null").ok()
 }

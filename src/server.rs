@@ -71,6 +71,7 @@ impl Builder {
     /// Listen on `addr`.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         let listener = TcpListener::bind(addr)?;
+        crate::listener::widen_backlog(&listener);
         let mut event_loop = EventLoop::new(self.settings, self.mounts, Some(listener))?;
         event_loop.plain_http = self.plain_http;
         Ok(Server { event_loop })

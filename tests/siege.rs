@@ -306,3 +306,18 @@ fn open_connections_are_never_evicted() {
         assert_eq!(c.recv_message(), Received::Text(format!("{i}")));
     }
 }
+
+#[test]
+fn a_burst_of_connections_waits_in_the_listen_backlog() {
+    // Bound but not yet running: every connection waits in the kernel's backlog. std's
+    // default of 128 would drop the SYNs beyond it (clients retransmit after a second).
+    let server = ws::Server::builder().bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    let waiting: Vec<TcpStream> = (0..600)
+        .map(|i| {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                .unwrap_or_else(|e| panic!("connection {i} not taken into the backlog: {e}"))
+        })
+        .collect();
+    assert_eq!(waiting.len(), 600);
+}
