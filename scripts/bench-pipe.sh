@@ -10,9 +10,8 @@
 # What it does:
 #   1. `cargo build --release --bins --example pipe_bench`.
 #   2. Starts, each on its own free port and in its own process group, nothing pinned:
-#        ours         target/release/omniws --host 127.0.0.1 --port P --max-frame B --max-message B
-#                     (B = 4 GiB: the defaults, 16 MiB frames and 64 MiB messages, would refuse
-#                     the message; pipes stream, so the limit costs no memory)
+#        ours         target/release/omniws --host 127.0.0.1 --port P
+#                     (the defaults: sessions have no frame or message limit)
 #        raw          target/release/examples/pipe_bench raw-relay --port P
 #        tungstenite  target/release/examples/pipe_bench tungstenite-relay --port P
 #      and waits (bounded) until each listens.
@@ -49,7 +48,6 @@ mkdir -p "$LOG_DIR"
 START_TIMEOUT_TENTHS=300 # 30 s for a server to listen
 # A transfer of 256 MiB takes about 1 s even store-and-forward; anything past this is hung.
 RUN_TIMEOUT=$((60 + MIB / 4))
-LIMIT=$((4 << 30))
 
 BENCH=target/release/examples/pipe_bench
 SERVERS=(ours raw tungstenite)
@@ -84,8 +82,7 @@ cargo build --release --quiet --bins --example pipe_bench
 
 # --- servers -----------------------------------------------------------------------------
 PORT_ours=$(free_port "${BENCH_PORT:-21000}")
-start ours "$PORT_ours" target/release/omniws --host 127.0.0.1 --port "$PORT_ours" \
-    --max-frame "$LIMIT" --max-message "$LIMIT"
+start ours "$PORT_ours" target/release/omniws --host 127.0.0.1 --port "$PORT_ours"
 PORT_raw=$(free_port $((PORT_ours + 1)))
 start raw "$PORT_raw" "$BENCH" raw-relay --port "$PORT_raw"
 PORT_tungstenite=$(free_port $((PORT_raw + 1)))

@@ -12,8 +12,9 @@
 //!    server process).
 //! 3. The receiver thread blocks in `read`. The sender takes `t0` and writes: in WebSocket
 //!    mode one masked binary frame of `--mib` MiB (length known up front, FIN set), the
-//!    header together with the first 64 KiB, then 64 KiB per `write`; in raw mode the same
-//!    payload bytes without framing.
+//!    header together with the first 64 KiB, then 64 KiB per `write` (with `--fragment`, a
+//!    fragmented message instead: see [Fragments](#fragments)); in raw mode the same payload
+//!    bytes without framing.
 //! 4. The receiver decodes (WebSocket: our `Decoder`, client role; raw: every byte is
 //!    payload), counts and checksums the payload, and notes the instant of the `read` that
 //!    returned the first payload byte and of the one that returned the last.
@@ -37,6 +38,8 @@
 //!
 //! ```text
 //! mode=ws mask=premasked bytes=268435456 mb_per_sec=1234.5 ttfb_ms=0.123 seconds=0.217 checksum=ok
+//!   [sha256=ok sha256_sent=HEX sha256_received=HEX] [fragment=BYTES]
+//!   sender=hybi-13 receiver=hybi-13 kind=binary
 //!   idle_rss_kib=2048 peak_rss_kib=3100 after_rss_kib=3000 server_cpu_s=0.210
 //!   sender_cpu_s=0.150 receiver_cpu_s=0.120
 //! ```
@@ -60,10 +63,29 @@
 //! length-prefixed`, and binary from a hixie sender its `--hixie-binary length-prefixed`.
 //! The raw relay knows no dialects; its run is the same bytes unframed.
 //!
+//! # Fragments
+//! `--fragment BYTES` sends the message as a fragmented message of unknown length, built by
+//! our `Encoder` (`begin(kind, None)`, then `chunk` for each fragment's head, then `end`): a
+//! first frame with the message's opcode and no FIN, continuation frames, all of BYTES except
+//! perhaps the last data fragment, and a final empty continuation frame with FIN (hybi-03:
+//! the same with the MORE bit). Heads and payload are gathered into 64 KiB writes. Each
+//! fragment has its own masking key, so fragments are always masked live (`--mask premasked`
+//! is refused with `--fragment`). hixie-75/76 senders have no fragments and are refused, as
+//! is `--raw`.
+//!
+//! # SHA-256
+//! `--sha256` hashes the payload bytes as the sender hands them to the socket (before
+//! masking) and as the receiver decodes them, and compares the two digests: both are printed
+//! (`sha256_sent=`, `sha256_received=` on the result line, or in the error on a mismatch,
+//! which exits 1). The hashing runs on the sending and receiving threads during the
+//! transfer, so it lowers `mb_per_sec`; without `--sha256` nothing is hashed and only the
+//! checksum above is kept.
+//!
 //! Exit status 0 only if the message arrived whole and right; 1 otherwise (problems on
 //! stderr), 2 for bad arguments. Every socket operation has a timeout.
 
 use crate::checksum::Checksum;
+use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
@@ -101,6 +123,10 @@ pub struct Options {
     sender: Dialect,
     receiver: Dialect,
     kind: MessageKind,
+    /// `--fragment BYTES`: send a fragmented message of unknown length, BYTES per fragment.
+    fragment: Option<u64>,
+    /// `--sha256`: hash what was sent and what was received, and compare.
+    sha256: bool,
 }
 
 impl Options {
@@ -114,7 +140,10 @@ impl Options {
             sender: Dialect::Rfc6455,
             receiver: Dialect::Rfc6455,
             kind: MessageKind::Binary,
+            fragment: None,
+            sha256: false,
         };
+        let mut mask = None;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -137,11 +166,11 @@ impl Options {
                     options.bytes = mib << 20;
                 }
                 "--mask" => {
-                    options.mask = match value()?.as_str() {
+                    mask = Some(match value()?.as_str() {
                         "premasked" => Mask::Premasked,
                         "live" => Mask::Live,
                         other => return Err(format!("--mask premasked|live, not {other:?}")),
-                    }
+                    })
                 }
                 "--sender-dialect" | "--receiver-dialect" => {
                     let name = value()?;
@@ -164,12 +193,43 @@ impl Options {
                     let pid = value()?.parse().map_err(|e| format!("--server-pid: {e}"))?;
                     options.server_pid = Some(pid);
                 }
+                "--fragment" => {
+                    let bytes: u64 = value()?.parse().map_err(|e| format!("--fragment: {e}"))?;
+                    if !(1..=u64::from(u32::MAX)).contains(&bytes) {
+                        return Err("--fragment must be between 1 and 4294967295 bytes".into());
+                    }
+                    options.fragment = Some(bytes);
+                }
+                "--sha256" => options.sha256 = true,
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
         if options.ws.is_some() == options.raw.is_some() {
             return Err("give exactly one of --url and --raw".into());
         }
+        if options.fragment.is_some() {
+            if options.raw.is_some() {
+                return Err("--fragment needs --url: the raw relay has no frames".into());
+            }
+            if !options.sender.caps().fragments {
+                return Err(format!(
+                    "--fragment: the sender dialect {} has no fragmented messages (only \
+                     hybi-03 and later do); choose another --sender-dialect",
+                    options.sender.name()
+                ));
+            }
+            // Every fragment gets its own masking key, so a copy masked once up front
+            // cannot be reused: fragments are masked as they are written.
+            if mask == Some(Mask::Premasked) && options.sender.caps().client_masks {
+                return Err(format!(
+                    "--mask premasked cannot be used with --fragment: a {} client masks each \
+                     fragment with its own key (fragments are always masked live)",
+                    options.sender.name()
+                ));
+            }
+            mask = Some(Mask::Live);
+        }
+        options.mask = mask.unwrap_or(Mask::Premasked);
         Ok(options)
     }
 }
@@ -243,6 +303,11 @@ fn seed() -> u64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ (u64::from(std::process::id()) << 32) | 1
+}
+
+/// Lower-case hex of a digest.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // ===== connecting =====
@@ -384,17 +449,20 @@ struct Received {
     first: Option<Instant>,
     last: Option<Instant>,
     checksum: Checksum,
+    /// With `--sha256`: the hash of every payload byte received.
+    sha: Option<Sha256>,
     problems: Vec<String>,
 }
 
 /// Read the message: every byte in raw mode; in WebSocket mode, one message of `kind` and
 /// `total` bytes (its length announced or not; pings skipped). Returns when it is complete,
-/// or at the first problem.
-fn receive(peer: &mut Peer, kind: MessageKind, total: u64) -> Received {
+/// or at the first problem. With `sha256`, the payload is also hashed.
+fn receive(peer: &mut Peer, kind: MessageKind, total: u64, sha256: bool) -> Received {
     let mut got = Received {
         first: None,
         last: None,
         checksum: Checksum::default(),
+        sha: sha256.then(Sha256::new),
         problems: Vec::new(),
     };
     let mut buf = vec![0u8; READ + 64];
@@ -424,17 +492,26 @@ fn receive(peer: &mut Peer, kind: MessageKind, total: u64) -> Received {
         match peer.ws.as_mut() {
             None => {
                 got.checksum.update(&buf[..n]);
+                if let Some(sha) = got.sha.as_mut() {
+                    sha.update(&buf[..n]);
+                }
                 ended = got.checksum.bytes() >= total;
             }
             Some((_, decoder)) => {
                 let mut problem = None;
                 let checksum = &mut got.checksum;
+                let sha = &mut got.sha;
                 let result = decoder.decode_each(&mut buf[..kept + n], |event| match event {
                     Event::MessageStart { kind: k, len }
                         if k == kind
                             && len.is_none_or(|len| len == total)
                             && checksum.bytes() == 0 => {}
-                    Event::Data(d) => checksum.update(d),
+                    Event::Data(d) => {
+                        checksum.update(d);
+                        if let Some(sha) = sha.as_mut() {
+                            sha.update(d);
+                        }
+                    }
                     Event::MessageEnd => ended = true,
                     Event::Ping(_) | Event::Pong(_) => {}
                     other => problem = Some(format!("unexpected {other:?}")),
@@ -465,19 +542,26 @@ fn receive(peer: &mut Peer, kind: MessageKind, total: u64) -> Received {
     got
 }
 
-/// Write the message, starting with `head` (the frame header, empty in raw mode). Returns
-/// the instant just before the first write.
+/// Write the message as one frame, starting with `head` (the frame header, empty in raw
+/// mode), from `source` (the pattern, or its masked copy with `--mask premasked`). With
+/// `sha`, the payload bytes (`plain`, unmasked) are hashed as they are written. Returns the
+/// instant just before the first write.
 fn send(
     peer: &mut Peer,
     mut head: Vec<u8>,
     total: u64,
     mask: Mask,
     source: &[u8],
+    plain_source: &[u8],
+    mut sha: Option<&mut Sha256>,
 ) -> io::Result<Instant> {
     let mut scratch = vec![0u8; WRITE];
     let mut pos = 0u64;
     let start = Instant::now();
     while pos < total {
+        if let Some(sha) = sha.as_deref_mut() {
+            sha.update(piece(plain_source, pos, total));
+        }
         let plain = piece(source, pos, total);
         let bytes: &[u8] = match (peer.ws.as_mut(), mask) {
             (Some((encoder, _)), Mask::Live) => {
@@ -506,6 +590,56 @@ fn send(
         let tail = encoder.end().map_err(io::Error::other)?;
         peer.stream.write_all(&tail)?;
     }
+    Ok(start)
+}
+
+/// Write the message as a fragmented message of unknown length (`peer` is in WebSocket mode
+/// and `Encoder::begin(kind, None)` has been called): each fragment's head from
+/// `Encoder::chunk`, `fragment` payload bytes (the last one may be shorter), then the final
+/// frame from `Encoder::end` (an empty frame with FIN, or for hybi-03 without MORE). Heads and
+/// payload are gathered into writes of `WRITE` bytes, so small fragments do not cost one
+/// system call each; every fragment is masked as it is copied in (each has its own key; a
+/// no-op for hybi-03, whose clients do not mask). Returns the instant just before the first
+/// write.
+fn send_fragments(
+    peer: &mut Peer,
+    total: u64,
+    fragment: u64,
+    plain: &[u8],
+    mut sha: Option<&mut Sha256>,
+) -> io::Result<Instant> {
+    let Some((encoder, _)) = peer.ws.as_mut() else {
+        return Err(io::Error::other("fragments need WebSocket mode"));
+    };
+    let stream = &mut peer.stream;
+    let mut out: Vec<u8> = Vec::with_capacity(WRITE + 64);
+    let mut pos = 0u64;
+    let mut left = 0u64;
+    let start = Instant::now();
+    while pos < total {
+        if left == 0 {
+            left = fragment.min(total - pos);
+            out.extend_from_slice(&encoder.chunk(left as usize).map_err(io::Error::other)?);
+        }
+        let room = WRITE.saturating_sub(out.len()) as u64;
+        let len = room.min(left).min(total - pos) as usize;
+        let at = (pos % PATTERN as u64) as usize;
+        let bytes = &plain[at..at + len];
+        if let Some(sha) = sha.as_deref_mut() {
+            sha.update(bytes);
+        }
+        let from = out.len();
+        out.extend_from_slice(bytes);
+        encoder.mask_payload(&mut out[from..]);
+        pos += len as u64;
+        left -= len as u64;
+        if out.len() >= WRITE {
+            stream.write_all(&out)?;
+            out.clear();
+        }
+    }
+    out.extend_from_slice(&encoder.end().map_err(io::Error::other)?);
+    stream.write_all(&out)?;
     Ok(start)
 }
 
@@ -560,12 +694,19 @@ pub fn run(options: &Options) -> Result<(), String> {
     // The frame header, and with `--mask premasked` the masked copy of the pattern, made
     // before the clock starts. `mask_payload` continues the key rotation where it stopped,
     // and the copy's length is a multiple of 4, so live masking is not mixed in afterwards.
+    // With `--fragment` the message's length is left unknown (no header yet: each fragment
+    // brings its own) and masking is live (`Options::parse` saw to it).
     let mut head = Vec::new();
     let masked;
     let mut source: &[u8] = &plain;
     if let Some((encoder, _)) = sender.ws.as_mut() {
+        let len = if options.fragment.is_some() {
+            None
+        } else {
+            Some(total)
+        };
         let frame = encoder
-            .begin(options.kind, Some(total))
+            .begin(options.kind, len)
             .map_err(|e| e.to_string())?;
         head.extend_from_slice(&frame);
         if options.mask == Mask::Premasked {
@@ -585,13 +726,26 @@ pub fn run(options: &Options) -> Result<(), String> {
     let cpu_before = options.server_pid.map(process_cpu_ns);
 
     let options_kind = options.kind;
+    let sha256 = options.sha256;
     let receiving = std::thread::spawn(move || {
         let cpu = thread_cpu_ns();
-        let got = receive(&mut receiver, options_kind, total);
+        let got = receive(&mut receiver, options_kind, total, sha256);
         (receiver, got, thread_cpu_ns().saturating_sub(cpu))
     });
+    let mut sent_sha = options.sha256.then(Sha256::new);
     let sender_cpu = thread_cpu_ns();
-    let sent = send(&mut sender, head, total, options.mask, source);
+    let sent = match options.fragment {
+        Some(fragment) => send_fragments(&mut sender, total, fragment, &plain, sent_sha.as_mut()),
+        None => send(
+            &mut sender,
+            head,
+            total,
+            options.mask,
+            source,
+            &plain,
+            sent_sha.as_mut(),
+        ),
+    };
     let sender_cpu = thread_cpu_ns().saturating_sub(sender_cpu);
     let (receiver, got, receiver_cpu) = receiving
         .join()
@@ -617,6 +771,19 @@ pub fn run(options: &Options) -> Result<(), String> {
     if problems.is_empty() && checksum != expected {
         problems.push(format!("checksum {checksum}, expected {expected}"));
     }
+    // Both digests are printed, on stdout when they match and in the error when not.
+    let digests = match (sent_sha, got.sha) {
+        (Some(sent), Some(received)) => {
+            let (sent, received) = (hex(&sent.finalize()), hex(&received.finalize()));
+            if problems.is_empty() && sent != received {
+                problems.push(format!(
+                    "SHA-256 mismatch: sent {sent}, received {received}"
+                ));
+            }
+            Some((sent, received))
+        }
+        _ => None,
+    };
     let (Some(first), Some(last), true) = (got.first, got.last, problems.is_empty()) else {
         return Err(problems.join("; "));
     };
@@ -635,6 +802,12 @@ pub fn run(options: &Options) -> Result<(), String> {
         total as f64 / seconds / 1e6,
         ttfb * 1e3,
     );
+    if let Some((sent, received)) = &digests {
+        line += &format!(" sha256=ok sha256_sent={sent} sha256_received={received}");
+    }
+    if let Some(fragment) = options.fragment {
+        line += &format!(" fragment={fragment}");
+    }
     if options.ws.is_some() {
         line += &format!(
             " sender={} receiver={} kind={}",
@@ -662,4 +835,135 @@ pub fn run(options: &Options) -> Result<(), String> {
     );
     println!("{line}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// Runs `send_fragments` for a `dialect` client over loopback and returns the bytes on
+    /// the wire and the expected payload.
+    fn fragmented_wire(dialect: Dialect, total: u64, fragment: u64) -> (Vec<u8>, Vec<u8>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let reading = std::thread::spawn(move || {
+            let mut wire = Vec::new();
+            server.read_to_end(&mut wire).unwrap();
+            wire
+        });
+        let limits = Limits::default();
+        let mut peer = Peer {
+            stream: client,
+            ws: Some((
+                Encoder::client(dialect, [7; 16]),
+                Decoder::new(dialect, Role::Client, &limits),
+            )),
+            pending: Vec::new(),
+        };
+        let plain = pattern(MessageKind::Binary);
+        let (encoder, _) = peer.ws.as_mut().unwrap();
+        assert!(encoder.begin(MessageKind::Binary, None).unwrap().is_empty());
+        let mut sha = Sha256::new();
+        send_fragments(&mut peer, total, fragment, &plain, Some(&mut sha)).unwrap();
+        drop(peer);
+        let wire = reading.join().unwrap();
+        let expected: Vec<u8> = (0..total)
+            .map(|i| plain[(i % PATTERN as u64) as usize])
+            .collect();
+        assert_eq!(hex(&sha.finalize()), hex(&Sha256::digest(&expected)));
+        (wire, expected)
+    }
+
+    #[test]
+    fn fragments_follow_the_rfc_layout() {
+        let (wire, expected) = fragmented_wire(Dialect::Rfc6455, 300_000, 100_000);
+        // (FIN, opcode, payload unmasked) of each frame, parsed by hand.
+        let mut frames = Vec::new();
+        let mut at = 0;
+        while at < wire.len() {
+            let (fin, op, masked) = (wire[at] & 0x80 != 0, wire[at] & 0x0f, wire[at + 1] & 0x80);
+            assert_ne!(masked, 0, "a client frame must be masked");
+            let (len, head) = match wire[at + 1] & 0x7f {
+                126 => (u16::from_be_bytes([wire[at + 2], wire[at + 3]]) as usize, 4),
+                127 => (
+                    u64::from_be_bytes(wire[at + 2..at + 10].try_into().unwrap()) as usize,
+                    10,
+                ),
+                n => (n as usize, 2),
+            };
+            let key = &wire[at + head..at + head + 4];
+            let start = at + head + 4;
+            let payload: Vec<u8> = wire[start..start + len]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ key[i % 4])
+                .collect();
+            frames.push((fin, op, payload));
+            at = start + len;
+        }
+        let shape: Vec<(bool, u8, usize)> =
+            frames.iter().map(|(f, o, p)| (*f, *o, p.len())).collect();
+        assert_eq!(
+            shape,
+            [
+                (false, 2, 100_000),
+                (false, 0, 100_000),
+                (false, 0, 100_000),
+                (true, 0, 0)
+            ]
+        );
+        let payload: Vec<u8> = frames.into_iter().flat_map(|(_, _, p)| p).collect();
+        assert!(payload == expected, "payload differs");
+    }
+
+    /// Small fragments gathered across writes, in both fragmenting framings, decode as one
+    /// message with the right bytes.
+    #[test]
+    fn fragments_decode_as_one_message() {
+        for (dialect, fragment) in [
+            (Dialect::Rfc6455, 1000),
+            (Dialect::Hybi07, 65_530),
+            (Dialect::Hybi03, 1000),
+            (Dialect::Hybi03, 1 << 20),
+        ] {
+            let (mut wire, expected) = fragmented_wire(dialect, 200_003, fragment);
+            let limits = Limits::default().max_frame(u64::MAX).max_message(u64::MAX);
+            let mut decoder = Decoder::new(dialect, Role::Server, &limits);
+            let (mut starts, mut ends, mut data) = (0, 0, Vec::new());
+            let used = decoder
+                .decode_each(&mut wire, |event| match event {
+                    Event::MessageStart {
+                        kind: MessageKind::Binary,
+                        len: None,
+                    } => starts += 1,
+                    Event::Data(d) => data.extend_from_slice(d),
+                    Event::MessageEnd => ends += 1,
+                    other => panic!("{dialect:?}: unexpected {other:?}"),
+                })
+                .unwrap();
+            assert_eq!(used, wire.len(), "{dialect:?}");
+            assert_eq!((starts, ends), (1, 1), "{dialect:?} {fragment}");
+            assert!(data == expected, "{dialect:?} {fragment}: payload differs");
+        }
+    }
+
+    #[test]
+    fn fragment_needs_a_fragmenting_sender() {
+        let args = |extra: &[&str]| -> Vec<String> {
+            ["--url", "ws://127.0.0.1:1/sessions/x", "--fragment", "1000"]
+                .iter()
+                .chain(extra)
+                .map(|s| s.to_string())
+                .collect()
+        };
+        for dialect in ["hixie-75", "hixie-76"] {
+            let err = Options::parse(&args(&["--sender-dialect", dialect])).unwrap_err();
+            assert!(err.contains("no fragmented messages"), "{err}");
+        }
+        assert!(Options::parse(&args(&["--mask", "premasked"])).is_err());
+        let options = Options::parse(&args(&["--sender-dialect", "hybi-03"])).unwrap();
+        assert_eq!(options.mask, Mask::Live);
+    }
 }

@@ -9,7 +9,7 @@
 //! ```text
 //! cargo build --release --example pipe_bench
 //! target/release/examples/pipe_bench drive --url ws://127.0.0.1:8088/sessions/bench \
-//!     [--mib 256] [--mask premasked|live] [--server-pid PID]
+//!     [--mib 256] [--mask premasked|live] [--server-pid PID] [--fragment BYTES] [--sha256]
 //! target/release/examples/pipe_bench drive --raw 127.0.0.1:9002 [--mib 256] [--server-pid PID]
 //! target/release/examples/pipe_bench raw-relay --port 9002
 //! target/release/examples/pipe_bench tungstenite-relay --port 9003
@@ -17,8 +17,10 @@
 //!
 //! - `drive` ([`driver`]): connects a receiver, then a sender, to one session, waits for the
 //!   `session ready` notice on both, streams one binary message of `--mib` MiB from the
-//!   sender as one frame in 64 KiB writes, and reports one line: throughput, the receiver's
-//!   time to first byte, and the server's memory and CPU time around the transfer.
+//!   sender as one frame in 64 KiB writes (or, with `--fragment`, as a fragmented message),
+//!   and reports one line: throughput, the receiver's time to first byte, and the server's
+//!   memory and CPU time around the transfer. `--sha256` also compares SHA-256 digests of
+//!   what was sent and what arrived (`tests/conformance/pipe_gib.sh` uses both).
 //! - `raw-relay` ([`raw_relay`]): pairs consecutive TCP connections and copies bytes both
 //!   ways; the driver's `--raw` mode sends it the same payload without WebSocket framing.
 //! - `tungstenite-relay` ([`tungstenite_relay`]): `/sessions/NAME` on tokio-tungstenite
@@ -34,6 +36,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   pipe_bench drive (--url ws://HOST:PORT/sessions/NAME | --raw HOST:PORT) [--mib N]
                    [--mask premasked|live] [--server-pid PID]
+                   [--sender-dialect NAME] [--receiver-dialect NAME] [--kind binary|text]
+                   [--fragment BYTES] [--sha256]
   pipe_bench raw-relay --port PORT
   pipe_bench tungstenite-relay --port PORT";
 
