@@ -69,26 +69,9 @@ fn bad_settings_are_refused_with_exit_2() {
 
 #[test]
 fn serves_echo_and_exits_zero_on_sigterm() {
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_omniws"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--close-timeout", "1"])
-            .env("OMNIWS_RELAY_ADMIN_TOKEN", "t0ken")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // "omniws listening on ws://127.0.0.1:PORT/ (endpoints: /echo)"
-    let addr = line
-        .split("ws://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect("address");
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let (mut child, addr) = start_cli(&["--close-timeout", "1"], |command| {
+        command.env("OMNIWS_RELAY_ADMIN_TOKEN", "t0ken");
+    });
     let mut client = Client::connect(addr, "/echo", Dialect::Rfc6455);
     client.send_text("from the CLI test");
     assert_eq!(
@@ -192,6 +175,7 @@ fn start_cli(args: &[&str], configure: impl FnOnce(&mut Command)) -> (KillOnDrop
     BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    // "omniws listening on ws://127.0.0.1:PORT/ (endpoints: ...)"
     let addr = line
         .split("ws://")
         .nth(1)

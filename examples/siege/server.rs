@@ -133,27 +133,32 @@ fn start(binary: &Path, log: &Path, flags: &Flags) -> Result<Server, String> {
             command.args([name, &value]);
         }
     };
-    arg(
-        "--handshake-timeout",
-        flags.handshake_timeout.map(|s| s.to_string()),
-    );
-    arg(
-        "--session-stuck-timeout",
-        flags.stuck_timeout.map(|s| s.to_string()),
-    );
-    arg(
-        "--max-connections",
-        flags.max_connections.map(|n| n.to_string()),
-    );
-    arg(
-        "--max-handshaking",
-        flags.max_handshaking.map(|n| n.to_string()),
-    );
-    arg(
-        "--memory-budget",
-        flags.memory_budget.map(|n| n.to_string()),
-    );
-    arg("--max-message", flags.max_message.map(|n| n.to_string()));
+    let numbers = [
+        (
+            "--handshake-timeout",
+            flags.handshake_timeout.map(|s| s.to_string()),
+        ),
+        (
+            "--session-stuck-timeout",
+            flags.stuck_timeout.map(|s| s.to_string()),
+        ),
+        (
+            "--max-connections",
+            flags.max_connections.map(|n| n.to_string()),
+        ),
+        (
+            "--max-handshaking",
+            flags.max_handshaking.map(|n| n.to_string()),
+        ),
+        (
+            "--memory-budget",
+            flags.memory_budget.map(|n| n.to_string()),
+        ),
+        ("--max-message", flags.max_message.map(|n| n.to_string())),
+    ];
+    for (name, value) in numbers {
+        arg(name, value);
+    }
     let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     command
         .env(
