@@ -23,6 +23,7 @@ use crate::pipe::hold::ENTRY_COST;
 use crate::pipe::{Host, SessionOptions, Sessions};
 use crate::settings::HixieBinary;
 use crate::socket::{ReadyState, Socket, SocketId};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 use ws_protocols::handshake::Request;
@@ -208,7 +209,13 @@ struct Bench {
     sending: Vec<Option<Sending>>,
     /// Each member's finished messages, in order.
     sent: Vec<Vec<Vec<u8>>>,
+    /// Every finished message by its sequence number: (sender, index in `sent`).
+    by_seq: HashMap<u16, (usize, usize)>,
     seq: u16,
+    /// Per receiver: how many of its messages have been checked, and the last sequence
+    /// number it got from each sender.
+    checked: Vec<usize>,
+    last_seq: Vec<[Option<u16>; MAX_MEMBERS]>,
 }
 
 impl Bench {
@@ -246,7 +253,10 @@ impl Bench {
             members,
             sending: (0..members).map(|_| None).collect(),
             sent: vec![Vec::new(); members],
+            by_seq: HashMap::new(),
             seq: 0,
+            checked: vec![0; members],
+            last_seq: vec![[None; MAX_MEMBERS]; members],
         };
         for i in 0..members {
             let dialect = bench.host.sockets[i].dialect;
@@ -321,6 +331,8 @@ impl Bench {
             return;
         };
         self.sessions.message_end(&mut self.host, id(m));
+        let seq = u16::from_be_bytes([sending.bytes[1], sending.bytes[2]]);
+        self.by_seq.insert(seq, (m, self.sent[m].len()));
         self.sent[m].push(sending.bytes);
     }
 
@@ -366,7 +378,7 @@ impl Bench {
     }
 
     /// The rules that hold after every step.
-    fn check(&self) {
+    fn check(&mut self) {
         let senders = self.members;
         for m in 0..self.members {
             let Some((cost, count)) = self.sessions.held_by(id(m)) else {
@@ -382,22 +394,23 @@ impl Bench {
                 "receiver {m} holds {count} messages"
             );
         }
-        for socket in &self.host.sockets {
-            let mut last_seq = [None::<u16>; MAX_MEMBERS];
-            for message in &socket.got {
+        // Only what arrived since the last check: the whole history each step would make
+        // a long input quadratic.
+        for (r, socket) in self.host.sockets.iter().enumerate() {
+            for message in &socket.got[self.checked[r]..] {
                 let sender = usize::from(message[0] - b'a');
                 let seq = u16::from_be_bytes([message[1], message[2]]);
+                let last = &mut self.last_seq[r][sender];
+                assert!(last.is_none_or(|last| last < seq), "out of order");
+                *last = Some(seq);
+                let sent = self.by_seq.get(&seq).map(|&(s, i)| &self.sent[s][i]);
                 assert!(
-                    last_seq[sender].is_none_or(|last| last < seq),
-                    "out of order"
-                );
-                last_seq[sender] = Some(seq);
-                assert!(
-                    self.sent[sender].iter().any(|sent| sent == message),
+                    sent == Some(message),
                     "{} got a message {sender} did not send",
                     socket.id
                 );
             }
+            self.checked[r] = socket.got.len();
         }
     }
 
