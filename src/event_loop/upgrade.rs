@@ -1,0 +1,276 @@
+//! The opening handshake: reading the request (or, for an outgoing connection, the
+//! server's answer), routing it, asking the handler, answering in the request's dialect,
+//! hixie-76's key3, and opening the connection. Plain HTTP requests go to the `plain_http`
+//! handler.
+
+use super::{abnormal, EventLoop};
+use crate::conn::{client_codec, server_codec, Phase};
+use crate::handler::Decision;
+use crate::plain_http::{HttpResponse, Parsed};
+use crate::router::{self, NoRoute};
+use crate::settings::Delivery;
+use crate::socket::SocketId;
+use crate::timers::TimerKind;
+use crate::Error;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+use ws_protocols::handshake::{
+    read_request, write_error_response, Accept, HandshakeError, Request, Status,
+};
+
+impl EventLoop {
+    pub(super) fn process_handshake(&mut self, id: SocketId) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        if let Phase::AwaitKey3 { head_written } = conn.phase {
+            return self.try_key3(id, head_written);
+        }
+        if let Some(handshake) = &conn.client_handshake {
+            return match handshake.read_response(&conn.input) {
+                Ok(Status::Partial) => {}
+                Ok(Status::Complete(response)) => {
+                    conn.subprotocol = response.subprotocol;
+                    self.open(id, response.consumed);
+                }
+                Err(e) => {
+                    log::info!("{id}: outgoing handshake failed: {e}");
+                    let route = conn.route;
+                    let reason = format!("opening handshake failed: {e}");
+                    let error = Error::Connect(e);
+                    self.call(route, |h, cx| h.on_error(cx, id, &error));
+                    self.remove(id, abnormal(&reason));
+                }
+            };
+        }
+        match read_request(&conn.input, &self.settings.limits) {
+            Ok(Status::Partial) => {}
+            Ok(Status::Complete(request)) => self.route_request(id, request),
+            Err(HandshakeError::NotWebSocket) => self.plain_request(id),
+            Err(e) => {
+                let mut response = Vec::new();
+                e.write_response(&mut response);
+                self.refuse_with(id, response, e.status(), e.reason());
+            }
+        }
+    }
+
+    fn route_request(&mut self, id: SocketId, request: Request) {
+        let answered = self.conns.get_mut(id).and_then(|c| c.answered.take());
+        if let Some(subprotocol) = answered {
+            return self.open_answered(id, request, subprotocol);
+        }
+        let route = match router::find(&self.mounts, request.path(), request.subprotocols()) {
+            Ok(route) => route,
+            Err(NoRoute::Path) => {
+                return self.refuse(id, 404, "no WebSocket endpoint at this path")
+            }
+            Err(NoRoute::Subprotocol) => return self.refuse(id, 400, "no subprotocol in common"),
+        };
+        if !self.settings.origins.allows(request.origin()) {
+            return self.refuse(id, 403, "origin not allowed");
+        }
+        let mount = &mut self.mounts[route];
+        let suggested = mount.subprotocol.clone().or_else(|| {
+            self.settings
+                .subprotocols
+                .iter()
+                .find(|p| request.subprotocols().contains(p))
+                .cloned()
+        });
+        let subprotocol = match mount.handler.on_request(&request, suggested.as_deref()) {
+            Decision::Accept { subprotocol } => subprotocol,
+            Decision::Reject { status, reason } => return self.refuse(id, status, &reason),
+        };
+        let mut response = Vec::new();
+        let accept = Accept {
+            subprotocol: subprotocol.as_deref(),
+            ..Default::default()
+        };
+        if let Err(e) = request.write_response(&accept, &mut response) {
+            log::error!("{id}: handler chose an invalid response: {e}");
+            return self.refuse(id, e.status(), e.reason());
+        }
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        conn.route = Some(route);
+        conn.subprotocol = subprotocol;
+        let key3 = request.key3_len() > 0;
+        conn.request = Some(request);
+        if !key3 {
+            conn.out.extend(&response);
+            let consumed = conn.request.as_ref().map_or(0, Request::head_len);
+            return self.open(id, consumed);
+        }
+        // hixie-76: headers now and the MD5 answer when key3 is in (HAProxy holds key3 back
+        // until it sees a 101), unless configured to answer all at once.
+        let head_written = self.settings.hixie76_headers_first;
+        if head_written {
+            conn.out.extend(&response);
+        } else {
+            conn.pending_response = response;
+        }
+        conn.phase = Phase::AwaitKey3 { head_written };
+        self.touched.push(id);
+        self.try_key3(id, head_written);
+    }
+
+    /// The HTTP server that adopted us already wrote the 101 head, after its own checks:
+    /// route by path only, and answer nothing but hixie-76's 16 bytes.
+    fn open_answered(&mut self, id: SocketId, request: Request, subprotocol: Option<String>) {
+        let route = match router::find(&self.mounts, request.path(), request.subprotocols()) {
+            Ok(route) => route,
+            Err(_) => {
+                // Too late for an HTTP refusal: the 101 is out. Close the connection.
+                log::warn!(
+                    "{id}: adopted upgrade for {} has no mount; closing",
+                    request.path()
+                );
+                return self.remove(id, abnormal("no mount for an adopted upgrade"));
+            }
+        };
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        conn.route = Some(route);
+        conn.subprotocol = subprotocol;
+        let key3 = request.key3_len() > 0;
+        let head = request.head_len();
+        conn.request = Some(request);
+        if key3 {
+            conn.phase = Phase::AwaitKey3 { head_written: true };
+            self.try_key3(id, true);
+        } else {
+            self.open(id, head);
+        }
+    }
+
+    fn try_key3(&mut self, id: SocketId, head_written: bool) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        let Some(request) = conn.request.as_ref() else {
+            return;
+        };
+        let head = request.head_len();
+        let Some(key3) = conn.input.get(head..head + 8) else {
+            return;
+        };
+        let key3: [u8; 8] = key3.try_into().expect("8 bytes");
+        let Some(answer) = request.hixie76_answer(&key3) else {
+            return;
+        };
+        if !head_written {
+            let response = std::mem::take(&mut conn.pending_response);
+            conn.out.extend(&response);
+        }
+        conn.out.extend(&answer);
+        self.open(id, head + 8);
+    }
+
+    pub(super) fn open(&mut self, id: SocketId, consumed: usize) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        let route = conn.route.expect("routed before opening");
+        let mount = &mut self.mounts[route];
+        let whole = mount.delivery.unwrap_or(self.settings.delivery) == Delivery::Whole;
+        let limits = mount.limits(&self.settings.limits);
+        if let Some(handshake) = conn.client_handshake.take() {
+            let mut seed = [0u8; 16];
+            if let Err(e) = getrandom::fill(&mut seed) {
+                log::error!("{id}: no mask seed from the OS: {e}");
+                return self.remove(id, abnormal("no randomness for masking"));
+            }
+            conn.codec = Some(client_codec(handshake.dialect(), &limits, whole, seed));
+        } else {
+            let Some(request) = conn.request.as_ref() else {
+                return;
+            };
+            conn.codec = Some(server_codec(request.dialect(), &limits, whole));
+        }
+        let dialect = conn.codec.as_ref().expect("just set").dialect;
+        conn.phase = Phase::Open;
+        conn.opened = true;
+        conn.deadlines[TimerKind::Handshake as usize] = None;
+        let now = Instant::now();
+        if let (Some(interval), true) = (self.settings.keepalive, dialect.caps().ping) {
+            self.timers
+                .arm(&mut conn.deadlines, id, TimerKind::Ping, now + interval);
+        }
+        if let Some(idle) = self.settings.idle_timeout {
+            self.timers
+                .arm(&mut conn.deadlines, id, TimerKind::Idle, now + idle);
+        }
+        if self.settings.client_tracking {
+            mount.clients.insert(id);
+        }
+        log::debug!(
+            "{id} open: {dialect} {} {} {:?}",
+            conn.request.as_ref().map_or("(outgoing)", Request::target),
+            if conn.outgoing { "to" } else { "from" },
+            conn.peer
+        );
+        let mut rest = conn.input.split_off(consumed.min(conn.input.len()));
+        conn.input.clear();
+        self.touched.push(id);
+        self.call(Some(route), |h, cx| h.on_open(cx, id));
+        if !rest.is_empty() {
+            self.process_frames(id, &mut rest);
+        }
+    }
+
+    /// A request that is not an upgrade: the `plain_http` handler answers it once it is
+    /// whole, or `501`.
+    fn plain_request(&mut self, id: SocketId) {
+        let Some(handler) = self.plain_http.as_mut() else {
+            let status = self.plain_http_status;
+            return self.refuse(id, status, "this endpoint speaks only WebSocket");
+        };
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        match crate::plain_http::parse(&conn.input, &self.settings.limits) {
+            Parsed::Partial => {}
+            Parsed::Refused(status, reason) => {
+                let response = HttpResponse::text(status, reason).to_bytes();
+                self.refuse_with(id, response, status, reason);
+            }
+            Parsed::Complete(request) => {
+                let response = handler.handle(&request);
+                log::info!(
+                    "{id}: {} {} -> {}",
+                    request.method,
+                    request.path,
+                    response.status
+                );
+                let Some(conn) = self.conns.get_mut(id) else {
+                    return;
+                };
+                conn.out.extend(&response.to_bytes());
+                conn.phase = Phase::Failing;
+                conn.shutdown_after_flush = true;
+                self.touched.push(id);
+            }
+        }
+    }
+
+    fn refuse(&mut self, id: SocketId, status: u16, reason: &str) {
+        let mut response = Vec::new();
+        write_error_response(status, reason, &[], &mut response);
+        self.refuse_with(id, response, status, reason);
+    }
+
+    fn refuse_with(&mut self, id: SocketId, response: Vec<u8>, status: u16, reason: &str) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        log::info!("refused {:?}: {status} {reason}", conn.peer);
+        self.shared.stats.handshakes_rejected.fetch_add(1, Relaxed);
+        conn.out.extend(&response);
+        conn.phase = Phase::Failing;
+        conn.shutdown_after_flush = true;
+        self.touched.push(id);
+    }
+}
