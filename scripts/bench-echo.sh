@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Echo throughput benchmark: the server under test beside a tokio-tungstenite echo server
-# (current-thread runtime), driven by the same load generator in the same run.
+# Echo throughput benchmark: the server under test beside peer echo servers, tokio-tungstenite
+# and fastwebsockets (each on a current-thread tokio runtime), all driven by the same load
+# generator in the same run.
 #
 # Usage:
 #   bash scripts/bench-echo.sh SERVER_CMD...
@@ -11,28 +12,36 @@
 #
 #   bash scripts/bench-echo.sh target/release/omniws --port {PORT}
 #   bash scripts/bench-echo.sh target/release/examples/tungstenite_echo --port {PORT}
-#       (the peer against itself: checks the harness, the ratio should be about 1)
+#   bash scripts/bench-echo.sh target/release/examples/fastwebsockets_echo --port {PORT}
+#       (a peer against itself: checks the harness, the ratio to that peer should be about 1)
+#
+# The peers (BENCH_PEERS, in this order in every round):
+#   tungstenite     target/release/examples/tungstenite_echo (tokio-tungstenite)
+#   fastwebsockets  target/release/examples/fastwebsockets_echo (fastwebsockets over hyper 1)
 #
 # What it does:
-#   1. `cargo build --release --bins --example tungstenite_echo --example loadgen` (the bins so
+#   1. `cargo build --release --bins --example loadgen --example PEER_echo...` (the bins so
 #      that target/release/omniws is current once it exists; build any other server yourself).
-#   2. Starts the peer (target/release/examples/tungstenite_echo) and SERVER_CMD, each in its
-#      own process group and pinned with `taskset -c 0`, and waits (bounded) until each listens.
+#   2. Starts SERVER_CMD and each peer, each in its own process group and pinned with
+#      `taskset -c 0`, and waits (bounded) until each listens.
 #   3. For each message size (20 bytes, 16 KiB) runs target/release/examples/loadgen, pinned
-#      with `taskset -c 1`, against the server under test and the peer alternately, ROUNDS
-#      rounds (ours, peer, ours, peer, ...). Every run is bounded in time; a run that reports a
-#      wrong echo or a failed connection stops the benchmark with status 1.
-#   4. Prints a Markdown table: the median msgs/s of each and the ratio ours / tungstenite, and
-#      the same for messages per CPU-second of the server (CPU time of the server's threads over
-#      the measured window; less sensitive to other work on this shared machine, which shows as
-#      a server CPU share below 1.00).
+#      with `taskset -c 1`, against the server under test and each peer in turn, ROUNDS rounds
+#      (ours, tungstenite, fastwebsockets, ours, tungstenite, ...). Every run is bounded in time;
+#      a run that reports a wrong echo or a failed connection stops the benchmark with status 1.
+#   4. Prints a Markdown table, one row per size: the median msgs/s of ours and of each peer
+#      with the ratio ours / that peer, then the same for messages per CPU-second of the server
+#      (CPU time of the server's threads over the measured window; less sensitive to other work
+#      on this shared machine, which shows as a server CPU share below 1.00).
 #   It stops only the process groups it started (trap on exit).
 #
-# Settings (environment): BENCH_SIZES ["20 16384"], BENCH_CONNECTIONS [100], BENCH_WINDOW
-# [16] messages in flight per connection, BENCH_SECONDS [4] measured per run, BENCH_WARMUP
-# [1], BENCH_ROUNDS [3], BENCH_MODE [--binary] or --text, BENCH_PORT and BENCH_PEER_PORT
-# [free ports from 20000 up], BENCH_SERVER_CPU [0] and BENCH_CLIENT_CPU [1] (taskset CPU lists),
-# BENCH_LOG_DIR [a new temporary directory] for the servers' output and every run's line.
+# Settings (environment): BENCH_PEERS ["tungstenite fastwebsockets"], any non-empty subset in
+# any order; BENCH_SIZES ["20 16384"], BENCH_CONNECTIONS [100], BENCH_WINDOW [16] messages in
+# flight per connection, BENCH_SECONDS [4] measured per run, BENCH_WARMUP [1], BENCH_ROUNDS
+# [3], BENCH_MODE [--binary] or --text, BENCH_PORT [a free port from 20000 up] for the server
+# under test, BENCH_PEER_PORT [the next free port] for the first peer (each further peer takes
+# the next free port after the previous one), BENCH_SERVER_CPU [0] and BENCH_CLIENT_CPU [1]
+# (taskset CPU lists), BENCH_LOG_DIR [a new temporary directory] for the servers' output and
+# every run's line.
 #
 # For server_cpu to mean anything, SERVER_CMD should be the server binary itself (through a
 # wrapper such as `cargo run`, the script follows a single chain of children to the server).
@@ -45,6 +54,7 @@ if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" ]]; then
     exit 2
 fi
 
+PEERS=${BENCH_PEERS:-"tungstenite fastwebsockets"}
 SIZES=${BENCH_SIZES:-"20 16384"}
 CONNECTIONS=${BENCH_CONNECTIONS:-100}
 WINDOW=${BENCH_WINDOW:-16}
@@ -61,10 +71,25 @@ START_TIMEOUT_TENTHS=300 # 30 s for a server to listen
 # (<= 10 s); anything past this bound is a hung run.
 RUN_TIMEOUT=$(awk -v s="$RUN_SECONDS" -v w="$WARMUP" 'BEGIN { printf "%d", s + w + 60 }')
 
-PEER=target/release/examples/tungstenite_echo
 LOADGEN=target/release/examples/loadgen
 
 log() { echo "bench-echo: $*" >&2; }
+
+# The peers: name -> example (target/release/examples/EXAMPLE --port PORT).
+declare -A PEER_EXAMPLE=([tungstenite]=tungstenite_echo [fastwebsockets]=fastwebsockets_echo)
+read -r -a PEER_NAMES <<<"$PEERS"
+if ((${#PEER_NAMES[@]} == 0)); then
+    log "BENCH_PEERS is empty; known peers: ${!PEER_EXAMPLE[*]}"
+    exit 2
+fi
+declare -A SEEN=()
+for peer in "${PEER_NAMES[@]}"; do
+    if [[ -z "${PEER_EXAMPLE[$peer]:-}" || -n "${SEEN[$peer]:-}" ]]; then
+        log "BENCH_PEERS: unknown or repeated peer '$peer'; known peers: ${!PEER_EXAMPLE[*]}"
+        exit 2
+    fi
+    SEEN[$peer]=1
+done
 
 # --- processes we started, and only those; free ports ---------------------------------
 . scripts/bench-lib.sh
@@ -106,22 +131,34 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 
 # --- build -------------------------------------------------------------------------------
 log "building (release)"
-cargo build --release --quiet --bins --example tungstenite_echo --example loadgen
+BUILD_EXAMPLES=(--example loadgen)
+for peer in "${PEER_NAMES[@]}"; do BUILD_EXAMPLES+=(--example "${PEER_EXAMPLE[$peer]}"); done
+cargo build --release --quiet --bins "${BUILD_EXAMPLES[@]}"
 
 # --- servers -----------------------------------------------------------------------------
-OUR_PORT=${BENCH_PORT:-$(free_port 20000)}
-PEER_PORT=${BENCH_PEER_PORT:-$(free_port $((OUR_PORT + 1)))}
-if [[ "$OUR_PORT" == "$PEER_PORT" ]]; then
-    log "the two servers need different ports"
+# Each port is chosen once the servers before it listen, so free_port skips theirs.
+declare -A PORT=() PID=()
+PORT[ours]=${BENCH_PORT:-$(free_port 20000)}
+if [[ "${BENCH_PEER_PORT:-}" == "${PORT[ours]}" ]]; then
+    log "the server under test and the first peer need different ports"
     exit 1
 fi
 SERVER_CMD=()
-for arg in "$@"; do SERVER_CMD+=("${arg//\{PORT\}/$OUR_PORT}"); done
+for arg in "$@"; do SERVER_CMD+=("${arg//\{PORT\}/${PORT[ours]}}"); done
 
-start ours "$OUR_PORT" "${SERVER_CMD[@]}"
-OUR_PID=$STARTED_PID
-start tungstenite "$PEER_PORT" "$PEER" --port "$PEER_PORT"
-PEER_PID=$STARTED_PID
+start ours "${PORT[ours]}" "${SERVER_CMD[@]}"
+PID[ours]=$STARTED_PID
+next_port=$((PORT[ours] + 1))
+for peer in "${PEER_NAMES[@]}"; do
+    if [[ "$peer" == "${PEER_NAMES[0]}" && -n "${BENCH_PEER_PORT:-}" ]]; then
+        PORT[$peer]=$BENCH_PEER_PORT # start() stops if it is in use
+    else
+        PORT[$peer]=$(free_port "$next_port")
+    fi
+    start "$peer" "${PORT[$peer]}" "target/release/examples/${PEER_EXAMPLE[$peer]}" --port "${PORT[$peer]}"
+    PID[$peer]=$STARTED_PID
+    next_port=$((PORT[$peer] + 1))
+done
 
 # --- runs --------------------------------------------------------------------------------
 # run NAME PORT PID SIZE : one loadgen run; appends "msgs_per_sec per_server_cpu_second" to
@@ -138,36 +175,54 @@ run() {
     local rate cpu
     rate=$(field msgs_per_sec "$line")
     cpu=$(field server_cpu "$line")
-    printf '%-12s %s\n' "$name" "$line" >&2
+    printf '%-15s %s\n' "$name" "$line" >&2
     awk -v r="$rate" -v c="$cpu" 'BEGIN { printf "%s %.0f\n", r, (c > 0 ? r / c : 0) }' \
         >>"$LOG_DIR/$name-$size.txt"
     sleep 0.5 # let the closed connections' sockets go before the next run
 }
 
 log "$CONNECTIONS connections, window $WINDOW, ${RUN_SECONDS}s (+${WARMUP}s warm-up) per run, $ROUNDS rounds, $MODE"
+log "peers: ${PEER_NAMES[*]}"
 for size in $SIZES; do
-    rm -f "$LOG_DIR/ours-$size.txt" "$LOG_DIR/tungstenite-$size.txt"
+    for name in ours "${PEER_NAMES[@]}"; do rm -f "$LOG_DIR/$name-$size.txt"; done
     for round in $(seq 1 "$ROUNDS"); do
         log "size $size, round $round/$ROUNDS"
-        run ours "$OUR_PORT" "$OUR_PID" "$size"
-        run tungstenite "$PEER_PORT" "$PEER_PID" "$size"
+        for name in ours "${PEER_NAMES[@]}"; do
+            run "$name" "${PORT[$name]}" "${PID[$name]}" "$size"
+        done
     done
 done
 
 # --- report ------------------------------------------------------------------------------
+# One row per size: for column 1 (msgs/s) and then column 2 (msgs/server-CPU-s) of the
+# NAME-SIZE.txt files, ours's median, then each peer's median and ours / that peer.
+header="| size (bytes) |"
+rule="|---:|"
+for metric in "msgs/s" "msgs/server-CPU-s"; do
+    header+=" ours $metric |"
+    rule+="---:|"
+    for peer in "${PEER_NAMES[@]}"; do
+        header+=" $peer $metric | ours/$peer |"
+        rule+="---:|---:|"
+    done
+done
 echo
 echo "Echo throughput, medians of $ROUNDS runs each ($CONNECTIONS connections, window $WINDOW, ${RUN_SECONDS}s, ${MODE#--}); ours: ${*}"
 echo
-echo "| size (bytes) | ours msgs/s | tungstenite msgs/s | ratio | ours msgs/server-CPU-s | tungstenite msgs/server-CPU-s | ratio |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "$header"
+echo "$rule"
 for size in $SIZES; do
-    ours=$(cut -d' ' -f1 "$LOG_DIR/ours-$size.txt" | median)
-    peer=$(cut -d' ' -f1 "$LOG_DIR/tungstenite-$size.txt" | median)
-    ours_cpu=$(cut -d' ' -f2 "$LOG_DIR/ours-$size.txt" | median)
-    peer_cpu=$(cut -d' ' -f2 "$LOG_DIR/tungstenite-$size.txt" | median)
-    awk -v s="$size" -v a="$ours" -v b="$peer" -v c="$ours_cpu" -v d="$peer_cpu" 'BEGIN {
-        printf "| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n",
-            s, a, b, (b > 0 ? a / b : 0), c, d, (d > 0 ? c / d : 0) }'
+    row="| $size |"
+    for column in 1 2; do
+        ours=$(cut -d' ' -f"$column" "$LOG_DIR/ours-$size.txt" | median)
+        row+=$(awk -v a="$ours" 'BEGIN { printf " %.0f |", a }')
+        for peer in "${PEER_NAMES[@]}"; do
+            theirs=$(cut -d' ' -f"$column" "$LOG_DIR/$peer-$size.txt" | median)
+            row+=$(awk -v a="$ours" -v b="$theirs" \
+                'BEGIN { printf " %.0f | %.2f |", b, (b > 0 ? a / b : 0) }')
+        done
+    done
+    echo "$row"
 done
 echo
 echo "Every run's line: $LOG_DIR/runs.txt"
