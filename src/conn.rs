@@ -127,8 +127,9 @@ pub(crate) struct Conn {
     pub reported_queue: usize,
     /// What the unfinished whole message holds, as last added to the server-wide total.
     pub reported_message: usize,
-    /// Bytes read but not processed because a handler paused the connection in the
-    /// middle of them (`Cx::pause`): processed first when it resumes, before reading more.
+    /// Bytes read but not yet processed, kept at a message boundary because a handler
+    /// paused the connection (`Cx::pause`) or its turn's event budget ran out: processed
+    /// first on its next turn, before reading more.
     pub unprocessed: Vec<u8>,
     max_write_buffer: usize,
     fragment_size: Option<usize>,

@@ -398,7 +398,8 @@ impl EventLoop {
                 return;
             }
             if !conn.unprocessed.is_empty() {
-                // Bytes left when a handler paused this connection go first.
+                // Bytes kept from an earlier read (the connection was paused, or had used
+                // its turn's events) go first.
                 let mut unprocessed = std::mem::take(&mut conn.unprocessed);
                 let stats = &self.shared.stats;
                 stats
