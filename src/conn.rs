@@ -4,18 +4,18 @@
 //! the reading, the flushing and the timing.
 
 use crate::buffer::WriteQueue;
-use crate::held_controls::HeldControls;
 use crate::settings::{HixieBinary, Settings};
 use crate::socket::{CloseInfo, ReadyState, Socket, SocketId};
 use crate::timers::{Deadlines, TIMER_KINDS};
 use crate::SendError;
 use mio::net::TcpStream;
 use std::net::SocketAddr;
-use ws_protocols::close as close_code;
-use ws_protocols::frame::{Control, FrameHead};
+use ws_protocols::connection::{
+    self as protocol, Assembly, CloseOutcome, Connection, Mask, OutboundOptions, Transmit,
+};
+use ws_protocols::frame::Control;
 use ws_protocols::handshake::{ClientHandshake, Request};
-use ws_protocols::message::MessageAssembler;
-use ws_protocols::{Decoder, Dialect, EncodeError, Encoder, Framing, Limits, MessageKind, Role};
+use ws_protocols::{Dialect, Limits, MessageKind, Role};
 
 /// Where a connection is.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,17 +34,17 @@ pub(crate) enum Phase {
     Draining,
 }
 
+/// An open connection's protocol life, and its whole-message delivery (present in
+/// `Delivery::Whole` mode; taken out while a handler runs).
 pub(crate) struct Codec {
-    pub dialect: Dialect,
-    pub decoder: Decoder,
-    pub encoder: Encoder,
-    /// Present in `Delivery::Whole` mode; taken out while a handler runs.
-    pub assembler: Option<MessageAssembler>,
-    /// Whole delivery of a single-frame message whose payload arrives in one piece: handed
-    /// to the handler straight from the read buffer, no copy. The message's kind and length
-    /// while that may still happen; then whether its `MessageEnd` is still to be skipped.
-    pub direct: Option<(MessageKind, u64)>,
-    pub skip_end: bool,
+    pub connection: Connection,
+    pub assembly: Option<Assembly>,
+}
+
+impl Codec {
+    pub fn dialect(&self) -> Dialect {
+        self.connection.dialect()
+    }
 }
 
 /// The smallest payload chunk [`Conn::push_payload`] writes through instead of queueing.
@@ -86,29 +86,14 @@ pub(crate) struct Conn {
     pub in_ready: bool,
     /// Call `on_drain` once the queue is at or below this (`Cx::notify_drain`).
     pub drain_watch: Option<usize>,
-    pub close_sent: bool,
-    pub close_received: bool,
-    /// A hixie-76 close asked for mid-message, sent when the message ends.
-    pub deferred_close: Option<(u16, String)>,
-    /// Control frames asked for while a data frame's payload was partly written (a piped
-    /// message of known length): they go out right after that frame's last byte.
-    held_controls: HeldControls,
     /// How the connection ended, reported by `on_close`.
     pub close_info: Option<CloseInfo>,
     /// Shut our side down once the queue has drained.
     pub shutdown_after_flush: bool,
-    pub awaiting_pong: bool,
     /// Bytes written to the socket so far.
     pub bytes_out: u64,
     /// `bytes_out` when last added to the server-wide total.
     reported_out: u64,
-    /// While `awaiting_pong`: `bytes_out` when the ping was sent (or last seen to move),
-    /// and the `bytes_out` at which the ping itself is on the wire (`None` while it is
-    /// held behind a frame of declared length).
-    pub ping_progress: u64,
-    pub ping_on_wire_at: Option<u64>,
-    /// While `awaiting_pong`: [`Conn::acknowledged_by_peer`] when last looked at.
-    pub ping_acknowledged: Option<u64>,
     /// When the last byte arrived (idle timeout).
     pub last_activity: std::time::Instant,
     /// The 101 head held back until key3 arrives (hixie-76 without headers-first).
@@ -132,8 +117,8 @@ pub(crate) struct Conn {
     /// first on its next turn, before reading more.
     pub unprocessed: Vec<u8>,
     max_write_buffer: usize,
-    fragment_size: Option<usize>,
-    hixie_binary: HixieBinary,
+    /// Binary to hixie peers, until the codec exists and takes it over.
+    pub hixie_binary: HixieBinary,
 }
 
 impl Conn {
@@ -160,18 +145,10 @@ impl Conn {
             read_pending: false,
             in_ready: false,
             drain_watch: None,
-            close_sent: false,
-            close_received: false,
-            deferred_close: None,
-            held_controls: HeldControls::default(),
             close_info: None,
             shutdown_after_flush: false,
-            awaiting_pong: false,
             bytes_out: 0,
             reported_out: 0,
-            ping_progress: 0,
-            ping_on_wire_at: None,
-            ping_acknowledged: None,
             last_activity: std::time::Instant::now(),
             pending_response: Vec::new(),
             answered: None,
@@ -183,7 +160,6 @@ impl Conn {
             reported_message: 0,
             unprocessed: Vec::new(),
             max_write_buffer: settings.max_write_buffer,
-            fragment_size: settings.fragment_size,
             hixie_binary: settings.hixie_binary,
         }
     }
@@ -214,16 +190,12 @@ impl Conn {
         }
     }
 
-    /// The dialect of an open connection that may still send.
-    fn open_dialect(&self) -> Result<Dialect, SendError> {
-        match &self.codec {
-            Some(codec) if self.phase == Phase::Open && !self.close_sent => Ok(codec.dialect),
+    /// The open connection's protocol life, unless it is failing or draining.
+    fn open_connection(&mut self) -> Result<&mut Connection, SendError> {
+        match &mut self.codec {
+            Some(codec) if self.phase == Phase::Open => Ok(&mut codec.connection),
             _ => Err(SendError::NotOpen),
         }
-    }
-
-    fn codec_mut(&mut self) -> Result<&mut Codec, SendError> {
-        self.codec.as_mut().ok_or(SendError::NotOpen)
     }
 
     fn check_room(&self, bytes: usize) -> Result<(), SendError> {
@@ -234,182 +206,141 @@ impl Conn {
         Ok(())
     }
 
-    fn push_head(&mut self, head: FrameHead) {
-        self.out.extend(&head);
-    }
-
-    /// Append payload bytes, masked if the encoder masks (it never does on a server).
-    ///
-    /// A large chunk with at most a frame head or two queued before it goes to the socket at
-    /// once, in one `writev` with those bytes, straight from the caller's buffer (for a pipe,
-    /// the loop's read buffer), and only what the socket does not take is queued: a stream
-    /// forwarded cut-through is then copied once less, whether it keeps its frame or is cut
-    /// into fragments. Anything else waits in the queue for the loop's flush, which lets small
-    /// frames share a write, and a queue that is already long is left to the flush.
-    fn push_payload(&mut self, data: &[u8]) {
-        let codec = self.codec.as_mut().expect("open connection has a codec");
-        let mut data = data;
-        if data.len() >= WRITE_THROUGH_MIN
-            && self.out.len() <= WRITE_THROUGH_MAX_QUEUED
-            && self.phase == Phase::Open
-            && !codec.encoder.masks()
-        {
-            // An error leaves the bytes queued; the loop's flush meets it again and handles it.
-            if let Ok((written, taken)) = self.out.write_through(&mut self.stream, data) {
-                self.bytes_out += written as u64;
-                data = &data[taken..];
-            }
-        }
-        let bytes = self.out.extend_mut(data);
-        codec.encoder.mask_payload(bytes);
-        if !self.held_controls.is_empty() && !codec.encoder.mid_frame() {
-            self.held_controls
-                .release(&mut codec.encoder, self.out.vec_mut());
-        }
+    /// The protocol life and where its bytes go, borrowed together.
+    fn parts(&mut self) -> Result<(&mut Connection, Outgoing<'_>), SendError> {
+        let open = self.phase == Phase::Open;
+        let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
+        let tx = Outgoing {
+            queue: &mut self.out,
+            stream: &mut self.stream,
+            bytes_out: &mut self.bytes_out,
+            open,
+        };
+        Ok((&mut codec.connection, tx))
     }
 
     /// Whether control frames are being held for the end of a data frame.
     pub(crate) fn controls_held(&self) -> bool {
-        !self.held_controls.is_empty()
+        self.codec
+            .as_ref()
+            .is_some_and(|c| c.connection.outbound.controls_held())
     }
 
     /// Bytes waiting to go out: the queue and the control frames held for the end of the
     /// frame being written.
     pub(crate) fn queued(&self) -> usize {
-        self.out.len() + self.held_controls.len()
+        let held = self
+            .codec
+            .as_ref()
+            .map_or(0, |c| c.connection.outbound.held_len());
+        self.out.len() + held
     }
 
-    /// Whether a control frame must wait for the end of the data frame being written.
-    fn must_hold_controls(&self) -> Result<bool, EncodeError> {
-        let codec = self.codec.as_ref().ok_or(EncodeError::NoMessage)?;
-        Ok(codec.encoder.mid_frame() && codec.dialect.caps().fragments)
+    /// Whether our close frame (or hixie-75's TCP close) is on its way.
+    pub(crate) fn close_sent(&self) -> bool {
+        self.codec
+            .as_ref()
+            .is_some_and(|c| c.connection.outbound.close_sent())
     }
 
-    /// Queue a ping or pong now, or right after the data frame being written (replacing
-    /// one of its kind already waiting there).
+    /// Whether the peer's close has arrived.
+    pub(crate) fn close_received(&self) -> bool {
+        self.codec
+            .as_ref()
+            .is_some_and(|c| c.connection.inbound.peer_closed())
+    }
+
+    /// Where the outgoing bytes stand, for the keepalive decision.
+    pub(crate) fn progress(&self) -> protocol::Progress {
+        protocol::Progress {
+            written: self.bytes_out,
+            queued: self.out.len() as u64,
+            held: self.controls_held(),
+            acknowledged: self.acknowledged_by_peer(),
+        }
+    }
+
+    /// Queue a ping or pong now, or right after the data frame being written.
     pub(crate) fn send_control(
         &mut self,
         control: Control,
         payload: &[u8],
-    ) -> Result<(), EncodeError> {
-        if self.must_hold_controls()? {
-            return self.held_controls.hold_control(control, payload);
-        }
-        let codec = self.codec.as_mut().ok_or(EncodeError::NoMessage)?;
-        codec.encoder.control(control, payload, self.out.vec_mut())
+    ) -> Result<(), SendError> {
+        let (connection, mut tx) = self.parts()?;
+        Ok(connection.outbound.control(control, payload, &mut tx)?)
     }
 
-    fn queue_close(&mut self, code: Option<u16>, reason: &str) -> Result<(), EncodeError> {
-        if self.must_hold_controls()? {
-            return self.held_controls.hold_close(code, reason);
-        }
-        let codec = self.codec.as_mut().ok_or(EncodeError::NoMessage)?;
-        codec.encoder.close(code, reason, self.out.vec_mut())
-    }
-
-    fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
-        let dialect = self.open_dialect()?;
-        let caps = dialect.caps();
-        if self.codec_mut()?.encoder.in_message() {
-            return Err(SendError::Invalid(EncodeError::MessageInProgress));
-        }
-        if kind == MessageKind::Binary
-            && caps.framing == Framing::Sentinel
-            && self.hixie_binary == HixieBinary::Refuse
-        {
-            return Err(SendError::Unsupported(dialect, "binary messages"));
-        }
-        self.check_room(data.len() + 16)?;
-        match self.fragment_size {
-            Some(size) if caps.fragments && data.len() > size => {
-                self.begin_message(kind, None)?;
-                for piece in data.chunks(size) {
-                    self.send_chunk(piece)?;
-                }
-                self.end_message()
-            }
-            _ => {
-                self.begin_message(kind, Some(data.len() as u64))?;
-                self.send_chunk(data)?;
-                self.end_message()
-            }
-        }
-    }
-
-    fn send_close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
-        let Some(codec) = self.codec.as_mut() else {
-            return Err(SendError::NotOpen);
+    /// What the loop does after a close went out (or was decided on): `code` and `reason`
+    /// are what the application hears if the peer does not answer with its own.
+    fn closing(&mut self, outcome: CloseOutcome, code: u16, reason: &str) {
+        let caps = match &self.codec {
+            Some(codec) => codec.dialect().caps(),
+            None => return,
         };
-        if !close_code::is_valid_sent(code) {
-            return Err(SendError::Invalid(EncodeError::InvalidCloseCode(code)));
+        match outcome {
+            CloseOutcome::FrameQueued => self.requests.close_timer = true,
+            CloseOutcome::TcpOnly => self.shutdown_after_flush = true,
+            CloseOutcome::Deferred | CloseOutcome::AlreadyClosing => return,
         }
-        let dialect = codec.dialect;
-        if !dialect.caps().close_frame {
-            // hixie-75: the TCP close is the whole closing protocol.
-            self.shutdown_after_flush = true;
-        } else if codec.encoder.in_message() && !dialect.caps().fragments {
-            // Nothing can be injected into an open hixie text frame (docs/protocols.md §7.2).
-            self.deferred_close = Some((code, reason.to_owned()));
-            return Ok(());
-        } else {
-            let mut cut = reason.len().min(123);
-            while !reason.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let reason = reason[..cut].to_owned();
-            self.queue_close(Some(code), &reason)
-                .map_err(SendError::Invalid)?;
-            self.requests.close_timer = true;
-        }
-        self.close_sent = true;
-        self.close_info.get_or_insert(CloseInfo {
-            code,
-            reason: reason.to_owned(),
-            clean: dialect == Dialect::Hixie75,
-        });
-        Ok(())
+        self.close_info
+            .get_or_insert_with(|| CloseInfo::sent(caps, code, reason));
     }
 
-    /// Answer the peer's close: echo its code (or its raw body, for hybi-03), then close TCP.
-    pub(crate) fn answer_close(&mut self, code: Option<u16>, body: &[u8]) {
-        if let Some(codec) = self.codec.as_mut() {
-            if !self.close_sent {
-                let echo = match code {
-                    Some(_) => &body[..2],
-                    None => body,
-                };
-                let out = self.out.vec_mut();
-                // A peer mid-way through one of our frames (a hixie-76 text frame, or a
-                // piped frame of declared length) cannot get a close frame intact: close TCP
-                // instead (the unterminated frame is never delivered).
-                if codec.encoder.control(Control::Close, echo, out).is_ok() {
-                    self.close_sent = true;
-                }
-            }
-        }
+    /// Answer the peer's close (the connection did, as it decoded it): then close TCP.
+    pub(crate) fn peer_closed(&mut self, info: CloseInfo) {
+        // RFC 6455 §7.1.5: the connection's close code is the first one received.
+        self.close_info = Some(info);
         self.shutdown_after_flush = true;
     }
 
-    /// Queue the close for a protocol error: its code where the dialect has codes.
+    /// Fail the connection: its close (the code where the dialect has codes) is queued
+    /// already or goes now; then only the TCP close.
     pub(crate) fn fail(&mut self, code: u16, reason: &str) {
-        if let Some(codec) = self.codec.as_mut() {
-            if !self.close_sent {
-                let out = self.out.vec_mut();
-                let sent = if codec.dialect.caps().close_codes {
-                    codec.encoder.close(Some(code), "", out).is_ok()
-                } else {
-                    codec.encoder.control(Control::Close, &[], out).is_ok()
-                };
-                self.close_sent = sent;
-            }
+        if let Ok((connection, mut tx)) = self.parts() {
+            connection.outbound.fail(code, &mut tx);
         }
-        self.close_info.get_or_insert(CloseInfo {
-            code,
-            reason: reason.to_owned(),
-            clean: false,
-        });
+        self.close_info
+            .get_or_insert_with(|| CloseInfo::failed(code, reason.to_owned()));
         self.phase = Phase::Failing;
         self.shutdown_after_flush = true;
+    }
+}
+
+/// Where an open connection's outgoing bytes go: its queue, or for a large unmasked payload
+/// chunk with little queued before it, straight to the socket.
+///
+/// A large chunk with at most a frame head or two queued before it goes to the socket at
+/// once, in one `writev` with those bytes, straight from the caller's buffer (for a pipe,
+/// the loop's read buffer), and only what the socket does not take is queued: a stream
+/// forwarded cut-through is then copied once less, whether it keeps its frame or is cut
+/// into fragments. Anything else waits in the queue for the loop's flush, which lets small
+/// frames share a write, and a queue that is already long is left to the flush.
+struct Outgoing<'a> {
+    queue: &'a mut WriteQueue,
+    stream: &'a mut TcpStream,
+    bytes_out: &'a mut u64,
+    open: bool,
+}
+
+impl Transmit for Outgoing<'_> {
+    fn queue(&mut self) -> &mut Vec<u8> {
+        self.queue.vec_mut()
+    }
+
+    fn payload(&mut self, data: &[u8], mask: Mask<'_>) {
+        let mut data = data;
+        if data.len() >= WRITE_THROUGH_MIN
+            && self.queue.len() <= WRITE_THROUGH_MAX_QUEUED
+            && self.open
+            && !mask.masks()
+        {
+            // An error leaves the bytes queued; the loop's flush meets it again and handles it.
+            if let Ok((written, taken)) = self.queue.write_through(self.stream, data) {
+                *self.bytes_out += written as u64;
+                data = &data[taken..];
+            }
+        }
+        mask.apply(self.queue.extend_mut(data));
     }
 }
 
@@ -433,7 +364,7 @@ impl Socket for Conn {
     fn dialect(&self) -> Option<Dialect> {
         self.codec
             .as_ref()
-            .map(|c| c.dialect)
+            .map(Codec::dialect)
             .or_else(|| self.request.as_ref().map(Request::dialect))
             .or_else(|| self.client_handshake.as_ref().map(ClientHandshake::dialect))
     }
@@ -441,7 +372,7 @@ impl Socket for Conn {
     fn ready_state(&self) -> ReadyState {
         match self.phase {
             Phase::Handshake | Phase::AwaitKey3 { .. } => ReadyState::Connecting,
-            Phase::Open if !self.close_sent && !self.close_received => ReadyState::Open,
+            Phase::Open if !self.close_sent() && !self.close_received() => ReadyState::Open,
             Phase::Open | Phase::Failing => ReadyState::Closing,
             Phase::Draining => ReadyState::Closed,
         }
@@ -452,80 +383,48 @@ impl Socket for Conn {
     }
 
     fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.send_whole(MessageKind::Text, text.as_bytes())
+        self.send_binary_or_text(MessageKind::Text, text.as_bytes())
     }
 
     fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.send_whole(MessageKind::Binary, data)
+        self.send_binary_or_text(MessageKind::Binary, data)
     }
 
     fn begin_message(&mut self, kind: MessageKind, len: Option<u64>) -> Result<(), SendError> {
-        let dialect = self.open_dialect()?;
-        let hixie = dialect.caps().framing == Framing::Sentinel;
-        if kind == MessageKind::Binary
-            && hixie
-            && (self.hixie_binary == HixieBinary::Refuse || len.is_none())
-        {
-            let what = if len.is_none() {
-                "binary of unknown length"
-            } else {
-                "binary messages"
-            };
-            return Err(SendError::Unsupported(dialect, what));
-        }
-        let head = self
-            .codec_mut()?
-            .encoder
-            .begin(kind, len)
-            .map_err(SendError::Invalid)?;
-        self.push_head(head);
-        Ok(())
+        self.open_connection()?;
+        let (connection, mut tx) = self.parts()?;
+        Ok(connection.outbound.begin(kind, len, &mut tx)?)
     }
 
     fn send_chunk(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.check_room(data.len() + 14)?;
-        let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
-        let hixie_text = codec.dialect.caps().framing == Framing::Sentinel
-            && codec.encoder.open_kind() == Some(MessageKind::Text);
-        if hixie_text && !ws_protocols::frame::fits_hixie_text(data) {
-            // Valid UTF-8 never holds 0xFF; one here would end the hixie frame early.
-            return Err(SendError::Invalid(EncodeError::Unsupported(
-                "0xFF inside hixie text",
-            )));
-        }
-        let head = codec
-            .encoder
-            .chunk(data.len())
-            .map_err(SendError::Invalid)?;
-        self.push_head(head);
-        self.push_payload(data);
-        Ok(())
+        let (connection, mut tx) = self.parts()?;
+        Ok(connection.outbound.chunk(data, &mut tx)?)
     }
 
     fn end_message(&mut self) -> Result<(), SendError> {
-        let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
-        let head = codec.encoder.end().map_err(SendError::Invalid)?;
-        self.push_head(head);
-        if let Some((code, reason)) = self.deferred_close.take() {
-            self.send_close(code, &reason)?;
+        let (connection, mut tx) = self.parts()?;
+        let deferred = connection.outbound.deferred_close();
+        if let Some(outcome) = connection.outbound.end(&mut tx)? {
+            let (code, reason) = deferred.unwrap_or_default();
+            self.closing(outcome, code, &reason);
         }
         Ok(())
     }
 
     fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        let dialect = self.open_dialect()?;
-        if !dialect.caps().ping {
-            return Err(SendError::Unsupported(dialect, "ping"));
-        }
+        self.open_connection()?;
         self.send_control(Control::Ping, payload)
-            .map_err(SendError::Invalid)
     }
 
     fn close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
-        if self.close_sent || self.shutdown_after_flush || self.phase != Phase::Open {
+        if self.shutdown_after_flush || self.phase != Phase::Open {
             return Ok(());
         }
-        self.send_close(code, reason)
+        let (connection, mut tx) = self.parts()?;
+        let outcome = connection.outbound.close(code, reason, &mut tx)?;
+        self.closing(outcome, code, reason);
+        Ok(())
     }
 
     fn destroy(&mut self) {
@@ -533,7 +432,20 @@ impl Socket for Conn {
     }
 
     fn set_hixie_binary(&mut self, policy: HixieBinary) {
-        self.hixie_binary = policy;
+        if let Some(codec) = self.codec.as_mut() {
+            codec.connection.outbound.set_hixie_binary(policy);
+        } else {
+            self.hixie_binary = policy;
+        }
+    }
+}
+
+impl Conn {
+    fn send_binary_or_text(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        self.open_connection()?;
+        self.check_room(data.len() + 16)?;
+        let (connection, mut tx) = self.parts()?;
+        Ok(connection.outbound.send_whole(kind, data, &mut tx)?)
     }
 }
 
@@ -542,32 +454,24 @@ fn assembly_limit(limits: &Limits) -> usize {
     usize::try_from(limits.max_message).unwrap_or(usize::MAX)
 }
 
-/// The decoder and encoder for a freshly opened server-side connection.
-pub(crate) fn server_codec(dialect: Dialect, limits: &Limits, whole: bool) -> Codec {
-    Codec {
-        dialect,
-        decoder: Decoder::new(dialect, Role::Server, limits),
-        encoder: Encoder::server(dialect),
-        assembler: whole.then(|| MessageAssembler::new(assembly_limit(limits))),
-        direct: None,
-        skip_end: false,
-    }
-}
-
-/// The codec of an outgoing connection: masks what it sends, expects nothing masked.
-pub(crate) fn client_codec(
+/// The protocol life of a freshly opened connection: `mask_seed` for an outgoing one
+/// (`Role::Client`), whose frames are masked.
+pub(crate) fn open_codec(
     dialect: Dialect,
+    role: Role,
     limits: &Limits,
     whole: bool,
     mask_seed: [u8; 16],
+    settings: &Settings,
+    hixie_binary: HixieBinary,
 ) -> Codec {
+    let options = OutboundOptions {
+        fragment_size: settings.fragment_size,
+        hixie_binary,
+    };
     Codec {
-        dialect,
-        decoder: Decoder::new(dialect, Role::Client, limits),
-        encoder: Encoder::client(dialect, mask_seed),
-        assembler: whole.then(|| MessageAssembler::new(assembly_limit(limits))),
-        direct: None,
-        skip_end: false,
+        connection: Connection::new(dialect, role, limits, mask_seed, options),
+        assembly: whole.then(|| Assembly::new(assembly_limit(limits))),
     }
 }
 

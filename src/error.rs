@@ -88,6 +88,17 @@ pub enum SendError {
     Invalid(EncodeError),
 }
 
+impl From<ws_protocols::connection::SendError> for SendError {
+    fn from(e: ws_protocols::connection::SendError) -> Self {
+        use ws_protocols::connection::SendError as Refused;
+        match e {
+            Refused::Closed => SendError::NotOpen,
+            Refused::Unsupported(dialect, what) => SendError::Unsupported(dialect, what),
+            Refused::Invalid(e) => SendError::Invalid(e),
+        }
+    }
+}
+
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -25,7 +25,6 @@ pub mod fuzzing;
 mod handle;
 mod handler;
 mod handshaking;
-mod held_controls;
 mod listener;
 mod machine;
 mod pipe;

@@ -13,16 +13,7 @@ pub enum Delivery {
     Stream,
 }
 
-/// What `send_binary` does on a hixie-75/76 connection, whose browsers cannot receive
-/// binary (they consume length-prefixed frames and report an error, docs/protocols.md §7.3).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum HixieBinary {
-    /// Refuse with [`crate::SendError::Unsupported`] (the default): the caller decides.
-    Refuse,
-    /// Send the draft's length-prefixed frame (`80 <length> <bytes>`); only non-browser
-    /// clients that decode it (ours does) will see a message.
-    LengthPrefixed,
-}
+pub use ws_protocols::connection::HixieBinary;
 
 /// Which origins may connect.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -33,18 +33,7 @@ pub enum ReadyState {
     Closed,
 }
 
-/// How a connection ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CloseInfo {
-    /// The close code: the peer's (or ours, if we closed first), 1005 when a close frame had
-    /// no code (hixie-76 `FF 00`, hybi-03), 1006 when no close frame was exchanged.
-    pub code: u16,
-    /// The reason that came with the code.
-    pub reason: String,
-    /// True when the closing handshake completed (or, for hixie-75, which has none, when the
-    /// peer closed TCP cleanly).
-    pub clean: bool,
-}
+pub use ws_protocols::connection::CloseInfo;
 
 /// One WebSocket connection, as the application sees it. Every dialect offers the same
 /// calls; what a dialect cannot carry is refused with [`SendError::Unsupported`], never

@@ -1,28 +1,29 @@
 //! Frames in: decoding what an open connection sent and handing its events to the handler,
-//! whole (assembled, or straight from the read buffer) or streamed; answering pings and
-//! closes; the memory budget for unfinished messages; failing the connection on a protocol
-//! error.
+//! whole (assembled, or straight from the read buffer) or streamed; the memory budget for
+//! unfinished messages; failing the connection on a protocol error. Pings and closes are
+//! answered by the connection's protocol life as it decodes them.
 
 use super::{EventLoop, BUDGET_FREE_MESSAGE};
 use crate::conn::Phase;
 use crate::socket::{CloseInfo, SocketId};
 use crate::Error;
 use std::sync::atomic::Ordering::Relaxed;
-use ws_protocols::frame::Control;
-use ws_protocols::message::{Message, MessageAssembler};
-use ws_protocols::{close, Decode, Event, MessageKind};
+use ws_protocols::connection::{Assembly, AssemblyError};
+use ws_protocols::message::MessageAssembler;
+use ws_protocols::{close, Event};
 
 impl EventLoop {
     pub(super) fn process_frames(&mut self, id: SocketId, data: &mut [u8]) {
         let mut pos = 0;
         while let Some(conn) = self.conns.get_mut(id) {
-            if conn.phase != Phase::Open || conn.close_received {
+            if conn.phase != Phase::Open || conn.close_received() {
                 return;
             }
+            let tx = conn.out.vec_mut();
             let Some(codec) = conn.codec.as_mut() else {
                 return;
             };
-            match codec.decoder.decode(&mut data[pos..]) {
+            match codec.connection.read(&mut data[pos..], tx) {
                 Err(e) => return self.protocol_error(id, Error::Protocol(e), e.close_code()),
                 Ok((n, None)) => {
                     pos += n;
@@ -68,7 +69,7 @@ impl EventLoop {
             && self
                 .conns
                 .get(id)
-                .is_some_and(|c| c.paused_by_app && c.phase == Phase::Open && !c.close_received)
+                .is_some_and(|c| c.paused_by_app && c.phase == Phase::Open && !c.close_received())
     }
 
     fn dispatch(&mut self, id: SocketId, event: Event<'_>) {
@@ -79,17 +80,7 @@ impl EventLoop {
         let route = conn.route;
         match event {
             Event::MessageStart { .. } | Event::Data(_) | Event::MessageEnd => {
-                let Some(codec) = conn.codec.as_mut() else {
-                    return;
-                };
-                match direct_message(codec, &event) {
-                    Direct::Deliver(message) => {
-                        return self.call(route, |h, cx| h.on_message(cx, id, message))
-                    }
-                    Direct::Swallow => return,
-                    Direct::Assemble => {}
-                }
-                let Some(mut assembler) = codec.assembler.take() else {
+                let Some(mut assembly) = conn.codec.as_mut().and_then(|c| c.assembly.take()) else {
                     return match event {
                         Event::MessageStart { kind, len } => {
                             self.call(route, |h, cx| h.on_message_start(cx, id, kind, len))
@@ -100,55 +91,58 @@ impl EventLoop {
                         _ => self.call(route, |h, cx| h.on_message_end(cx, id)),
                     };
                 };
-                if let Event::Data(bytes) = event {
-                    if let Err(e) = self.budget_allows(&assembler, bytes.len()) {
-                        assembler.release();
-                        self.account_message(id, &assembler);
-                        if let Some(codec) = self.conns.get_mut(id).and_then(|c| c.codec.as_mut()) {
-                            codec.assembler = Some(assembler);
-                        }
-                        self.shared.stats.refused_over_budget.fetch_add(1, Relaxed);
-                        log::warn!("{id}: {e}");
-                        return self.protocol_error(id, e, close::TRY_AGAIN_LATER);
-                    }
-                }
-                match assembler.push(&event) {
+                let end = matches!(event, Event::MessageEnd);
+                let mut refusal = None;
+                let pushed = assembly.push(event, |assembler, more| {
+                    refusal = self.budget_allows(assembler, more).err();
+                    refusal.is_none()
+                });
+                match pushed {
                     Ok(Some(message)) => self.call(route, |h, cx| h.on_message(cx, id, message)),
                     Ok(None) => {}
-                    Err(e) => self.protocol_error(id, Error::Protocol(e), e.close_code()),
+                    Err(AssemblyError::Protocol(e)) => {
+                        self.protocol_error(id, Error::Protocol(e), e.close_code())
+                    }
+                    Err(AssemblyError::Refused) => {
+                        self.shared.stats.refused_over_budget.fetch_add(1, Relaxed);
+                        if let Some(e) = refusal {
+                            log::warn!("{id}: {e}");
+                            self.protocol_error(id, e, close::TRY_AGAIN_LATER);
+                        }
+                    }
                 }
-                if matches!(event, Event::MessageEnd) {
+                if end {
                     // Delivered: a buffer grown large by it is given back now, not kept.
-                    assembler.release();
+                    assembly.release();
                 }
-                self.account_message(id, &assembler);
-                if let Some(codec) = self.conns.get_mut(id).and_then(|c| c.codec.as_mut()) {
-                    codec.assembler = Some(assembler);
-                }
+                self.put_back(id, assembly);
             }
-            Event::Ping(payload) => {
-                if !conn.close_sent {
-                    // Unsupported only on hixie, which has no pings to answer.
-                    let _ = conn.send_control(Control::Pong, payload);
-                }
-                self.call(route, |h, cx| h.on_ping(cx, id, payload));
-            }
+            Event::Ping(payload) => self.call(route, |h, cx| h.on_ping(cx, id, payload)),
             Event::Pong(payload) => self.call(route, |h, cx| h.on_pong(cx, id, payload)),
             Event::Close(frame) => {
-                conn.close_received = true;
-                // RFC 6455 §7.1.5: the connection's close code is the first one received.
-                conn.close_info = Some(CloseInfo {
-                    code: frame.code_or_no_status(),
-                    reason: frame.reason.to_owned(),
-                    clean: true,
-                });
                 log::debug!(
                     "{id} peer closed: {} {:?}",
                     frame.code_or_no_status(),
                     frame.reason
                 );
-                conn.answer_close(frame.code, frame.body);
+                conn.peer_closed(CloseInfo::received(&frame));
             }
+        }
+    }
+
+    /// Return `id`'s whole-message delivery after a handler ran, and tell the memory budget
+    /// what its unfinished message holds now.
+    fn put_back(&mut self, id: SocketId, assembly: Assembly) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        let held = assembly.held();
+        let stats = &self.shared.stats;
+        crate::stats::adjust(&stats.message_bytes, conn.reported_message, held);
+        stats.message_peak.fetch_max(held, Relaxed);
+        conn.reported_message = held;
+        if let Some(codec) = conn.codec.as_mut() {
+            codec.assembly = Some(assembly);
         }
     }
 
@@ -171,18 +165,6 @@ impl EventLoop {
         })
     }
 
-    /// Tell the memory budget what `id`'s unfinished message holds now.
-    fn account_message(&mut self, id: SocketId, assembler: &MessageAssembler) {
-        let Some(conn) = self.conns.get_mut(id) else {
-            return;
-        };
-        let held = assembler.held();
-        let stats = &self.shared.stats;
-        crate::stats::adjust(&stats.message_bytes, conn.reported_message, held);
-        stats.message_peak.fetch_max(held, Relaxed);
-        conn.reported_message = held;
-    }
-
     pub(super) fn protocol_error(&mut self, id: SocketId, error: Error, code: u16) {
         let Some(conn) = self.conns.get(id) else {
             return;
@@ -194,56 +176,5 @@ impl EventLoop {
             conn.fail(code, &error.to_string());
         }
         self.touched.push(id);
-    }
-}
-
-/// What [`direct_message`] decided for one event.
-enum Direct<'a> {
-    /// Hand this message to the handler; the assembler is not involved.
-    Deliver(Message<'a>),
-    /// The end of a message already delivered: nothing to do.
-    Swallow,
-    /// The assembler's way.
-    Assemble,
-}
-
-/// Whole delivery without the assembler's copy: a single-frame message (length declared,
-/// FIN set) whose payload comes in one `Data` event is passed on borrowed from the read
-/// buffer. The assembler still sees every message start (checking the size limit), so it
-/// takes over whenever the payload comes in pieces.
-fn direct_message<'a>(codec: &mut crate::conn::Codec, event: &Event<'a>) -> Direct<'a> {
-    let Some(assembler) = codec.assembler.as_mut() else {
-        return Direct::Assemble;
-    };
-    match *event {
-        Event::MessageStart { kind, len } => {
-            codec.direct = len.map(|n| (kind, n));
-            codec.skip_end = false;
-            Direct::Assemble
-        }
-        Event::Data(bytes) => {
-            let whole = match codec.direct.take() {
-                Some((kind, n)) if bytes.len() as u64 == n => match kind {
-                    MessageKind::Binary => Some(Message::Binary(bytes)),
-                    // The decoder validated it; a complete single frame is valid UTF-8.
-                    MessageKind::Text => std::str::from_utf8(bytes).ok().map(Message::Text),
-                },
-                _ => None,
-            };
-            match whole {
-                Some(message) => {
-                    codec.skip_end = true;
-                    Direct::Deliver(message)
-                }
-                None => Direct::Assemble,
-            }
-        }
-        Event::MessageEnd if codec.skip_end => {
-            codec.skip_end = false;
-            // Close the assembler's (empty) message so the next start finds it idle.
-            let _ = assembler.push(&Event::MessageEnd);
-            Direct::Swallow
-        }
-        _ => Direct::Assemble,
     }
 }

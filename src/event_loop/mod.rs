@@ -32,6 +32,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ws_protocols::close;
+use ws_protocols::connection::Verdict;
 use ws_protocols::frame::Control;
 use ws_protocols::handshake::write_error_response;
 
@@ -434,7 +435,9 @@ impl EventLoop {
                 Ok(0) => None,
                 Ok(n) => {
                     conn.last_activity = Instant::now();
-                    conn.awaiting_pong = false;
+                    if let Some(codec) = conn.codec.as_mut() {
+                        codec.connection.keepalive.heard_from_peer();
+                    }
                     self.shared.stats.bytes_read.fetch_add(n as u64, Relaxed);
                     Some(n)
                 }
@@ -503,19 +506,10 @@ impl EventLoop {
                 log::debug!("{id} closed during the handshake");
                 abnormal("closed during the handshake")
             }
-            Phase::Open
-                if conn
-                    .codec
-                    .as_ref()
-                    .is_some_and(|c| !c.dialect.caps().close_frame) =>
-            {
-                // hixie-75 has no closing handshake: a TCP close is a clean close.
-                CloseInfo {
-                    code: close::NO_STATUS,
-                    reason: String::new(),
-                    clean: true,
-                }
-            }
+            Phase::Open => match &conn.codec {
+                Some(codec) => CloseInfo::end_of_stream(codec.dialect().caps()),
+                None => abnormal("connection closed without a close frame"),
+            },
             _ => abnormal("connection closed without a close frame"),
         };
         // Push out what is queued (the reply to a close, typically) before dropping.
@@ -639,53 +633,35 @@ impl EventLoop {
                 }
                 TimerKind::Ping => {
                     conn.out.trim();
-                    if conn.phase != Phase::Open || conn.close_sent {
+                    if conn.phase != Phase::Open || conn.close_sent() {
                         continue;
                     }
-                    if conn.awaiting_pong {
-                        if conn.ping_on_wire_at.is_none() && !conn.controls_held() {
-                            // The held ping has joined the queue: it is on the wire once
-                            // all that is queued now has been written.
-                            conn.ping_on_wire_at = Some(conn.bytes_out + conn.out.len() as u64);
-                        }
-                        let ping_out = conn.ping_on_wire_at.is_some_and(|at| conn.bytes_out >= at);
-                        let acknowledged = conn.acknowledged_by_peer();
-                        // Even with our ping in the kernel, a peer whose TCP took more of our
-                        // bytes this interval is reading its way towards the ping.
-                        let peer_reading = matches!(
-                            (conn.ping_acknowledged, acknowledged),
-                            (Some(before), Some(now)) if now > before
-                        );
-                        if (ping_out || conn.bytes_out == conn.ping_progress) && !peer_reading {
+                    let progress = conn.progress();
+                    let Some(codec) = conn.codec.as_mut() else {
+                        continue;
+                    };
+                    match codec.connection.keepalive.on_interval(progress) {
+                        Verdict::Dead => {
                             log::debug!("{id} no answer to ping: dropping");
                             self.remove(id, abnormal("no answer to keepalive ping"));
                             continue;
                         }
                         // Our ping still waits behind data the peer is reading, slowly:
                         // alive. Wait another interval.
-                        conn.ping_progress = conn.bytes_out;
-                        conn.ping_acknowledged = acknowledged;
-                        if let Some(interval) = self.settings.keepalive {
-                            self.timers.arm(
-                                &mut conn.deadlines,
-                                id,
-                                TimerKind::Ping,
-                                now + interval,
-                            );
+                        Verdict::Wait => {}
+                        Verdict::SendPing => {
+                            let _ = conn.send_control(Control::Ping, b"");
+                            let progress = conn.progress();
+                            if let Some(codec) = conn.codec.as_mut() {
+                                codec.connection.keepalive.ping_sent(progress);
+                            }
+                            self.touched.push(id);
                         }
-                        continue;
                     }
-                    let _ = conn.send_control(Control::Ping, b"");
-                    conn.awaiting_pong = true;
-                    conn.ping_progress = conn.bytes_out;
-                    conn.ping_acknowledged = conn.acknowledged_by_peer();
-                    conn.ping_on_wire_at =
-                        (!conn.controls_held()).then(|| conn.bytes_out + conn.out.len() as u64);
                     if let Some(interval) = self.settings.keepalive {
                         self.timers
                             .arm(&mut conn.deadlines, id, TimerKind::Ping, now + interval);
                     }
-                    self.touched.push(id);
                 }
                 TimerKind::Idle => {
                     conn.out.trim();
@@ -699,7 +675,7 @@ impl EventLoop {
                     } else {
                         log::debug!("{id} idle for {idle:?}: closing");
                         let _ = conn.close(close::GOING_AWAY, "idle timeout");
-                        conn.shutdown_after_flush |= !conn.close_sent;
+                        conn.shutdown_after_flush |= !conn.close_sent();
                         self.touched.push(id);
                     }
                 }
@@ -764,9 +740,5 @@ impl EventLoop {
 }
 
 fn abnormal(reason: &str) -> CloseInfo {
-    CloseInfo {
-        code: close::ABNORMAL,
-        reason: reason.to_owned(),
-        clean: false,
-    }
+    CloseInfo::abnormal(reason)
 }

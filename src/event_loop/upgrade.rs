@@ -4,7 +4,7 @@
 //! handler.
 
 use super::{abnormal, EventLoop};
-use crate::conn::{client_codec, server_codec, Phase};
+use crate::conn::{open_codec, Phase};
 use crate::handler::Decision;
 use crate::plain_http::{HttpResponse, Parsed};
 use crate::router::{self, NoRoute};
@@ -17,6 +17,7 @@ use std::time::Instant;
 use ws_protocols::handshake::{
     read_request, write_error_response, Accept, HandshakeError, Request, Status,
 };
+use ws_protocols::Role;
 
 impl EventLoop {
     pub(super) fn process_handshake(&mut self, id: SocketId) {
@@ -183,14 +184,31 @@ impl EventLoop {
                 log::error!("{id}: no mask seed from the OS: {e}");
                 return self.remove(id, abnormal("no randomness for masking"));
             }
-            conn.codec = Some(client_codec(handshake.dialect(), &limits, whole, seed));
+            conn.codec = Some(open_codec(
+                handshake.dialect(),
+                Role::Client,
+                &limits,
+                whole,
+                seed,
+                &self.settings,
+                conn.hixie_binary,
+            ));
         } else {
             let Some(request) = conn.request.as_ref() else {
                 return;
             };
-            conn.codec = Some(server_codec(request.dialect(), &limits, whole));
+            let dialect = request.dialect();
+            conn.codec = Some(open_codec(
+                dialect,
+                Role::Server,
+                &limits,
+                whole,
+                [0; 16],
+                &self.settings,
+                conn.hixie_binary,
+            ));
         }
-        let dialect = conn.codec.as_ref().expect("just set").dialect;
+        let dialect = conn.codec.as_ref().expect("just set").dialect();
         conn.phase = Phase::Open;
         conn.opened = true;
         conn.deadlines[TimerKind::Handshake as usize] = None;

@@ -8,8 +8,8 @@
 //! interval, so a new one replaces the held one too; a close is sent once. A peer that
 //! floods pings at a receiver stuck mid-frame therefore costs us at most one pong.
 
-use ws_protocols::frame::Control;
-use ws_protocols::{EncodeError, Encoder};
+use crate::error::EncodeError;
+use crate::frame::{Control, Encoder};
 
 /// The largest control payload (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -22,20 +22,20 @@ struct HeldClose {
 
 /// The control frames held for the end of the current data frame.
 #[derive(Default)]
-pub(crate) struct HeldControls {
+pub(super) struct HeldControls {
     pong: Option<Vec<u8>>,
     ping: Option<Vec<u8>>,
     close: Option<HeldClose>,
 }
 
 impl HeldControls {
-    pub(crate) fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.pong.is_none() && self.ping.is_none() && self.close.is_none()
     }
 
     /// Bytes these frames will take on the wire (heads at their largest), so they count
     /// toward the connection's outgoing queue.
-    pub(crate) fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         const HEAD: usize = 2 + 4;
         let payload = |p: &Option<Vec<u8>>| p.as_ref().map_or(0, |p| HEAD + p.len());
         payload(&self.pong)
@@ -44,7 +44,7 @@ impl HeldControls {
     }
 
     /// Hold a ping or pong, replacing one of the same kind already held.
-    pub(crate) fn hold_control(
+    pub(super) fn hold_control(
         &mut self,
         control: Control,
         payload: &[u8],
@@ -65,7 +65,7 @@ impl HeldControls {
     }
 
     /// Hold our close frame; a second one is ignored (a close is sent once).
-    pub(crate) fn hold_close(
+    pub(super) fn hold_close(
         &mut self,
         code: Option<u16>,
         reason: &str,
@@ -80,7 +80,7 @@ impl HeldControls {
     }
 
     /// Encode everything held into `out` (the data frame has ended), close last.
-    pub(crate) fn release(&mut self, encoder: &mut Encoder, out: &mut Vec<u8>) {
+    pub(super) fn release(&mut self, encoder: &mut Encoder, out: &mut Vec<u8>) {
         // Checked when held; nothing else can fail now that the frame is complete.
         if let Some(payload) = self.pong.take() {
             let _ = encoder.control(Control::Pong, &payload, out);
@@ -105,7 +105,7 @@ mod tests {
             held.hold_control(Control::Pong, &i.to_be_bytes()).unwrap();
         }
         assert_eq!(held.len(), 6 + 4);
-        let mut encoder = Encoder::server(ws_protocols::Dialect::Rfc6455);
+        let mut encoder = Encoder::server(crate::Dialect::Rfc6455);
         let mut out = Vec::new();
         held.release(&mut encoder, &mut out);
         assert_eq!(out, [0x8A, 4, 0, 1, 0x86, 0x9F]);
@@ -118,7 +118,7 @@ mod tests {
         held.hold_close(Some(1000), "bye").unwrap();
         held.hold_close(Some(1011), "again").unwrap();
         held.hold_control(Control::Ping, b"p").unwrap();
-        let mut encoder = Encoder::server(ws_protocols::Dialect::Rfc6455);
+        let mut encoder = Encoder::server(crate::Dialect::Rfc6455);
         let mut out = Vec::new();
         held.release(&mut encoder, &mut out);
         assert_eq!(out, [0x89, 1, b'p', 0x88, 5, 0x03, 0xE8, b'b', b'y', b'e']);

@@ -1,0 +1,158 @@
+//! Whole-message delivery for one connection: a message that arrives as one frame whose
+//! payload comes in one piece is handed over borrowed from the caller's buffer, no copy;
+//! anything else is gathered by a [`MessageAssembler`], up to the message limit.
+
+use crate::error::ProtocolError;
+use crate::event::{Event, MessageKind};
+use crate::message::{Message, MessageAssembler};
+
+/// Why [`Assembly::push`] took no more.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AssemblyError {
+    /// The message broke a protocol rule (over the limit, not UTF-8).
+    Protocol(ProtocolError),
+    /// The caller's admission check refused to let the message grow (a memory budget).
+    Refused,
+}
+
+/// One connection's whole-message delivery.
+///
+/// ```
+/// use ws_protocols::connection::Assembly;
+/// use ws_protocols::message::Message;
+/// use ws_protocols::{Event, MessageKind};
+///
+/// let mut assembly = Assembly::new(1 << 20);
+/// let start = Event::MessageStart { kind: MessageKind::Text, len: Some(2) };
+/// assert_eq!(assembly.push(start, |_, _| true), Ok(None));
+/// // The whole payload in one piece: handed over as it is.
+/// assert_eq!(assembly.push(Event::Data(b"hi"), |_, _| true), Ok(Some(Message::Text("hi"))));
+/// assert_eq!(assembly.push(Event::MessageEnd, |_, _| true), Ok(None));
+/// ```
+#[derive(Debug)]
+pub struct Assembly {
+    assembler: MessageAssembler,
+    /// The open message's kind and declared length while it may still come in one piece.
+    direct: Option<(MessageKind, u64)>,
+    /// The open message was delivered directly: its `MessageEnd` is to be skipped.
+    delivered: bool,
+}
+
+impl Assembly {
+    /// Delivery of messages up to `max_message` bytes.
+    pub fn new(max_message: usize) -> Self {
+        Assembly {
+            assembler: MessageAssembler::new(max_message),
+            direct: None,
+            delivered: false,
+        }
+    }
+
+    /// Feed one decoder event; a whole message comes back when it is complete. `admit` is
+    /// asked, with the assembler and the bytes about to be added, before a message held in
+    /// the assembler grows: it returns false to refuse (the message is then dropped).
+    /// Control events pass through (`None`).
+    pub fn push<'a>(
+        &'a mut self,
+        event: Event<'a>,
+        admit: impl FnOnce(&MessageAssembler, usize) -> bool,
+    ) -> Result<Option<Message<'a>>, AssemblyError> {
+        match event {
+            Event::MessageStart { kind, len } => {
+                self.direct = len.map(|n| (kind, n));
+                self.delivered = false;
+            }
+            Event::Data(bytes) => {
+                if let Some((kind, n)) = self.direct.take() {
+                    if bytes.len() as u64 == n {
+                        // The decoder validated it; a complete single frame is valid UTF-8.
+                        let whole = match kind {
+                            MessageKind::Binary => Some(Message::Binary(bytes)),
+                            MessageKind::Text => std::str::from_utf8(bytes).ok().map(Message::Text),
+                        };
+                        if let Some(message) = whole {
+                            self.delivered = true;
+                            return Ok(Some(message));
+                        }
+                    }
+                }
+                if !admit(&self.assembler, bytes.len()) {
+                    self.assembler.release();
+                    return Err(AssemblyError::Refused);
+                }
+            }
+            Event::MessageEnd if self.delivered => {
+                self.delivered = false;
+                // Close the assembler's (empty) message so the next start finds it idle.
+                let _ = self.assembler.push(&Event::MessageEnd);
+                return Ok(None);
+            }
+            _ => {}
+        }
+        let end = matches!(event, Event::MessageEnd);
+        if end {
+            // Delivered now: a buffer grown large by it is given back at the next start.
+            self.direct = None;
+        }
+        self.assembler.push(&event).map_err(AssemblyError::Protocol)
+    }
+
+    /// Memory the unfinished message holds (the assembler's buffer).
+    pub fn held(&self) -> usize {
+        self.assembler.held()
+    }
+
+    /// Give back a large buffer now (after a message is delivered, or when refusing one).
+    pub fn release(&mut self) {
+        self.assembler.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(_: &MessageAssembler, _: usize) -> bool {
+        true
+    }
+
+    #[test]
+    fn a_message_in_pieces_is_assembled() {
+        let mut a = Assembly::new(100);
+        let start = Event::MessageStart {
+            kind: MessageKind::Binary,
+            len: Some(4),
+        };
+        assert_eq!(a.push(start, all), Ok(None));
+        assert_eq!(a.push(Event::Data(b"ab"), all), Ok(None));
+        assert_eq!(a.push(Event::Data(b"cd"), all), Ok(None));
+        assert_eq!(
+            a.push(Event::MessageEnd, all),
+            Ok(Some(Message::Binary(b"abcd")))
+        );
+    }
+
+    #[test]
+    fn the_limit_and_the_budget_refuse() {
+        let mut a = Assembly::new(3);
+        let start = Event::MessageStart {
+            kind: MessageKind::Text,
+            len: None,
+        };
+        a.push(start, all).unwrap();
+        assert_eq!(
+            a.push(Event::Data(b"abcd"), all),
+            Err(AssemblyError::Protocol(ProtocolError::MessageTooLarge))
+        );
+        let mut b = Assembly::new(100);
+        let start = Event::MessageStart {
+            kind: MessageKind::Text,
+            len: None,
+        };
+        b.push(start, all).unwrap();
+        assert_eq!(
+            b.push(Event::Data(b"ab"), |_, n| n < 2),
+            Err(AssemblyError::Refused)
+        );
+    }
+}
