@@ -48,6 +48,8 @@ pub use url::UrlError;
 
 use shared::Shared;
 use std::sync::Arc;
+use ws_protocols::connection::{Connection, OutboundOptions};
+use ws_protocols::Role;
 
 /// Connect to `url` (`ws://host[:port]/path?query`) speaking RFC 6455, with the default
 /// [`ConnectOptions`]: no subprotocol, no origin, 10 s to connect and 10 s to handshake.
@@ -100,12 +102,22 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
     let mut mask_seed = [0u8; 16];
     handshake::os_random(&mut mask_seed)?;
     let reader = opened.stream.try_clone()?;
+    let connection = Connection::new(
+        options.dialect,
+        Role::Client,
+        &options.limits,
+        mask_seed,
+        OutboundOptions {
+            fragment_size: options.fragment_size,
+            hixie_binary: options.hixie_binary,
+        },
+    );
+    // The reading and the writing run on different threads: each half goes its own way,
+    // and what the reader owes the server reaches the writer through `Shared`.
+    let (inbound, outbound) = connection.split();
     let shared = Arc::new(Shared::new(
         opened.stream,
-        options.dialect,
-        mask_seed,
-        options.fragment_size,
-        options.hixie_binary,
+        outbound,
         opened.subprotocol,
         opened.headers,
         options.close_timeout,
@@ -113,6 +125,7 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
     let receiver = ClientReceiver::new(
         shared.clone(),
         reader,
+        inbound,
         &options.limits,
         options.read_timeout,
         opened.leftover,

@@ -9,18 +9,17 @@ use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ws_protocols::{close, Decode, Decoder, Event, Limits, MessageKind, ProtocolError, Role};
+use ws_protocols::connection::{fail_body, Assembly, AssemblyError, Inbound, Reply};
+use ws_protocols::message::Message;
+use ws_protocols::{Event, Limits, ProtocolError};
 
 /// Read buffer. The decoder hands payload out as it arrives, so what stays between reads is
 /// at most an incomplete frame header or control frame (under 150 bytes).
 const READ_BUF: usize = 64 << 10;
-/// Most memory reserved up front for a message whose length the server declared.
-const MAX_RESERVE: u64 = 1 << 20;
-
 /// A message being received.
 enum Open {
     /// Assembled for `recv`.
-    Whole(MessageKind, Vec<u8>),
+    Whole,
     /// Handed out piece by piece by `recv_piece`.
     Pieces,
 }
@@ -41,7 +40,9 @@ enum Open {
 pub struct ClientReceiver {
     shared: Arc<Shared>,
     stream: TcpStream,
-    decoder: Decoder,
+    inbound: Inbound,
+    /// Whole messages for `recv`, up to the message limit.
+    assembly: Assembly,
     buf: Vec<u8>,
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
@@ -74,6 +75,7 @@ impl ClientReceiver {
     pub(crate) fn new(
         shared: Arc<Shared>,
         stream: TcpStream,
+        inbound: Inbound,
         limits: &Limits,
         read_timeout: Option<Duration>,
         leftover: Vec<u8>,
@@ -82,7 +84,8 @@ impl ClientReceiver {
         let mut buf = leftover;
         buf.resize(READ_BUF.max(end), 0);
         ClientReceiver {
-            decoder: Decoder::new(shared.dialect, Role::Client, limits),
+            inbound,
+            assembly: Assembly::new(usize::try_from(limits.max_message).unwrap_or(usize::MAX)),
             shared,
             stream,
             buf,
@@ -156,7 +159,7 @@ impl ClientReceiver {
             return Err(ClientError::Closed);
         }
         match (&self.message, pieces) {
-            (Some(Open::Whole(..)), true) | (Some(Open::Pieces), false) => {
+            (Some(Open::Whole), true) | (Some(Open::Pieces), false) => {
                 return Err(ClientError::MessageOpen)
             }
             _ => {}
@@ -175,62 +178,64 @@ impl ClientReceiver {
     /// part of a message; without, only whole messages (as `ClientPiece::Other`).
     fn decode(&mut self, pieces: bool) -> Result<Option<ClientPiece>, ClientError> {
         loop {
-            let (n, event) = match self.decoder.decode(&mut self.buf[self.start..self.end]) {
+            let (n, event) = match self.inbound.decode(&mut self.buf[self.start..self.end]) {
                 Ok(decoded) => decoded,
                 Err(e) => return Err(self.fail(e)),
             };
             self.start += n;
+            let Some(event) = event else {
+                return Ok(None);
+            };
+            if let Some(reply) = Reply::to(&event) {
+                // A pong always; the answer to the server's close unless ours went first.
+                if matches!(reply, Reply::Pong(_)) || self.shared.close_sent_at().is_none() {
+                    self.shared.owe(reply);
+                }
+            }
             let found = match event {
-                None => return Ok(None),
-                Some(Event::MessageStart { kind, len }) if pieces => {
+                Event::MessageStart { kind, len } if pieces => {
                     self.message = Some(Open::Pieces);
                     return Ok(Some(ClientPiece::Start { kind, len }));
                 }
-                Some(Event::MessageStart { kind, len }) => {
-                    let reserve = len.unwrap_or(0).min(MAX_RESERVE) as usize;
-                    self.message = Some(Open::Whole(kind, Vec::with_capacity(reserve)));
-                    continue;
-                }
-                Some(Event::Data(data)) => match self.message.as_mut() {
-                    Some(Open::Whole(_, message)) => {
-                        message.extend_from_slice(data);
+                Event::Data(data) if pieces => {
+                    if data.is_empty() {
                         continue;
                     }
-                    Some(Open::Pieces) if !data.is_empty() => {
-                        return Ok(Some(ClientPiece::Data(data.to_vec())));
-                    }
+                    return Ok(Some(ClientPiece::Data(data.to_vec())));
+                }
+                Event::MessageEnd if pieces => match self.message.take() {
+                    Some(Open::Pieces) => return Ok(Some(ClientPiece::End)),
                     _ => continue,
                 },
-                Some(Event::MessageEnd) => match self.message.take() {
-                    Some(Open::Whole(MessageKind::Text, data)) => match String::from_utf8(data) {
-                        Ok(text) => ClientEvent::Text(text),
-                        Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
-                    },
-                    Some(Open::Whole(MessageKind::Binary, data)) => ClientEvent::Binary(data),
-                    Some(Open::Pieces) => return Ok(Some(ClientPiece::End)),
-                    None => continue,
-                },
-                Some(Event::Ping(payload)) => {
-                    let payload = payload.to_vec();
-                    self.shared.owe_pong(payload.clone());
-                    ClientEvent::Ping(payload)
-                }
-                Some(Event::Pong(payload)) => ClientEvent::Pong(payload.to_vec()),
-                Some(Event::Close(frame)) => {
-                    let info = CloseInfo {
-                        code: frame.code_or_no_status(),
-                        reason: frame.reason.to_owned(),
-                        clean: true,
-                    };
-                    // The answer echoes the code (RFC 6455 §5.5.1), or the whole body for
-                    // hybi-03, whose peers match it (docs/protocols.md §5); hixie-76: `FF 00`.
-                    let echo = match frame.code {
-                        Some(_) => frame.body[..2].to_vec(),
-                        None => frame.body.to_vec(),
-                    };
-                    if self.shared.close_sent_at().is_none() {
-                        self.shared.owe_close(echo);
+                Event::MessageStart { .. } | Event::Data(_) | Event::MessageEnd => {
+                    let end = matches!(event, Event::MessageEnd);
+                    if matches!(event, Event::MessageStart { .. }) {
+                        self.message = Some(Open::Whole);
                     }
+                    let found = match self.assembly.push(event, |_, _| true) {
+                        Ok(Some(Message::Text(text))) => Some(ClientEvent::Text(text.to_owned())),
+                        Ok(Some(Message::Binary(data))) => Some(ClientEvent::Binary(data.to_vec())),
+                        Ok(None) => None,
+                        Err(AssemblyError::Protocol(e)) => return Err(self.fail(e)),
+                        Err(AssemblyError::Refused) => {
+                            return Err(self.fail(ProtocolError::MessageTooLarge))
+                        }
+                    };
+                    if end {
+                        self.assembly.release();
+                    }
+                    match found {
+                        Some(found) => {
+                            self.message = None;
+                            found
+                        }
+                        None => continue,
+                    }
+                }
+                Event::Ping(payload) => ClientEvent::Ping(payload.to_vec()),
+                Event::Pong(payload) => ClientEvent::Pong(payload.to_vec()),
+                Event::Close(frame) => {
+                    let info = CloseInfo::received(&frame);
                     self.linger();
                     ClientEvent::Close(info)
                 }
@@ -310,47 +315,22 @@ impl ClientReceiver {
 
     /// Our close was not answered within the close timeout.
     fn close_timed_out(&mut self) -> ClientEvent {
-        if self.shared.dialect.caps().close_frame {
-            self.abandon("no close from the server in time")
-        } else {
-            // hixie-75 has no closing handshake: our TCP close is the whole of it, whether
-            // or not the server closes its side in turn.
-            self.end_connection();
-            ClientEvent::Close(CloseInfo {
-                code: close::NO_STATUS,
-                reason: String::new(),
-                clean: true,
-            })
-        }
+        self.end_connection();
+        ClientEvent::Close(CloseInfo::close_timed_out(
+            self.shared.dialect.caps(),
+            "no close from the server in time",
+        ))
     }
 
     /// The server closed TCP.
     fn eof(&mut self) -> ClientEvent {
-        let info = if self.shared.dialect.caps().close_frame {
-            CloseInfo {
-                code: close::ABNORMAL,
-                reason: "connection closed without a close frame".into(),
-                clean: false,
-            }
-        } else {
-            // hixie-75 has no closing handshake: a TCP close is a clean close.
-            CloseInfo {
-                code: close::NO_STATUS,
-                reason: String::new(),
-                clean: true,
-            }
-        };
         self.end_connection();
-        ClientEvent::Close(info)
+        ClientEvent::Close(CloseInfo::end_of_stream(self.shared.dialect.caps()))
     }
 
     fn abandon(&mut self, reason: &str) -> ClientEvent {
         self.end_connection();
-        ClientEvent::Close(CloseInfo {
-            code: close::ABNORMAL,
-            reason: reason.into(),
-            clean: false,
-        })
+        ClientEvent::Close(CloseInfo::abnormal(reason))
     }
 
     /// The closing handshake is done: the server closes TCP first (RFC 6455 §7.1.1), so
@@ -377,12 +357,8 @@ impl ClientReceiver {
     fn fail(&mut self, error: ProtocolError) -> ClientError {
         let caps = self.shared.dialect.caps();
         if caps.close_frame && self.shared.close_sent_at().is_none() {
-            let body = if caps.close_codes {
-                error.close_code().to_be_bytes().to_vec()
-            } else {
-                Vec::new()
-            };
-            self.shared.owe_close(body);
+            self.shared
+                .owe(Reply::Close(&fail_body(caps, error.close_code())));
         }
         self.end_connection();
         ClientError::Protocol(error)

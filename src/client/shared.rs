@@ -9,9 +9,12 @@
 //! followed by a check, so nothing owed is left behind. The writer is locked for one frame
 //! (or one piece of a streamed message) at a time, so answers also go out between the
 //! fragments of a streamed message, where RFC 6455 §5.4 allows control frames.
+//!
+//! What to answer, what may be sent and how is decided by the protocol crate's
+//! [`Outbound`], the same rules the server follows; this file only carries the answers
+//! across threads and does the writing.
 
 use super::error::ClientError;
-use crate::settings::HixieBinary;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::ops::{Deref, DerefMut};
@@ -19,9 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::thread;
 use std::time::{Duration, Instant};
+use ws_protocols::connection::{CloseOutcome, Mask, Outbound, Reply, SendError, Transmit};
 use ws_protocols::frame::Control;
 use ws_protocols::utf8::Utf8Validator;
-use ws_protocols::{Caps, Dialect, Encoder, Framing, MessageKind};
+use ws_protocols::{Dialect, MessageKind};
 
 /// Bytes gathered before a write: frame header plus the first (masked) payload bytes.
 const SCRATCH: usize = 64 << 10;
@@ -61,16 +65,11 @@ pub(crate) struct Shared {
 /// Everything needed to put frames on the wire.
 pub(crate) struct Writer {
     stream: TcpStream,
-    encoder: Encoder,
-    caps: &'static Caps,
-    dialect: Dialect,
-    fragment_size: Option<usize>,
-    hixie_binary: HixieBinary,
+    outbound: Outbound,
     /// Bytes not yet written; empty between operations except after `begin_stream`.
     out: Vec<u8>,
     /// Validates a streamed text message, so hixie frames never carry an `FF`.
     utf8: Utf8Validator,
-    close_sent: bool,
     /// A write failed, possibly part-way through a frame: nothing more can be sent.
     broken: bool,
 }
@@ -110,7 +109,7 @@ impl WriterGuard<'_> {
 
     /// Fail unless messages may still be sent.
     pub(crate) fn check_open(&self) -> Result<(), ClientError> {
-        if self.broken || self.close_sent || self.shared.finished.load(Ordering::Acquire) {
+        if self.broken || !self.outbound.is_open() || self.shared.finished.load(Ordering::Acquire) {
             Err(ClientError::Closed)
         } else {
             Ok(())
@@ -121,7 +120,7 @@ impl WriterGuard<'_> {
     /// empty close frame on hybi-03, a TCP half-close on hixie-75. Does nothing when a close
     /// has already been sent or the connection has ended.
     pub(crate) fn close(&mut self, code: u16, reason: &str) -> Result<(), ClientError> {
-        if self.close_sent || self.shared.finished.load(Ordering::Acquire) {
+        if self.outbound.close_sent() || self.shared.finished.load(Ordering::Acquire) {
             return Ok(());
         }
         if self.broken {
@@ -129,23 +128,12 @@ impl WriterGuard<'_> {
         }
         let shared = self.shared;
         let w = &mut **self;
-        if !w.caps.close_frame {
-            // hixie-75 has no closing handshake: the TCP close is the close.
-            w.stream.shutdown(Shutdown::Write)?;
-        } else {
-            let mut cut = reason.len().min(123);
-            while !reason.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            w.encoder
-                .close(Some(code), &reason[..cut], &mut w.out)
-                .map_err(|e| ClientError::encode(w.dialect, e))?;
-            w.write_out()?;
-        }
-        w.close_sent = true;
-        let _ = shared.close_sent_at.set(Instant::now());
-        shared.watch_close(&w.stream);
-        Ok(())
+        let dialect = w.outbound.dialect();
+        let outcome = w
+            .outbound
+            .close(code, reason, &mut w.out)
+            .map_err(|e| refused(dialect, e))?;
+        w.closing(shared, outcome)
     }
 }
 
@@ -156,14 +144,16 @@ impl WriterGuard<'_> {
     /// the server drops the unfinished message; no frame can interrupt hixie's `00 …`, so
     /// there the TCP connection goes (an unterminated hixie frame is never delivered).
     pub(crate) fn abandon_stream(&mut self) {
-        if self.close_sent || self.broken || self.shared.finished.load(Ordering::Acquire) {
+        if self.outbound.close_sent() || self.broken || self.shared.finished.load(Ordering::Acquire)
+        {
             return;
         }
-        if self.caps.fragments {
+        if self.outbound.dialect().caps().fragments {
             let _ = self.close(1011, "message abandoned");
         } else {
             let w = &mut **self;
             let _ = w.stream.shutdown(Shutdown::Both);
+            w.outbound.abandon();
             w.broken = true;
         }
     }
@@ -178,34 +168,25 @@ impl Drop for WriterGuard<'_> {
 }
 
 impl Shared {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         stream: TcpStream,
-        dialect: Dialect,
-        mask_seed: [u8; 16],
-        fragment_size: Option<usize>,
-        hixie_binary: HixieBinary,
+        outbound: Outbound,
         subprotocol: Option<String>,
         headers: Vec<(String, Vec<u8>)>,
         close_timeout: Duration,
     ) -> Shared {
         let peer_addr = stream.peer_addr().ok();
         Shared {
-            dialect,
+            dialect: outbound.dialect(),
             subprotocol,
             headers,
             peer_addr,
             close_timeout,
             writer: Mutex::new(Writer {
                 stream,
-                encoder: Encoder::client(dialect, mask_seed),
-                caps: dialect.caps(),
-                dialect,
-                fragment_size,
-                hixie_binary,
+                outbound,
                 out: Vec::new(),
                 utf8: Utf8Validator::new(),
-                close_sent: false,
                 broken: false,
             }),
             owed: Mutex::new(Owed::default()),
@@ -239,13 +220,16 @@ impl Shared {
         }
     }
 
-    pub(crate) fn owe_pong(&self, payload: Vec<u8>) {
-        lock(&self.owed).pong = Some(payload);
-        self.kick();
-    }
-
-    pub(crate) fn owe_close(&self, body: Vec<u8>) {
-        lock(&self.owed).close = Some(body);
+    /// Owe the server what `reply` asks for (the receiver decoded a ping or a close, or is
+    /// failing the connection).
+    pub(crate) fn owe(&self, reply: Reply<'_>) {
+        {
+            let mut owed = lock(&self.owed);
+            match reply {
+                Reply::Pong(payload) => owed.pong = Some(payload.to_vec()),
+                Reply::Close(body) => owed.close = Some(body.to_vec()),
+            }
+        }
         self.kick();
     }
 
@@ -284,7 +268,111 @@ impl Shared {
     }
 }
 
+/// The client's error for something [`Outbound`] refused.
+fn refused(dialect: Dialect, e: SendError) -> ClientError {
+    match e {
+        SendError::Closed => ClientError::Closed,
+        SendError::Unsupported(dialect, "binary messages") => ClientError::Unsupported {
+            dialect,
+            what: "binary messages (see ConnectOptions::hixie_binary)",
+        },
+        SendError::Unsupported(dialect, what) => ClientError::Unsupported { dialect, what },
+        SendError::Invalid(e) => ClientError::encode(dialect, e),
+    }
+}
+
+/// Where the writer's bytes go: gathered in `out`, written whenever [`SCRATCH`] bytes are;
+/// a large unmasked payload goes to the socket as it is, without a copy.
+struct Gather<'a> {
+    stream: &'a mut TcpStream,
+    out: &'a mut Vec<u8>,
+    /// The first write that failed; nothing is written after it.
+    error: Option<io::Error>,
+}
+
+impl Gather<'_> {
+    fn write_out(&mut self) {
+        if self.error.is_none() && !self.out.is_empty() {
+            if let Err(e) = self.stream.write_all(self.out) {
+                self.error = Some(e);
+            }
+        }
+        self.out.clear();
+        if self.out.capacity() > 4 * SCRATCH {
+            self.out.shrink_to(SCRATCH);
+        }
+    }
+}
+
+impl Transmit for Gather<'_> {
+    fn queue(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
+    fn payload(&mut self, mut data: &[u8], mut mask: Mask<'_>) {
+        if !mask.masks() && data.len() >= SCRATCH {
+            // Unmasked: no need to copy a large payload, write it as it is.
+            self.write_out();
+            if self.error.is_none() {
+                if let Err(e) = self.stream.write_all(data) {
+                    self.error = Some(e);
+                }
+            }
+            return;
+        }
+        while !data.is_empty() {
+            if self.out.len() >= SCRATCH {
+                self.write_out();
+            }
+            let take = data.len().min(SCRATCH - self.out.len());
+            let start = self.out.len();
+            self.out.extend_from_slice(&data[..take]);
+            mask.apply_part(&mut self.out[start..]);
+            data = &data[take..];
+        }
+    }
+}
+
 impl Writer {
+    /// Run one sending operation on [`Outbound`], gathering into `out` (which keeps what
+    /// was not written: a hixie text frame's opening `00` after `begin_stream`), then check
+    /// for a failed write.
+    fn send<T>(
+        &mut self,
+        write: bool,
+        op: impl FnOnce(&mut Outbound, &mut Gather<'_>) -> Result<T, SendError>,
+    ) -> Result<T, ClientError> {
+        let dialect = self.outbound.dialect();
+        let mut gather = Gather {
+            stream: &mut self.stream,
+            out: &mut self.out,
+            error: None,
+        };
+        let result = op(&mut self.outbound, &mut gather);
+        if write || result.is_err() {
+            gather.write_out();
+        }
+        if let Some(e) = gather.error {
+            self.broken = true;
+            self.outbound.abandon();
+            return Err(ClientError::Io(e));
+        }
+        result.map_err(|e| refused(dialect, e))
+    }
+
+    /// After our close went out (or was decided on): mark when, and watch for the answer.
+    fn closing(&mut self, shared: &Shared, outcome: CloseOutcome) -> Result<(), ClientError> {
+        match outcome {
+            CloseOutcome::FrameQueued => self.send(true, |_, _| Ok(()))?,
+            // hixie-75 has no closing handshake: the TCP close is the close.
+            CloseOutcome::TcpOnly => self.stream.shutdown(Shutdown::Write)?,
+            CloseOutcome::Deferred | CloseOutcome::AlreadyClosing => return Ok(()),
+        }
+        let _ = shared.close_sent_at.set(Instant::now());
+        shared.watch_close(&self.stream);
+        Ok(())
+    }
+
     /// Send what is owed; false when something had to stay owed (a close that cannot
     /// interrupt an open hixie text frame: it goes out when the message ends).
     fn flush_owed(&mut self, shared: &Shared) -> bool {
@@ -292,79 +380,27 @@ impl Writer {
         if owed.is_empty() {
             return true;
         }
-        if self.broken || self.close_sent {
+        if self.broken || self.outbound.close_sent() {
             // Nothing may follow our close (RFC 6455 §5.5.1).
             *owed = Owed::default();
             return true;
         }
         let mut complete = true;
         if let Some(payload) = owed.pong.take() {
-            // Only dialects with ping get here; an error would be a local bug, not worth a
-            // failed connection.
-            let _ = self.encoder.control(Control::Pong, &payload, &mut self.out);
+            self.outbound.answer(Reply::Pong(&payload), &mut self.out);
         }
         if let Some(body) = owed.close.take() {
-            if self.caps.framing == Framing::Sentinel && self.encoder.in_message() {
+            if !self.outbound.can_send_close() {
                 owed.close = Some(body);
                 complete = false;
-            } else if self
-                .encoder
-                .control(Control::Close, &body, &mut self.out)
-                .is_ok()
+            } else if self.outbound.answer_close(&body, &mut self.out) == CloseOutcome::FrameQueued
             {
-                self.close_sent = true;
                 let _ = shared.close_sent_at.set(Instant::now());
             }
         }
         drop(owed);
-        let _ = self.write_out();
+        let _ = self.send(true, |_, _| Ok(()));
         complete
-    }
-
-    fn io(&mut self, result: io::Result<()>) -> Result<(), ClientError> {
-        result.map_err(|e| {
-            self.broken = true;
-            ClientError::Io(e)
-        })
-    }
-
-    /// Write everything gathered in `out`.
-    fn write_out(&mut self) -> Result<(), ClientError> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        let result = self.stream.write_all(&self.out);
-        self.out.clear();
-        if self.out.capacity() > 4 * SCRATCH {
-            self.out.shrink_to(SCRATCH);
-        }
-        self.io(result)
-    }
-
-    /// Append `payload` after the header already in `out`, masked if this dialect masks,
-    /// writing whenever `SCRATCH` bytes are gathered. The last piece stays in `out`.
-    fn append_payload(&mut self, mut payload: &[u8]) -> Result<(), ClientError> {
-        if !self.caps.client_masks && payload.len() >= SCRATCH {
-            // Unmasked: no need to copy a large payload, write it as it is.
-            self.write_out()?;
-            let result = self.stream.write_all(payload);
-            return self.io(result);
-        }
-        while !payload.is_empty() {
-            if self.out.len() >= SCRATCH {
-                self.write_out()?;
-            }
-            let take = payload.len().min(SCRATCH - self.out.len());
-            let start = self.out.len();
-            self.out.extend_from_slice(&payload[..take]);
-            self.encoder.mask_payload(&mut self.out[start..]);
-            payload = &payload[take..];
-        }
-        Ok(())
-    }
-
-    fn encode_err(&self, e: ws_protocols::EncodeError) -> ClientError {
-        ClientError::encode(self.dialect, e)
     }
 
     /// Send a whole message: one frame, or fragments of `fragment_size`.
@@ -373,76 +409,28 @@ impl Writer {
         kind: MessageKind,
         payload: &[u8],
     ) -> Result<(), ClientError> {
-        if kind == MessageKind::Binary
-            && !self.caps.binary
-            && self.hixie_binary == HixieBinary::Refuse
-        {
-            return Err(ClientError::Unsupported {
-                dialect: self.dialect,
-                what: "binary messages (see ConnectOptions::hixie_binary)",
-            });
-        }
-        let fragment = self
-            .fragment_size
-            .filter(|&size| self.caps.fragments && payload.len() > size);
-        if let Some(size) = fragment {
-            let head = self
-                .encoder
-                .begin(kind, None)
-                .map_err(|e| self.encode_err(e))?;
-            self.out.extend_from_slice(&head);
-            for piece in payload.chunks(size) {
-                let head = self
-                    .encoder
-                    .chunk(piece.len())
-                    .map_err(|e| self.encode_err(e))?;
-                self.out.extend_from_slice(&head);
-                self.append_payload(piece)?;
-            }
-        } else {
-            let len = payload.len();
-            let head = self
-                .encoder
-                .begin(kind, Some(len as u64))
-                .map_err(|e| self.encode_err(e))?;
-            self.encoder.chunk(len).map_err(|e| self.encode_err(e))?;
-            self.out.extend_from_slice(&head);
-            self.append_payload(payload)?;
-        }
-        let tail = self.encoder.end().map_err(|e| self.encode_err(e))?;
-        self.out.extend_from_slice(&tail);
-        self.write_out()
+        self.send(true, |outbound, tx| outbound.send_whole(kind, payload, tx))
     }
 
     /// Send a ping.
     pub(crate) fn ping(&mut self, payload: &[u8]) -> Result<(), ClientError> {
-        if !self.caps.ping {
-            return Err(ClientError::Unsupported {
-                dialect: self.dialect,
-                what: "ping",
-            });
-        }
-        self.encoder
-            .control(Control::Ping, payload, &mut self.out)
-            .map_err(|e| self.encode_err(e))?;
-        self.write_out()
+        self.send(true, |outbound, tx| {
+            outbound.control(Control::Ping, payload, tx)
+        })
     }
 
     /// Start a message of unknown length.
     pub(crate) fn begin_stream(&mut self, kind: MessageKind) -> Result<(), ClientError> {
-        let head = self
-            .encoder
-            .begin(kind, None)
-            .map_err(|e| self.encode_err(e))?;
-        // Sent with the first piece (hixie's 00) or nothing at all (framed dialects).
-        self.out.extend_from_slice(&head);
+        // Its head goes with the first piece (hixie's 00) or is nothing at all (framed
+        // dialects).
+        self.send(false, |outbound, tx| outbound.begin(kind, None, tx))?;
         self.utf8.reset();
         Ok(())
     }
 
     /// Send the next piece of the open message.
     pub(crate) fn stream_chunk(&mut self, data: &[u8]) -> Result<(), ClientError> {
-        if self.encoder.open_kind() == Some(MessageKind::Text) {
+        if self.outbound.open_kind() == Some(MessageKind::Text) {
             let before = self.utf8.clone();
             if self.utf8.feed(data).is_err() {
                 self.utf8 = before;
@@ -452,13 +440,7 @@ impl Writer {
         if data.is_empty() {
             return Ok(());
         }
-        let head = self
-            .encoder
-            .chunk(data.len())
-            .map_err(|e| self.encode_err(e))?;
-        self.out.extend_from_slice(&head);
-        self.append_payload(data)?;
-        self.write_out()
+        self.send(true, |outbound, tx| outbound.chunk(data, tx))
     }
 
     /// Finish the open message (writing its end only if `write`: the connection may have
@@ -466,15 +448,14 @@ impl Writer {
     /// refuse it) and reported as `NotUtf8`.
     pub(crate) fn end_stream(&mut self, write: bool) -> Result<(), ClientError> {
         let complete =
-            self.encoder.open_kind() != Some(MessageKind::Text) || self.utf8.finish().is_ok();
-        let tail = self.encoder.end().map_err(|e| self.encode_err(e))?;
-        if !write || self.close_sent || self.broken {
+            self.outbound.open_kind() != Some(MessageKind::Text) || self.utf8.finish().is_ok();
+        if !write || self.outbound.close_sent() || self.broken {
             // Our close may have gone out between fragments: nothing may follow it.
+            let _ = self.send(false, |outbound, tx| outbound.end(tx));
             self.out.clear();
             return Err(ClientError::Closed);
         }
-        self.out.extend_from_slice(&tail);
-        self.write_out()?;
+        self.send(true, |outbound, tx| outbound.end(tx))?;
         if complete {
             Ok(())
         } else {

@@ -66,11 +66,11 @@ impl CloseInfo {
         }
     }
 
-    /// Our close was not answered in time. On hixie-75 nothing answers a close, so this is
-    /// the normal end.
-    pub fn close_timed_out(caps: &Caps) -> CloseInfo {
+    /// Our close was not answered in time (`reason` says so in the caller's words). On
+    /// hixie-75 nothing answers a close, so this is the normal end.
+    pub fn close_timed_out(caps: &Caps, reason: &str) -> CloseInfo {
         if caps.close_frame {
-            CloseInfo::abnormal("no close from the peer in time")
+            CloseInfo::abnormal(reason)
         } else {
             CloseInfo::no_status()
         }
