@@ -1,0 +1,393 @@
+//! The in-memory pair harness: a client and a server [`Connection`] of every dialect, wired
+//! together without sockets, the bytes between them cut at pseudo-random places. Each test
+//! runs one part of a connection's life (messages, pings, both close directions, failures)
+//! for every dialect and several ways of cutting the wire, and checks what each side saw.
+
+use ws_protocols::connection::{
+    Assembly, CloseInfo, CloseOutcome, Connection, HixieBinary, OutboundOptions,
+};
+use ws_protocols::frame::Control;
+use ws_protocols::message::Message;
+use ws_protocols::{close, Dialect, Event, Limits, MessageKind, ProtocolError, Role};
+
+/// What one side was told, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Seen {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(CloseInfo),
+    Failed(ProtocolError),
+}
+
+/// Small deterministic generator for chunk sizes (xorshift).
+struct Cuts(u64);
+
+impl Cuts {
+    fn next(&mut self, max: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        1 + (self.0 % max as u64) as usize
+    }
+}
+
+/// One end: its protocol life, whole-message assembly, the bytes it has received but not
+/// yet consumed, and what it was told.
+struct End {
+    connection: Connection,
+    assembly: Assembly,
+    inbox: Vec<u8>,
+    seen: Vec<Seen>,
+}
+
+impl End {
+    fn new(dialect: Dialect, role: Role, options: OutboundOptions) -> End {
+        let limits = Limits::default();
+        End {
+            connection: Connection::new(dialect, role, &limits, [9; 16], options),
+            assembly: Assembly::new(1 << 24),
+            inbox: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Take `bytes` off the wire and process them; answers go to `back`.
+    fn receive(&mut self, bytes: &[u8], back: &mut Vec<u8>) {
+        self.inbox.extend_from_slice(bytes);
+        let mut pos = 0;
+        let mut inbox = std::mem::take(&mut self.inbox);
+        loop {
+            match self.connection.read(&mut inbox[pos..], back) {
+                Ok((n, Some(event))) => {
+                    pos += n;
+                    self.event(event);
+                }
+                Ok((n, None)) => {
+                    pos += n;
+                    break;
+                }
+                Err(e) => {
+                    self.seen.push(Seen::Failed(e));
+                    pos = inbox.len();
+                    break;
+                }
+            }
+        }
+        inbox.drain(..pos);
+        self.inbox = inbox;
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        let seen = match event {
+            Event::Ping(p) => Seen::Ping(p.to_vec()),
+            Event::Pong(p) => Seen::Pong(p.to_vec()),
+            Event::Close(frame) => Seen::Close(CloseInfo::received(&frame)),
+            message => match self.assembly.push(message, |_, _| true) {
+                Ok(Some(Message::Text(t))) => Seen::Text(t.to_owned()),
+                Ok(Some(Message::Binary(b))) => Seen::Binary(b.to_vec()),
+                Ok(None) => return,
+                Err(e) => panic!("assembly: {e:?}"),
+            },
+        };
+        self.seen.push(seen);
+    }
+}
+
+/// A client and a server, and the bytes on the wire each way.
+struct Pair {
+    client: End,
+    server: End,
+    to_server: Vec<u8>,
+    to_client: Vec<u8>,
+    cuts: Cuts,
+}
+
+impl Pair {
+    fn new(dialect: Dialect, seed: u64) -> Pair {
+        let options = OutboundOptions {
+            fragment_size: Some(1000),
+            hixie_binary: HixieBinary::LengthPrefixed,
+        };
+        Pair {
+            client: End::new(dialect, Role::Client, options),
+            server: End::new(dialect, Role::Server, options),
+            to_server: Vec::new(),
+            to_client: Vec::new(),
+            cuts: Cuts(seed | 1),
+        }
+    }
+
+    /// Move every byte on the wire, both ways, in pseudo-random pieces, until both are
+    /// quiet (answers produce more bytes, which move too).
+    fn settle(&mut self) {
+        while !self.to_server.is_empty() || !self.to_client.is_empty() {
+            let wire = std::mem::take(&mut self.to_server);
+            let mut rest = &wire[..];
+            while !rest.is_empty() {
+                let n = self.cuts.next(rest.len().min(300));
+                self.server.receive(&rest[..n], &mut self.to_client);
+                rest = &rest[n..];
+            }
+            let wire = std::mem::take(&mut self.to_client);
+            let mut rest = &wire[..];
+            while !rest.is_empty() {
+                let n = self.cuts.next(rest.len().min(300));
+                self.client.receive(&rest[..n], &mut self.to_server);
+                rest = &rest[n..];
+            }
+        }
+    }
+}
+
+const SEEDS: [u64; 4] = [1, 7, 0xdead_beef, 0x1234_5678_9abc];
+
+fn every_pair(mut test: impl FnMut(Dialect, Pair)) {
+    for dialect in Dialect::ALL {
+        for seed in SEEDS {
+            test(dialect, Pair::new(dialect, seed));
+        }
+    }
+}
+
+#[test]
+fn messages_cross_both_ways_whole_and_in_fragments() {
+    every_pair(|dialect, mut pair| {
+        let long: String = "Größe ".repeat(5000);
+        let texts = ["", "hello", "é€𝄞", long.as_str()];
+        for text in texts {
+            pair.client
+                .connection
+                .outbound
+                .send_whole(MessageKind::Text, text.as_bytes(), &mut pair.to_server)
+                .unwrap();
+            pair.server
+                .connection
+                .outbound
+                .send_whole(MessageKind::Text, text.as_bytes(), &mut pair.to_client)
+                .unwrap();
+        }
+        let binary: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+        pair.client
+            .connection
+            .outbound
+            .send_whole(MessageKind::Binary, &binary, &mut pair.to_server)
+            .unwrap();
+        pair.settle();
+        let mut expected: Vec<Seen> = texts.iter().map(|t| Seen::Text(t.to_string())).collect();
+        assert_eq!(pair.client.seen, expected, "{dialect}: client");
+        expected.push(Seen::Binary(binary));
+        assert_eq!(pair.server.seen, expected, "{dialect}: server");
+    });
+}
+
+#[test]
+fn a_streamed_message_arrives_whole() {
+    every_pair(|dialect, mut pair| {
+        let out = &mut pair.client.connection.outbound;
+        out.begin(MessageKind::Text, None, &mut pair.to_server)
+            .unwrap();
+        for piece in ["stre", "amed", " ", "text"] {
+            out.chunk(piece.as_bytes(), &mut pair.to_server).unwrap();
+        }
+        assert_eq!(out.end(&mut pair.to_server).unwrap(), None);
+        pair.settle();
+        assert_eq!(
+            pair.server.seen,
+            [Seen::Text("streamed text".into())],
+            "{dialect}"
+        );
+    });
+}
+
+#[test]
+fn pings_are_answered_by_the_connection_itself() {
+    every_pair(|dialect, mut pair| {
+        let sent = pair.client.connection.outbound.control(
+            Control::Ping,
+            b"are you there",
+            &mut pair.to_server,
+        );
+        if !dialect.caps().ping {
+            assert!(sent.is_err(), "{dialect} has no ping");
+            return;
+        }
+        sent.unwrap();
+        pair.settle();
+        assert_eq!(pair.server.seen, [Seen::Ping(b"are you there".to_vec())]);
+        assert_eq!(pair.client.seen, [Seen::Pong(b"are you there".to_vec())]);
+    });
+}
+
+/// One side closes with 1000 "bye"; both sides end as each dialect prescribes.
+fn close_from(dialect: Dialect, mut pair: Pair, client_first: bool) {
+    let (closer, closer_wire) = if client_first {
+        (&mut pair.client, &mut pair.to_server)
+    } else {
+        (&mut pair.server, &mut pair.to_client)
+    };
+    let outcome = closer
+        .connection
+        .outbound
+        .close(1000, "bye", closer_wire)
+        .unwrap();
+    let caps = dialect.caps();
+    if !caps.close_frame {
+        // hixie-75: the TCP close is all; the other side sees the end of the stream.
+        assert_eq!(outcome, CloseOutcome::TcpOnly);
+        assert!(closer_wire.is_empty());
+        assert!(CloseInfo::end_of_stream(caps).clean);
+        return;
+    }
+    assert_eq!(outcome, CloseOutcome::FrameQueued, "{dialect}");
+    pair.settle();
+    let (closer, other) = if client_first {
+        (&pair.client, &pair.server)
+    } else {
+        (&pair.server, &pair.client)
+    };
+    let (code, reason) = if caps.close_codes {
+        (1000, "bye")
+    } else {
+        (close::NO_STATUS, "")
+    };
+    let heard = CloseInfo {
+        code,
+        reason: reason.into(),
+        clean: true,
+    };
+    assert_eq!(
+        other.seen,
+        [Seen::Close(heard)],
+        "{dialect}: the other side"
+    );
+    // The answer echoes the code (without the reason) or the whole body.
+    let echo = CloseInfo {
+        code,
+        reason: String::new(),
+        clean: true,
+    };
+    assert_eq!(closer.seen, [Seen::Close(echo)], "{dialect}: the closer");
+    assert!(closer.connection.outbound.close_sent());
+    assert!(other.connection.outbound.close_sent());
+    assert!(closer.connection.inbound.peer_closed() && other.connection.inbound.peer_closed());
+}
+
+#[test]
+fn the_client_closes_and_the_server_answers() {
+    every_pair(|dialect, pair| close_from(dialect, pair, true));
+}
+
+#[test]
+fn the_server_closes_and_the_client_answers() {
+    every_pair(|dialect, pair| close_from(dialect, pair, false));
+}
+
+#[test]
+fn nothing_is_sent_after_a_close() {
+    every_pair(|dialect, mut pair| {
+        let out = &mut pair.server.connection.outbound;
+        out.close(1001, "going", &mut pair.to_client).unwrap();
+        let before = pair.to_client.len();
+        assert!(out
+            .send_whole(MessageKind::Text, b"late", &mut pair.to_client)
+            .is_err());
+        assert_eq!(pair.to_client.len(), before, "{dialect}");
+    });
+}
+
+#[test]
+fn a_close_during_hixie_text_waits_for_the_end_of_the_message() {
+    for dialect in Dialect::ALL {
+        let mut pair = Pair::new(dialect, 3);
+        let out = &mut pair.server.connection.outbound;
+        out.begin(MessageKind::Text, None, &mut pair.to_client)
+            .unwrap();
+        out.chunk(b"half", &mut pair.to_client).unwrap();
+        let outcome = out.close(1000, "", &mut pair.to_client).unwrap();
+        let expected = match dialect.caps() {
+            caps if !caps.close_frame => CloseOutcome::TcpOnly,
+            caps if !caps.fragments => CloseOutcome::Deferred,
+            _ => CloseOutcome::FrameQueued,
+        };
+        assert_eq!(outcome, expected, "{dialect}");
+        if outcome == CloseOutcome::Deferred {
+            out.chunk(b" and the rest", &mut pair.to_client).unwrap();
+            assert_eq!(
+                out.end(&mut pair.to_client).unwrap(),
+                Some(CloseOutcome::FrameQueued)
+            );
+            pair.settle();
+            assert_eq!(pair.client.seen[0], Seen::Text("half and the rest".into()));
+            assert!(matches!(pair.client.seen[1], Seen::Close(_)), "{dialect}");
+        }
+    }
+}
+
+/// Bytes no peer of `dialect` may send: each dialect's framing broken in its own way.
+fn garbage(dialect: Dialect) -> &'static [u8] {
+    match dialect.caps().framing {
+        // A text frame that is not UTF-8.
+        ws_protocols::Framing::Sentinel => b"\x00\xc0\xaf\xff",
+        // Reserved opcode 0xF, unmasked.
+        _ => b"\x8f\x00",
+    }
+}
+
+#[test]
+fn a_protocol_error_fails_the_connection_with_its_code() {
+    every_pair(|dialect, mut pair| {
+        // The server receives bytes that break the rules (written raw, as a broken client
+        // would).
+        pair.to_server.extend_from_slice(garbage(dialect));
+        pair.settle();
+        let Some(Seen::Failed(error)) = pair.server.seen.last().cloned() else {
+            panic!("{dialect}: server saw {:?}", pair.server.seen);
+        };
+        assert!(!pair.server.connection.outbound.is_open());
+        let caps = dialect.caps();
+        if !caps.close_frame {
+            assert!(pair.client.seen.is_empty(), "{dialect}");
+            return;
+        }
+        let code = if caps.close_codes {
+            error.close_code()
+        } else {
+            close::NO_STATUS
+        };
+        assert_eq!(
+            pair.client.seen,
+            [Seen::Close(CloseInfo {
+                code,
+                reason: String::new(),
+                clean: true
+            })],
+            "{dialect}"
+        );
+    });
+}
+
+#[test]
+fn a_large_message_in_one_frame_survives_any_cut() {
+    every_pair(|dialect, mut pair| {
+        let payload: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let out = &mut pair.client.connection.outbound;
+        out.begin(
+            MessageKind::Text,
+            Some(payload.len() as u64),
+            &mut pair.to_server,
+        )
+        .unwrap_or_else(|e| panic!("{dialect}: {e}"));
+        for piece in payload.chunks(7777) {
+            out.chunk(piece, &mut pair.to_server).unwrap();
+        }
+        out.end(&mut pair.to_server).unwrap();
+        pair.settle();
+        assert_eq!(
+            pair.server.seen,
+            [Seen::Text(String::from_utf8(payload).unwrap())],
+            "{dialect}"
+        );
+    });
+}
