@@ -58,6 +58,7 @@ pub mod frame;
 pub mod handshake;
 pub mod limits;
 pub mod message;
+pub mod translate;
 pub mod utf8;
 
 pub use dialect::{Caps, Dialect, Framing, HandshakeFamily, Role, SUPPORTED_VERSIONS};

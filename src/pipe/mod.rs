@@ -59,22 +59,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 use ws_protocols::close;
 use ws_protocols::handshake::Request;
-use ws_protocols::{Dialect, Framing, MessageKind};
+use ws_protocols::translate::{carry, Carry};
+use ws_protocols::{Dialect, MessageKind};
 
-/// What binary from a hybi member becomes for hixie members, whose browsers cannot receive
-/// binary (docs/protocols.md §7.3).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum BinaryToHixie {
-    /// The draft's length-prefixed frame (`80 <length> <bytes>`), which non-browser hixie
-    /// clients can decode. Needs the length up front: a fragmented binary message (length
-    /// unknown) is refused as under `Refuse`.
-    LengthPrefixed,
-    /// Base64 of the bytes, inside a text frame (streamed; nothing is held).
-    Base64,
-    /// Not delivered to hixie members; the sender gets the text message
-    /// `error: binary message not delivered to N hixie member(s)`.
-    Refuse,
-}
+pub use ws_protocols::translate::BinaryToHixie;
 
 /// Options of a [`Sessions`] endpoint.
 #[derive(Clone, Debug)]
@@ -368,8 +356,7 @@ impl Sessions {
             m.held.start(from, kind, len);
             return;
         }
-        let hixie = m.dialect.caps().framing == Framing::Sentinel;
-        let base64 = hixie && kind == MessageKind::Binary && policy == BinaryToHixie::Base64;
+        let base64 = carry(kind, len.is_some(), m.dialect.caps(), policy) == Carry::Base64Text;
         // Base64 text is streamed with its length unknown (hixie text needs none).
         let (kind, len) = if base64 {
             (MessageKind::Text, None)
@@ -638,12 +625,7 @@ impl Sessions {
             let Some(rm) = self.members.get(&r) else {
                 continue;
             };
-            let hixie = rm.dialect.caps().framing == Framing::Sentinel;
-            let refuse = kind == MessageKind::Binary
-                && hixie
-                && (policy == BinaryToHixie::Refuse
-                    || (policy == BinaryToHixie::LengthPrefixed && len.is_none()));
-            if refuse {
+            if carry(kind, len.is_some(), rm.dialect.caps(), policy) == Carry::Refuse {
                 refused += 1;
                 continue;
             }
