@@ -12,6 +12,8 @@ pub(crate) struct WriteQueue {
 
 /// Above this much written-but-not-yet-discarded prefix, compact the buffer.
 const COMPACT_AT: usize = 64 << 10;
+/// A drained buffer this small is freed at once rather than kept.
+const SMALL_BUFFER: usize = 4 << 10;
 /// An idle queue keeps at most this much capacity after [`WriteQueue::trim`].
 const KEEP_CAPACITY: usize = 16 << 10;
 
@@ -84,9 +86,15 @@ impl WriteQueue {
             }
         }
         if self.head == self.buf.len() {
-            // Keep the capacity: a busy connection refills it at once, and shrinking after
-            // every flush made each burst regrow it through several reallocations.
-            self.buf.clear();
+            // A small buffer is given back at once, so an idle connection holds none (the
+            // handshake's answer, a keepalive ping); a large one is kept for the next burst
+            // of a busy connection until a timer tick finds it empty (`trim`), since
+            // regrowing it through several reallocations per burst was measured to cost.
+            if self.buf.capacity() <= SMALL_BUFFER {
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
             self.head = 0;
         } else if self.head > COMPACT_AT && self.head > self.buf.len() / 2 {
             self.buf.drain(..self.head);

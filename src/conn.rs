@@ -62,6 +62,38 @@ pub(crate) struct Requests {
     pub destroy: bool,
 }
 
+/// Adopted after another HTTP server wrote the 101 head (`Handle::adopt`), with the
+/// subprotocol it chose: nothing may be answered but hixie-76's 16 bytes.
+pub(crate) struct AlreadyAnswered {
+    pub subprotocol: Option<String>,
+}
+
+/// A connection's opening handshake: what it needs until it is open, out of line so an open
+/// connection does not carry it.
+#[derive(Default)]
+pub(crate) struct Opening {
+    /// The request, kept for the handler until its `on_open` has returned.
+    pub request: Option<Request>,
+    /// The 101 head held back until key3 arrives (hixie-76 without headers-first).
+    pub pending_response: Vec<u8>,
+    pub answered: Option<AlreadyAnswered>,
+    /// An outgoing connection ([`crate::Cx::connect`]): the request we sent, until the
+    /// server's answer passes.
+    pub client_handshake: Option<ClientHandshake>,
+}
+
+impl Conn {
+    /// The opening handshake's state (present until `on_open` has returned).
+    pub(crate) fn opening(&mut self) -> &mut Opening {
+        self.opening.get_or_insert_with(Box::default)
+    }
+
+    /// The request, while it is kept.
+    pub(crate) fn request_ref(&self) -> Option<&Request> {
+        self.opening.as_ref()?.request.as_ref()
+    }
+}
+
 pub(crate) struct Conn {
     pub id: SocketId,
     pub stream: TcpStream,
@@ -72,7 +104,8 @@ pub(crate) struct Conn {
     /// (at most one incomplete frame header or control frame).
     pub input: Vec<u8>,
     pub out: WriteQueue,
-    pub request: Option<Request>,
+    /// What only the opening handshake needs, dropped once `on_open` has returned.
+    pub opening: Option<Box<Opening>>,
     pub subprotocol: Option<String>,
     pub codec: Option<Codec>,
     pub deadlines: Deadlines,
@@ -96,15 +129,8 @@ pub(crate) struct Conn {
     reported_out: u64,
     /// When the last byte arrived (idle timeout).
     pub last_activity: std::time::Instant,
-    /// The 101 head held back until key3 arrives (hixie-76 without headers-first).
-    pub pending_response: Vec<u8>,
-    /// Adopted after another HTTP server wrote the 101 head, with this subprotocol.
-    pub answered: Option<Option<String>>,
     /// `on_open` ran, so `on_close` must.
     pub opened: bool,
-    /// An outgoing connection ([`crate::Cx::connect`]): the request we sent, until the
-    /// server's answer passes.
-    pub client_handshake: Option<ClientHandshake>,
     /// An outgoing connection: its handler hears `on_close` even if it never opened.
     pub outgoing: bool,
     pub requests: Requests,
@@ -136,7 +162,7 @@ impl Conn {
             route: None,
             input: Vec::new(),
             out: WriteQueue::default(),
-            request: None,
+            opening: None,
             subprotocol: None,
             codec: None,
             deadlines: [None; TIMER_KINDS],
@@ -150,10 +176,7 @@ impl Conn {
             bytes_out: 0,
             reported_out: 0,
             last_activity: std::time::Instant::now(),
-            pending_response: Vec::new(),
-            answered: None,
             opened: false,
-            client_handshake: None,
             outgoing: false,
             requests: Requests::default(),
             reported_queue: 0,
@@ -354,7 +377,7 @@ impl Socket for Conn {
     }
 
     fn request(&self) -> Option<&Request> {
-        self.request.as_ref()
+        self.request_ref()
     }
 
     fn protocol(&self) -> Option<&str> {
@@ -365,8 +388,14 @@ impl Socket for Conn {
         self.codec
             .as_ref()
             .map(Codec::dialect)
-            .or_else(|| self.request.as_ref().map(Request::dialect))
-            .or_else(|| self.client_handshake.as_ref().map(ClientHandshake::dialect))
+            .or_else(|| self.request_ref().map(Request::dialect))
+            .or_else(|| {
+                let opening = self.opening.as_ref()?;
+                opening
+                    .client_handshake
+                    .as_ref()
+                    .map(ClientHandshake::dialect)
+            })
     }
 
     fn ready_state(&self) -> ReadyState {

@@ -160,7 +160,7 @@ impl Cx<'_> {
         let conn = self.conns.get_mut(id).expect("just inserted");
         conn.route = Some(self.route);
         conn.outgoing = true;
-        conn.client_handshake = Some(handshake);
+        conn.opening().client_handshake = Some(handshake);
         // Sent once the connection is up: until then writes would block, and the
         // writable event that follows the connect flushes the queue.
         conn.out.extend(&request);

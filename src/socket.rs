@@ -53,7 +53,10 @@ pub trait Socket {
     /// The peer's address, when known.
     fn peer_addr(&self) -> Option<SocketAddr>;
     /// The opening handshake request: path, query, headers, cookies, origin, offered
-    /// subprotocols.
+    /// subprotocols. Kept until `on_open` has returned, then dropped (a request head costs
+    /// from a few hundred bytes to a few KiB, for every open connection): a handler that
+    /// needs any of it later copies it in `on_open`. `None` after that, and for outgoing
+    /// connections.
     fn request(&self) -> Option<&Request>;
     /// The negotiated subprotocol.
     fn protocol(&self) -> Option<&str>;

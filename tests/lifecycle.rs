@@ -155,3 +155,44 @@ fn mounts_route_by_exact_path_prefix_and_subprotocol() {
     );
     assert!(Client::connect_with(server.addr, "/nowhere", Dialect::Rfc6455, &[]).is_err());
 }
+
+#[test]
+fn the_request_is_the_handlers_until_on_open_returns() {
+    // Kept for on_open (the path, query and headers are read there), then dropped: an open
+    // connection does not carry its request head.
+    struct Probe;
+    impl ws::Handler for Probe {
+        fn on_open(&mut self, cx: &mut ws::Cx<'_>, id: ws::SocketId) {
+            let query = cx
+                .socket(id)
+                .and_then(|s| s.request())
+                .and_then(|r| r.query().map(str::to_owned));
+            if let Some(s) = cx.socket(id) {
+                let _ = s.send_text(&format!("open {query:?}"));
+            }
+        }
+        fn on_message(
+            &mut self,
+            cx: &mut ws::Cx<'_>,
+            id: ws::SocketId,
+            _: ws::protocols::message::Message<'_>,
+        ) {
+            if let Some(s) = cx.socket(id) {
+                let kept = s.request().is_some();
+                let _ = s.send_text(&format!("later {kept}"));
+            }
+        }
+    }
+    let server = TestServer::start(
+        Server::builder()
+            .route("/probe", Probe)
+            .settings(Settings::default()),
+    );
+    let mut client = Client::connect(server.addr, "/probe?room=7", Dialect::Rfc6455);
+    assert_eq!(
+        client.recv_message(),
+        Received::Text("open Some(\"room=7\")".into())
+    );
+    client.send_text("anything");
+    assert_eq!(client.recv_message(), Received::Text("later false".into()));
+}

@@ -11,7 +11,7 @@
 mod frames;
 mod upgrade;
 
-use crate::conn::{insert_conn, Conn, Phase, FIRST_CONN};
+use crate::conn::{insert_conn, AlreadyAnswered, Conn, Phase, FIRST_CONN};
 use crate::cx::Cx;
 use crate::handle::{Command, Shared};
 use crate::handler::Handler;
@@ -255,7 +255,8 @@ impl EventLoop {
                 conn.peer
             );
             // Nothing may be written after a 101 head (ours, or the adopting server's).
-            if conn.phase == Phase::Handshake && conn.answered.is_none() {
+            let answered = conn.opening.as_ref().is_some_and(|o| o.answered.is_some());
+            if conn.phase == Phase::Handshake && !answered {
                 let mut response = Vec::new();
                 write_error_response(503, "too many connections handshaking", &[], &mut response);
                 // Best effort, as for any refusal made before the request was read.
@@ -304,7 +305,7 @@ impl EventLoop {
         self.handshaking.push(id);
         let conn = self.conns.get_mut(id).expect("just inserted");
         conn.input = read;
-        conn.answered = answered;
+        conn.opening().answered = answered.map(|subprotocol| AlreadyAnswered { subprotocol });
         log::trace!("{id} accepted from {peer:?}");
         if !conn.input.is_empty() {
             self.process_handshake(id);

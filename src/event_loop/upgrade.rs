@@ -27,7 +27,11 @@ impl EventLoop {
         if let Phase::AwaitKey3 { head_written } = conn.phase {
             return self.try_key3(id, head_written);
         }
-        if let Some(handshake) = &conn.client_handshake {
+        if let Some(handshake) = conn
+            .opening
+            .as_ref()
+            .and_then(|o| o.client_handshake.as_ref())
+        {
             return match handshake.read_response(&conn.input) {
                 Ok(Status::Partial) => {}
                 Ok(Status::Complete(response)) => {
@@ -57,9 +61,12 @@ impl EventLoop {
     }
 
     fn route_request(&mut self, id: SocketId, request: Request) {
-        let answered = self.conns.get_mut(id).and_then(|c| c.answered.take());
-        if let Some(subprotocol) = answered {
-            return self.open_answered(id, request, subprotocol);
+        let answered = self
+            .conns
+            .get_mut(id)
+            .and_then(|c| c.opening.as_mut()?.answered.take());
+        if let Some(answered) = answered {
+            return self.open_answered(id, request, answered.subprotocol);
         }
         let route = match router::find(&self.mounts, request.path(), request.subprotocols()) {
             Ok(route) => route,
@@ -98,10 +105,10 @@ impl EventLoop {
         conn.route = Some(route);
         conn.subprotocol = subprotocol;
         let key3 = request.key3_len() > 0;
-        conn.request = Some(request);
+        let consumed = request.head_len();
+        conn.opening().request = Some(request);
         if !key3 {
             conn.out.extend(&response);
-            let consumed = conn.request.as_ref().map_or(0, Request::head_len);
             return self.open(id, consumed);
         }
         // hixie-76: headers now and the MD5 answer when key3 is in (HAProxy holds key3 back
@@ -110,7 +117,7 @@ impl EventLoop {
         if head_written {
             conn.out.extend(&response);
         } else {
-            conn.pending_response = response;
+            conn.opening().pending_response = response;
         }
         conn.phase = Phase::AwaitKey3 { head_written };
         self.touched.push(id);
@@ -138,7 +145,7 @@ impl EventLoop {
         conn.subprotocol = subprotocol;
         let key3 = request.key3_len() > 0;
         let head = request.head_len();
-        conn.request = Some(request);
+        conn.opening().request = Some(request);
         if key3 {
             conn.phase = Phase::AwaitKey3 { head_written: true };
             self.try_key3(id, true);
@@ -151,7 +158,7 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
-        let Some(request) = conn.request.as_ref() else {
+        let Some(request) = conn.request_ref() else {
             return;
         };
         let head = request.head_len();
@@ -163,7 +170,7 @@ impl EventLoop {
             return;
         };
         if !head_written {
-            let response = std::mem::take(&mut conn.pending_response);
+            let response = std::mem::take(&mut conn.opening().pending_response);
             conn.out.extend(&response);
         }
         conn.out.extend(&answer);
@@ -178,7 +185,11 @@ impl EventLoop {
         let mount = &mut self.mounts[route];
         let whole = mount.delivery.unwrap_or(self.settings.delivery) == Delivery::Whole;
         let limits = mount.limits(&self.settings.limits);
-        if let Some(handshake) = conn.client_handshake.take() {
+        if let Some(handshake) = conn
+            .opening
+            .as_mut()
+            .and_then(|o| o.client_handshake.take())
+        {
             let mut seed = [0u8; 16];
             if let Err(e) = getrandom::fill(&mut seed) {
                 log::error!("{id}: no mask seed from the OS: {e}");
@@ -194,7 +205,7 @@ impl EventLoop {
                 conn.hixie_binary,
             ));
         } else {
-            let Some(request) = conn.request.as_ref() else {
+            let Some(request) = conn.request_ref() else {
                 return;
             };
             let dialect = request.dialect();
@@ -226,14 +237,19 @@ impl EventLoop {
         }
         log::debug!(
             "{id} open: {dialect} {} {} {:?}",
-            conn.request.as_ref().map_or("(outgoing)", Request::target),
+            conn.request_ref().map_or("(outgoing)", Request::target),
             if conn.outgoing { "to" } else { "from" },
             conn.peer
         );
         let mut rest = conn.input.split_off(consumed.min(conn.input.len()));
-        conn.input.clear();
+        // The head's buffer is not kept: an idle connection holds no buffer at all.
+        conn.input = Vec::new();
         self.touched.push(id);
         self.call(Some(route), |h, cx| h.on_open(cx, id));
+        if let Some(conn) = self.conns.get_mut(id) {
+            // The request was the handler's to read until now (`Socket::request`).
+            conn.opening = None;
+        }
         if !rest.is_empty() {
             self.process_frames(id, &mut rest);
         }

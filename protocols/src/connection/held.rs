@@ -20,9 +20,14 @@ struct HeldClose {
     reason: String,
 }
 
-/// The control frames held for the end of the current data frame.
+/// The control frames held for the end of the current data frame: out of line, since they
+/// exist only while a frame of declared length is half-written, and a connection that holds
+/// none should not carry their room.
 #[derive(Default)]
-pub(super) struct HeldControls {
+pub(super) struct HeldControls(Option<Box<Held>>);
+
+#[derive(Default)]
+pub(super) struct Held {
     pong: Option<Vec<u8>>,
     ping: Option<Vec<u8>>,
     close: Option<HeldClose>,
@@ -30,17 +35,24 @@ pub(super) struct HeldControls {
 
 impl HeldControls {
     pub(super) fn is_empty(&self) -> bool {
-        self.pong.is_none() && self.ping.is_none() && self.close.is_none()
+        self.0.is_none()
+    }
+
+    fn held(&mut self) -> &mut Held {
+        self.0.get_or_insert_with(Box::default)
     }
 
     /// Bytes these frames will take on the wire (heads at their largest), so they count
     /// toward the connection's outgoing queue.
     pub(super) fn len(&self) -> usize {
         const HEAD: usize = 2 + 4;
+        let Some(held) = self.0.as_deref() else {
+            return 0;
+        };
         let payload = |p: &Option<Vec<u8>>| p.as_ref().map_or(0, |p| HEAD + p.len());
-        payload(&self.pong)
-            + payload(&self.ping)
-            + self.close.as_ref().map_or(0, |c| HEAD + 2 + c.reason.len())
+        payload(&held.pong)
+            + payload(&held.ping)
+            + held.close.as_ref().map_or(0, |c| HEAD + 2 + c.reason.len())
     }
 
     /// Hold a ping or pong, replacing one of the same kind already held.
@@ -52,9 +64,10 @@ impl HeldControls {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(EncodeError::ControlTooLong);
         }
+        let held = self.held();
         let slot = match control {
-            Control::Ping => &mut self.ping,
-            Control::Pong => &mut self.pong,
+            Control::Ping => &mut held.ping,
+            Control::Pong => &mut held.pong,
             // Our close is held with its code and reason (`hold_close`).
             Control::Close => return Err(EncodeError::Unsupported("a raw close body")),
         };
@@ -70,8 +83,9 @@ impl HeldControls {
         code: Option<u16>,
         reason: &str,
     ) -> Result<(), EncodeError> {
-        if self.close.is_none() {
-            self.close = Some(HeldClose {
+        let held = self.held();
+        if held.close.is_none() {
+            held.close = Some(HeldClose {
                 code,
                 reason: reason.to_owned(),
             });
@@ -81,14 +95,17 @@ impl HeldControls {
 
     /// Encode everything held into `out` (the data frame has ended), close last.
     pub(super) fn release(&mut self, encoder: &mut Encoder, out: &mut Vec<u8>) {
+        let Some(held) = self.0.take() else {
+            return;
+        };
         // Checked when held; nothing else can fail now that the frame is complete.
-        if let Some(payload) = self.pong.take() {
+        if let Some(payload) = held.pong {
             let _ = encoder.control(Control::Pong, &payload, out);
         }
-        if let Some(payload) = self.ping.take() {
+        if let Some(payload) = held.ping {
             let _ = encoder.control(Control::Ping, &payload, out);
         }
-        if let Some(close) = self.close.take() {
+        if let Some(close) = held.close {
             let _ = encoder.close(close.code, &close.reason, out);
         }
     }
