@@ -8,7 +8,7 @@ use crate::conn::Phase;
 use crate::socket::{CloseInfo, SocketId};
 use crate::Error;
 use std::sync::atomic::Ordering::Relaxed;
-use ws_protocols::connection::{Assembly, AssemblyError};
+use ws_protocols::connection::{Assembly, AssemblyError, Direct};
 use ws_protocols::message::MessageAssembler;
 use ws_protocols::{close, Event};
 
@@ -80,6 +80,15 @@ impl EventLoop {
         let route = conn.route;
         match event {
             Event::MessageStart { .. } | Event::Data(_) | Event::MessageEnd => {
+                if let Some(assembly) = conn.codec.as_mut().and_then(|c| c.assembly.as_mut()) {
+                    match assembly.direct(&event) {
+                        Direct::Deliver(message) => {
+                            return self.call(route, |h, cx| h.on_message(cx, id, message))
+                        }
+                        Direct::Swallow => return,
+                        Direct::Assemble => {}
+                    }
+                }
                 let Some(mut assembly) = conn.codec.as_mut().and_then(|c| c.assembly.take()) else {
                     return match event {
                         Event::MessageStart { kind, len } => {
@@ -93,7 +102,7 @@ impl EventLoop {
                 };
                 let end = matches!(event, Event::MessageEnd);
                 let mut refusal = None;
-                let pushed = assembly.push(event, |assembler, more| {
+                let pushed = assembly.assemble(event, |assembler, more| {
                     refusal = self.budget_allows(assembler, more).err();
                     refusal.is_none()
                 });
@@ -137,10 +146,12 @@ impl EventLoop {
             return;
         };
         let held = assembly.held();
-        let stats = &self.shared.stats;
-        crate::stats::adjust(&stats.message_bytes, conn.reported_message, held);
-        stats.message_peak.fetch_max(held, Relaxed);
-        conn.reported_message = held;
+        if held != conn.reported_message {
+            let stats = &self.shared.stats;
+            crate::stats::adjust(&stats.message_bytes, conn.reported_message, held);
+            stats.message_peak.fetch_max(held, Relaxed);
+            conn.reported_message = held;
+        }
         if let Some(codec) = conn.codec.as_mut() {
             codec.assembly = Some(assembly);
         }

@@ -242,8 +242,14 @@ impl EventLoop {
             conn.peer
         );
         let mut rest = conn.input.split_off(consumed.min(conn.input.len()));
-        // The head's buffer is not kept: an idle connection holds no buffer at all.
+        // The head's buffer is not kept, and the answer goes out now with its buffer: an
+        // idle connection holds no buffer at all. (A write error is met again, and handled,
+        // by the loop's next flush.)
         conn.input = Vec::new();
+        if let Ok(written) = conn.out.write_to(&mut conn.stream) {
+            conn.bytes_out += written as u64;
+        }
+        conn.out.trim();
         self.touched.push(id);
         self.call(Some(route), |h, cx| h.on_open(cx, id));
         if let Some(conn) = self.conns.get_mut(id) {

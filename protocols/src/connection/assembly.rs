@@ -15,6 +15,17 @@ pub enum AssemblyError {
     Refused,
 }
 
+/// What [`Assembly::direct`] decided for one event.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Direct<'b> {
+    /// This whole message, borrowed from the caller's buffer.
+    Deliver(Message<'b>),
+    /// The end of a message already delivered: nothing to do.
+    Swallow,
+    /// Give the event to [`Assembly::assemble`].
+    Assemble,
+}
+
 /// One connection's whole-message delivery.
 ///
 /// ```
@@ -48,51 +59,74 @@ impl Assembly {
         }
     }
 
-    /// Feed one decoder event; a whole message comes back when it is complete. `admit` is
-    /// asked, with the assembler and the bytes about to be added, before a message held in
-    /// the assembler grows: it returns false to refuse (the message is then dropped).
-    /// Control events pass through (`None`).
-    pub fn push<'a>(
-        &'a mut self,
-        event: Event<'a>,
-        admit: impl FnOnce(&MessageAssembler, usize) -> bool,
-    ) -> Result<Option<Message<'a>>, AssemblyError> {
-        match event {
+    /// The fast way first: whether `event` completes a message that can be handed over
+    /// borrowed from the caller's buffer (a single frame whose payload came in one piece),
+    /// is the end of one already handed over, or must go to [`Assembly::push`]. Nothing is
+    /// copied or moved on the fast way.
+    #[inline]
+    pub fn direct<'b>(&mut self, event: &Event<'b>) -> Direct<'b> {
+        match *event {
             Event::MessageStart { kind, len } => {
                 self.direct = len.map(|n| (kind, n));
                 self.delivered = false;
+                Direct::Assemble
             }
             Event::Data(bytes) => {
-                if let Some((kind, n)) = self.direct.take() {
-                    if bytes.len() as u64 == n {
+                let whole = match self.direct.take() {
+                    Some((kind, n)) if bytes.len() as u64 == n => match kind {
+                        MessageKind::Binary => Some(Message::Binary(bytes)),
                         // The decoder validated it; a complete single frame is valid UTF-8.
-                        let whole = match kind {
-                            MessageKind::Binary => Some(Message::Binary(bytes)),
-                            MessageKind::Text => std::str::from_utf8(bytes).ok().map(Message::Text),
-                        };
-                        if let Some(message) = whole {
-                            self.delivered = true;
-                            return Ok(Some(message));
-                        }
+                        MessageKind::Text => std::str::from_utf8(bytes).ok().map(Message::Text),
+                    },
+                    _ => None,
+                };
+                match whole {
+                    Some(message) => {
+                        self.delivered = true;
+                        Direct::Deliver(message)
                     }
-                }
-                if !admit(&self.assembler, bytes.len()) {
-                    self.assembler.release();
-                    return Err(AssemblyError::Refused);
+                    None => Direct::Assemble,
                 }
             }
             Event::MessageEnd if self.delivered => {
                 self.delivered = false;
                 // Close the assembler's (empty) message so the next start finds it idle.
                 let _ = self.assembler.push(&Event::MessageEnd);
-                return Ok(None);
+                Direct::Swallow
             }
-            _ => {}
+            _ => Direct::Assemble,
         }
-        let end = matches!(event, Event::MessageEnd);
-        if end {
-            // Delivered now: a buffer grown large by it is given back at the next start.
-            self.direct = None;
+    }
+
+    /// Feed one decoder event that [`Assembly::direct`] left to assembly (or any event, for
+    /// a caller that does not care for the fast way); a whole message comes back when it is
+    /// complete. `admit` is asked, with the assembler and the bytes about to be added, before
+    /// a message held in the assembler grows: it returns false to refuse (the message is
+    /// then dropped). Control events pass through (`None`).
+    pub fn push<'a>(
+        &'a mut self,
+        event: Event<'a>,
+        admit: impl FnOnce(&MessageAssembler, usize) -> bool,
+    ) -> Result<Option<Message<'a>>, AssemblyError> {
+        match self.direct(&event) {
+            Direct::Deliver(message) => return Ok(Some(message)),
+            Direct::Swallow => return Ok(None),
+            Direct::Assemble => {}
+        }
+        self.assemble(event, admit)
+    }
+
+    /// Gather `event` in the assembler (after [`Assembly::direct`] said so).
+    pub fn assemble<'a>(
+        &'a mut self,
+        event: Event<'a>,
+        admit: impl FnOnce(&MessageAssembler, usize) -> bool,
+    ) -> Result<Option<Message<'a>>, AssemblyError> {
+        if let Event::Data(bytes) = event {
+            if !admit(&self.assembler, bytes.len()) {
+                self.assembler.release();
+                return Err(AssemblyError::Refused);
+            }
         }
         self.assembler.push(&event).map_err(AssemblyError::Protocol)
     }

@@ -45,7 +45,7 @@ mod inbound;
 mod keepalive;
 mod outbound;
 
-pub use assembly::{Assembly, AssemblyError};
+pub use assembly::{Assembly, AssemblyError, Direct};
 pub use closing::{close_echo, fail_body, fit_close_reason, CloseInfo, FailBody};
 pub use inbound::{Inbound, Reply};
 pub use keepalive::{Keepalive, Progress, Verdict};

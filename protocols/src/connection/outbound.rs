@@ -300,12 +300,12 @@ impl Outbound {
     pub fn end(&mut self, tx: &mut impl Transmit) -> Result<Option<CloseOutcome>, SendError> {
         let tail = self.encoder.end()?;
         tx.queue().extend_from_slice(&tail);
+        if !matches!(self.closing, Closing::Deferred { .. }) {
+            return Ok(None);
+        }
         match std::mem::replace(&mut self.closing, Closing::Open) {
             Closing::Deferred { code, reason } => self.close(code, &reason, tx).map(Some),
-            state => {
-                self.closing = state;
-                Ok(None)
-            }
+            _ => unreachable!("checked above"),
         }
     }
 
