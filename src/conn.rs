@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use ws_protocols::connection::{
     self as protocol, Assembly, CloseOutcome, Connection, Mask, OutboundOptions, Transmit,
 };
-use ws_protocols::frame::Control;
+use ws_protocols::frame::{ConnectionKey, Control};
 use ws_protocols::handshake::{ClientHandshake, Request};
 use ws_protocols::{Dialect, Limits, MessageKind, Role};
 
@@ -483,24 +483,41 @@ fn assembly_limit(limits: &Limits) -> usize {
     usize::try_from(limits.max_message).unwrap_or(usize::MAX)
 }
 
-/// The protocol life of a freshly opened connection: `mask_seed` for an outgoing one
-/// (`Role::Client`), whose frames are masked.
-pub(crate) fn open_codec(
-    dialect: Dialect,
-    role: Role,
-    limits: &Limits,
-    whole: bool,
-    mask_seed: [u8; 16],
-    settings: &Settings,
-    hixie_binary: HixieBinary,
-) -> Codec {
-    let options = OutboundOptions {
-        fragment_size: settings.fragment_size,
-        hixie_binary,
-    };
-    Codec {
-        connection: Connection::new(dialect, role, limits, mask_seed, options),
-        assembly: whole.then(|| Assembly::new(assembly_limit(limits))),
+/// What a connection's masking is keyed with: the seed of an outgoing (client) connection's
+/// masks, from the OS random source, and hybi-04's connection key, with which its client
+/// masks and its server unmasks (`None` for every other dialect).
+pub(crate) struct KeyMaterial {
+    pub mask_seed: [u8; 16],
+    pub connection_key: Option<ConnectionKey>,
+}
+
+impl Conn {
+    /// The protocol life of this freshly opened connection, playing `role`.
+    pub(crate) fn open_codec(
+        &self,
+        dialect: Dialect,
+        role: Role,
+        keys: KeyMaterial,
+        limits: &Limits,
+        whole: bool,
+        settings: &Settings,
+    ) -> Codec {
+        let options = OutboundOptions {
+            fragment_size: settings.fragment_size,
+            hixie_binary: self.hixie_binary,
+        };
+        let connection = Connection::with_connection_key(
+            dialect,
+            role,
+            limits,
+            keys.mask_seed,
+            options,
+            keys.connection_key,
+        );
+        Codec {
+            connection,
+            assembly: whole.then(|| Assembly::new(assembly_limit(limits))),
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! A WebSocket server that speaks every dialect ever shipped (hixie-75, hixie-76/hybi-00,
-//! hybi-03, hybi-07, hybi-08, RFC 6455) on one port, on one single-threaded mio loop.
+//! hybi-03, hybi-04 to hybi-08, RFC 6455) on one port, on one single-threaded mio loop.
 //!
 //! The application implements [`Handler`] and sees every connection through the same
 //! [`Socket`] trait whatever its dialect. The protocol logic lives in the sans-IO

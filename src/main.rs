@@ -18,7 +18,7 @@ use ws::{
 #[command(
     name = "omniws",
     version,
-    about = "A WebSocket server for every dialect: hixie-75, hixie-76, hybi-03, hybi-07, hybi-08, RFC 6455"
+    about = "A WebSocket server for every dialect: hixie-75, hixie-76, hybi-03 to hybi-08, RFC 6455"
 )]
 struct Options {
     /// TCP port to listen on.

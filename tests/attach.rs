@@ -109,7 +109,7 @@ fn hyper_relays_handshake_refusals_with_their_status() {
     assert_eq!(status_of(&buf[..n]), 426);
     assert!(String::from_utf8_lossy(&buf[..n])
         .to_ascii_lowercase()
-        .contains("sec-websocket-version: 13, 8, 7"));
+        .contains("sec-websocket-version: 13, 8, 7, 6, 5, 4\r\n"));
 }
 
 #[test]

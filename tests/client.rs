@@ -897,7 +897,7 @@ fn cli_failures_exit_non_zero_with_the_reason_on_stderr() {
         assert!(err.contains(reason), "{args:?}: {err}");
     }
     let (code, _, err) = run_cli(
-        &["connect", "ws://127.0.0.1:1/", "--dialect", "hybi-05"],
+        &["connect", "ws://127.0.0.1:1/", "--dialect", "hybi-09"],
         b"",
     );
     assert_eq!(code, Some(2), "{err}");

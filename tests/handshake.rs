@@ -126,17 +126,17 @@ fn refusals_answer_with_the_right_status_and_close() {
         (
             v5.replace("Version: 13", "Version: 9"),
             426,
-            Some("13, 8, 7"),
+            Some("13, 8, 7, 6, 5, 4"),
         ),
         (
             v5.replace("Version: 13", "Version: 13, 8"),
             400,
-            Some("13, 8, 7"),
+            Some("13, 8, 7, 6, 5, 4"),
         ),
         (
             v5.replace("Sec-WebSocket-Version: 13\r\n", ""),
             400,
-            Some("13, 8, 7"),
+            Some("13, 8, 7, 6, 5, 4"),
         ),
         (
             v5.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ"),

@@ -7,7 +7,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ws_protocols::close;
 use ws_protocols::connection::{Connection, HixieBinary, OutboundOptions};
-use ws_protocols::frame::Control;
+use ws_protocols::frame::{ConnectionKey, Control};
 use ws_protocols::{Dialect, Event, Limits, MessageKind, Role};
 
 #[derive(Arbitrary, Debug)]
@@ -50,7 +50,15 @@ fn side(dialect: Dialect, role: Role, limits: &Limits) -> Side {
         hixie_binary: HixieBinary::LengthPrefixed,
     };
     Side {
-        connection: Connection::new(dialect, role, limits, [3; 16], options),
+        // Both sides hold the hybi-04 connection key a handshake would have given them.
+        connection: Connection::with_connection_key(
+            dialect,
+            role,
+            limits,
+            [3; 16],
+            options,
+            Some(ConnectionKey([0x3c; 20])),
+        ),
         inbox: Vec::new(),
         wire: Vec::new(),
     }

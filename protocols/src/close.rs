@@ -23,8 +23,8 @@ pub const INTERNAL_ERROR: u16 = 1011;
 /// 1013: try again later (registered with IANA after the RFC): the server is overloaded.
 pub const TRY_AGAIN_LATER: u16 = 1013;
 
-/// May `code` arrive in a close frame? `allow_1004` is true for hybi-07 peers, for whom 1004
-/// still meant "frame too large" (`Caps::close_1004`).
+/// May `code` arrive in a close frame? `allow_1004` is true for hybi-06 and hybi-07 peers, for
+/// whom 1004 still meant "frame too large" (`Caps::close_1004`).
 pub fn is_valid_received(code: u16, allow_1004: bool) -> bool {
     match code {
         // 1012-1014 were registered with IANA after the RFC (restart, try again, bad gateway).
@@ -41,7 +41,7 @@ pub fn is_valid_sent(code: u16) -> bool {
 }
 
 /// Map a code from one dialect's peer to what another dialect's peer may receive, for
-/// translating closes: 1004 from a hybi-07 peer becomes 1009 ("too big") for others.
+/// translating closes: 1004 from a hybi-06/07 peer becomes 1009 ("too big") for others.
 pub fn translate(code: u16, to_allows_1004: bool) -> u16 {
     if code == 1004 && !to_allows_1004 {
         TOO_BIG

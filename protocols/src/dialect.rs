@@ -17,6 +17,14 @@ pub enum Dialect {
     /// hybi-01..03 ("draft03"): the hixie-76 handshake plus `Sec-WebSocket-Draft`, and the
     /// unmasked MORE-bit framing of docs/protocols.md §4.2.
     Hybi03,
+    /// hybi-04 (`Sec-WebSocket-Version: 4`): Key/Accept plus a server `Sec-WebSocket-Nonce`;
+    /// client frames masked by a SHA-1-derived key that covers the header too (docs §4.3).
+    Hybi04,
+    /// hybi-05 (`Sec-WebSocket-Version: 5`): the frame of hybi-04, masked by 4 random bytes
+    /// sent before the header (docs/protocols.md §4.4); close bodies still opaque.
+    Hybi05,
+    /// hybi-06 (`Sec-WebSocket-Version: 6`): hybi-05 plus close status codes.
+    Hybi06,
     /// hybi-07 (`Sec-WebSocket-Version: 7`), RFC framing, origin in `Sec-WebSocket-Origin`.
     Hybi07,
     /// hybi-08..12 (`Sec-WebSocket-Version: 8`), RFC framing.
@@ -32,6 +40,9 @@ pub enum Framing {
     Sentinel,
     /// hybi-01..03: length-framed, MORE bit instead of FIN, opcodes 0-5, never masked.
     MoreBit,
+    /// hybi-04..06: the hybi-03 layout with FIN instead of MORE (opcodes 0-5, R4 reserved,
+    /// no MASK bit); client frames are masked as [`Caps::masking`] says.
+    Hybi04,
     /// hybi-07 onwards (RFC 6455 §5.2): FIN bit, opcodes 0-15, client frames masked.
     Hybi,
 }
@@ -45,6 +56,23 @@ pub enum HandshakeFamily {
     Hixie76,
     /// hybi-04 onwards: `Sec-WebSocket-Key` → `Sec-WebSocket-Accept` (SHA-1).
     KeyAccept,
+}
+
+/// How a client masks the frames it sends (docs/protocols.md §4.3-§4.5). Servers never mask.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Masking {
+    /// Frames go on the wire as they are (hixie, hybi-01..03).
+    None,
+    /// hybi-04: each frame is preceded by a 4-byte frame nonce; the frame key is
+    /// `SHA-1(nonce ++ connection key)`, 20 bytes, where the connection key comes from the
+    /// handshake's key and nonce; it masks the whole frame from its first header byte.
+    Sha1Nonce,
+    /// hybi-05 and hybi-06: each frame is preceded by 4 random bytes that mask the whole
+    /// frame, header and extended length included.
+    WholeFrame,
+    /// hybi-07 onwards (RFC 6455 §5.3): the MASK bit, a 4-byte key after the length, and
+    /// only the payload masked.
+    Payload,
 }
 
 /// What a dialect can carry: one row of data per dialect.
@@ -75,8 +103,11 @@ pub struct Caps {
     /// Messages can be fragmented, so a message of unknown length can be streamed
     /// with control frames interleaved.
     pub fragments: bool,
-    /// Frames from client to server are masked (hybi-07 onwards).
+    /// Frames from client to server are masked (hybi-04 onwards): always
+    /// `masking != Masking::None`, kept as a flag for callers that only ask whether.
     pub client_masks: bool,
+    /// How client frames are masked.
+    pub masking: Masking,
     /// Extended lengths must use the minimal encoding (mandatory from hybi-14).
     pub minimal_length: bool,
 }
@@ -99,6 +130,7 @@ static HIXIE75: Caps = Caps {
     close_1004: false,
     fragments: false,
     client_masks: false,
+    masking: Masking::None,
     minimal_length: false,
 };
 
@@ -122,7 +154,39 @@ static HYBI03: Caps = Caps {
     close_1004: false,
     fragments: true,
     client_masks: false,
+    masking: Masking::None,
     minimal_length: false,
+};
+
+// hybi-04..06 (docs/protocols.md §3.3, §4.3, §4.4; pywebsocket's hybi-04 and hybi-06 modules,
+// em-websocket's Framing05/Close05/Close06, libwebsockets): hybi-03's opcodes with FIN, the
+// Key/Accept handshake with the origin in Sec-WebSocket-Origin, and client masking first.
+static HYBI04: Caps = Caps {
+    name: "hybi-04",
+    framing: Framing::Hybi04,
+    handshake: HandshakeFamily::KeyAccept,
+    version: Some(4),
+    origin_headers: HYBI07_ORIGIN,
+    client_masks: true,
+    masking: Masking::Sha1Nonce,
+    ..HYBI03
+};
+
+static HYBI05: Caps = Caps {
+    name: "hybi-05",
+    version: Some(5),
+    masking: Masking::WholeFrame,
+    ..HYBI04
+};
+
+// The close body becomes a status code and a UTF-8 reason, codes 1000-1004 with 1004 meaning
+// "frame too large" (pywebsocket's hybi-06 stream, em-websocket's Close06).
+static HYBI06: Caps = Caps {
+    name: "hybi-06",
+    version: Some(6),
+    close_codes: true,
+    close_1004: true,
+    ..HYBI05
 };
 
 static HYBI07: Caps = Caps {
@@ -138,6 +202,7 @@ static HYBI07: Caps = Caps {
     close_1004: true,
     fragments: true,
     client_masks: true,
+    masking: Masking::Payload,
     minimal_length: false,
 };
 
@@ -163,10 +228,13 @@ static RFC6455: Caps = Caps {
 
 impl Dialect {
     /// Every dialect, oldest first.
-    pub const ALL: [Dialect; 6] = [
+    pub const ALL: [Dialect; 9] = [
         Dialect::Hixie75,
         Dialect::Hixie76,
         Dialect::Hybi03,
+        Dialect::Hybi04,
+        Dialect::Hybi05,
+        Dialect::Hybi06,
         Dialect::Hybi07,
         Dialect::Hybi08,
         Dialect::Rfc6455,
@@ -178,6 +246,9 @@ impl Dialect {
             Dialect::Hixie75 => &HIXIE75,
             Dialect::Hixie76 => &HIXIE76,
             Dialect::Hybi03 => &HYBI03,
+            Dialect::Hybi04 => &HYBI04,
+            Dialect::Hybi05 => &HYBI05,
+            Dialect::Hybi06 => &HYBI06,
             Dialect::Hybi07 => &HYBI07,
             Dialect::Hybi08 => &HYBI08,
             Dialect::Rfc6455 => &RFC6455,
@@ -197,13 +268,17 @@ impl Dialect {
     }
 
     /// Parse a dialect name as used on command lines: `hixie-75`, `hixie-76` (or `hybi-00`),
-    /// `hybi-03` (or `draft03`), `hybi-07`, `hybi-08`, `hybi-13` (or `rfc6455`, `13`).
+    /// `hybi-03` (or `draft03`), `hybi-04`, `hybi-05`, `hybi-06`, `hybi-07`, `hybi-08`,
+    /// `hybi-13` (or `rfc6455`); each hybi dialect also by its version token (`4` ... `13`).
     pub fn from_name(name: &str) -> Option<Dialect> {
         let name = name.to_ascii_lowercase();
         Some(match name.as_str() {
             "hixie-75" | "hixie75" | "75" => Dialect::Hixie75,
             "hixie-76" | "hixie76" | "76" | "hybi-00" | "draft-00" => Dialect::Hixie76,
             "hybi-03" | "hybi03" | "draft03" | "draft-03" => Dialect::Hybi03,
+            "hybi-04" | "hybi04" | "draft-04" | "4" => Dialect::Hybi04,
+            "hybi-05" | "hybi05" | "draft-05" | "5" => Dialect::Hybi05,
+            "hybi-06" | "hybi06" | "draft-06" | "6" => Dialect::Hybi06,
             "hybi-07" | "hybi07" | "7" => Dialect::Hybi07,
             "hybi-08" | "hybi08" | "8" => Dialect::Hybi08,
             "hybi-13" | "hybi13" | "rfc6455" | "rfc-6455" | "13" => Dialect::Rfc6455,
@@ -221,15 +296,16 @@ impl fmt::Display for Dialect {
 /// Which end of the connection a codec plays; it decides the masking rules.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// We accepted the connection: we expect masked frames from hybi-07+ clients.
+    /// We accepted the connection: we expect masked frames from hybi-04+ clients.
     Server,
     /// We opened the connection: we mask what we send and reject masked frames.
     Client,
 }
 
-/// The versions we list in `Sec-WebSocket-Version` when refusing an unknown version.
+/// The versions we list in `Sec-WebSocket-Version` when refusing an unknown version: the
+/// `version` of every row that has one, newest first (a test checks it against the table).
 /// hixie clients never send the header and cannot retry with it, so they are not listed.
-pub const SUPPORTED_VERSIONS: &str = "13, 8, 7";
+pub const SUPPORTED_VERSIONS: &str = "13, 8, 7, 6, 5, 4";
 
 #[cfg(test)]
 mod tests {
@@ -240,31 +316,82 @@ mod tests {
         assert_eq!(Dialect::from_version(13), Some(Dialect::Rfc6455));
         assert_eq!(Dialect::from_version(8), Some(Dialect::Hybi08));
         assert_eq!(Dialect::from_version(7), Some(Dialect::Hybi07));
-        for v in [0, 4, 5, 6, 9, 12, 14, 76] {
+        assert_eq!(Dialect::from_version(6), Some(Dialect::Hybi06));
+        assert_eq!(Dialect::from_version(5), Some(Dialect::Hybi05));
+        assert_eq!(Dialect::from_version(4), Some(Dialect::Hybi04));
+        for v in [0, 1, 2, 3, 9, 12, 14, 76] {
             assert_eq!(Dialect::from_version(v), None, "version {v}");
         }
+    }
+
+    #[test]
+    fn supported_versions_list_every_version_token_newest_first() {
+        let mut versions: Vec<u8> = Dialect::ALL
+            .into_iter()
+            .filter_map(|d| d.caps().version)
+            .collect();
+        versions.sort_unstable_by(|a, b| b.cmp(a));
+        let listed: Vec<String> = versions.iter().map(u8::to_string).collect();
+        assert_eq!(SUPPORTED_VERSIONS, listed.join(", "));
     }
 
     #[test]
     fn names_round_trip() {
         for d in Dialect::ALL {
             assert_eq!(Dialect::from_name(d.name()), Some(d));
+            if let Some(version) = d.caps().version {
+                assert_eq!(Dialect::from_name(&version.to_string()), Some(d));
+            }
         }
         assert_eq!(Dialect::from_name("draft03"), Some(Dialect::Hybi03));
         assert_eq!(Dialect::from_name("hybi-00"), Some(Dialect::Hixie76));
-        assert_eq!(Dialect::from_name("hybi-05"), None);
+        assert_eq!(Dialect::from_name("HYBI-05"), Some(Dialect::Hybi05));
+        assert_eq!(Dialect::from_name("hybi-09"), None);
+        assert_eq!(Dialect::from_name("9"), None);
     }
 
     #[test]
-    fn only_hybi07_onwards_masks_and_only_rfc_demands_minimal_lengths() {
-        let masks: Vec<_> = Dialect::ALL
+    fn masking_by_dialect_and_only_rfc_demands_minimal_lengths() {
+        let masking: Vec<_> = Dialect::ALL
             .into_iter()
-            .filter(|d| d.caps().client_masks)
+            .map(|d| (d, d.caps().masking))
             .collect();
-        assert_eq!(masks, [Dialect::Hybi07, Dialect::Hybi08, Dialect::Rfc6455]);
+        use Masking::*;
+        assert_eq!(
+            masking,
+            [
+                (Dialect::Hixie75, None),
+                (Dialect::Hixie76, None),
+                (Dialect::Hybi03, None),
+                (Dialect::Hybi04, Sha1Nonce),
+                (Dialect::Hybi05, WholeFrame),
+                (Dialect::Hybi06, WholeFrame),
+                (Dialect::Hybi07, Payload),
+                (Dialect::Hybi08, Payload),
+                (Dialect::Rfc6455, Payload),
+            ]
+        );
+        for d in Dialect::ALL {
+            assert_eq!(d.caps().client_masks, d.caps().masking != None, "{d}");
+        }
         assert!(Dialect::Rfc6455.caps().minimal_length);
         assert!(!Dialect::Hybi08.caps().minimal_length);
-        assert!(Dialect::Hybi07.caps().close_1004);
+        assert!(Dialect::Hybi07.caps().close_1004 && Dialect::Hybi06.caps().close_1004);
         assert!(!Dialect::Hybi08.caps().close_1004 && !Dialect::Rfc6455.caps().close_1004);
+    }
+
+    #[test]
+    fn hybi04_to_06_rows() {
+        for d in [Dialect::Hybi04, Dialect::Hybi05, Dialect::Hybi06] {
+            let caps = d.caps();
+            assert_eq!(caps.framing, Framing::Hybi04);
+            assert_eq!(caps.handshake, HandshakeFamily::KeyAccept);
+            assert_eq!(caps.origin_headers, ["Sec-WebSocket-Origin"]);
+            assert!(caps.binary && caps.ping && caps.fragments && caps.close_frame);
+            assert!(!caps.minimal_length);
+        }
+        // Status codes in the close body from hybi-06 only.
+        assert!(!Dialect::Hybi04.caps().close_codes && !Dialect::Hybi05.caps().close_codes);
+        assert!(Dialect::Hybi06.caps().close_codes);
     }
 }

@@ -46,6 +46,10 @@ pub enum ProtocolError {
     IncompleteUtf8,
     /// A hixie length prefix longer than any length we accept.
     LengthOverflow,
+    /// Not the peer's fault: a hybi-04 server decoder was made without the connection key
+    /// of the handshake (`Decoder::with_connection_key`), so it cannot unmask client frames
+    /// (docs/protocols.md §4.3). Answered like any failure of our own (1011).
+    MissingConnectionKey,
 }
 
 impl ProtocolError {
@@ -56,6 +60,7 @@ impl ProtocolError {
         match self {
             InvalidUtf8 | IncompleteUtf8 | InvalidCloseReason => 1007,
             FrameTooLarge | MessageTooLarge | LengthOverflow => 1009,
+            MissingConnectionKey => 1011,
             _ => 1002,
         }
     }
@@ -81,6 +86,7 @@ impl ProtocolError {
             InvalidUtf8 => "invalid UTF-8 in a text message",
             IncompleteUtf8 => "text message ends inside a UTF-8 sequence",
             LengthOverflow => "length prefix too long",
+            MissingConnectionKey => "no hybi-04 connection key to unmask client frames",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Sans-IO codecs for every WebSocket dialect ever shipped: hixie-75, hixie-76 (= hybi-00),
-//! hybi-03 ("draft03"), hybi-07, hybi-08 and RFC 6455.
+//! hybi-03 ("draft03"), hybi-04, hybi-05, hybi-06, hybi-07, hybi-08 and RFC 6455.
 //!
 //! Nothing here touches a socket, a clock or the OS random source: bytes go in, events and
 //! bytes come out. A server or client supplies the I/O; fuzz targets and tests drive the same
@@ -61,7 +61,7 @@ pub mod message;
 pub mod translate;
 pub mod utf8;
 
-pub use dialect::{Caps, Dialect, Framing, HandshakeFamily, Role, SUPPORTED_VERSIONS};
+pub use dialect::{Caps, Dialect, Framing, HandshakeFamily, Masking, Role, SUPPORTED_VERSIONS};
 pub use error::{EncodeError, ProtocolError};
 pub use event::{CloseFrame, Event, MessageKind};
 pub use frame::{Decode, Decoder, Encoder};

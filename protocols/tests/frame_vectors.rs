@@ -185,6 +185,25 @@ fn hybi03_rejects_reserved_bits_and_opcodes() {
     );
 }
 
+// ---- hybi-04 / hybi-05 / hybi-06 (more in tests/hybi04_06.rs) ----
+
+#[test]
+fn f7_hybi06_key_in_front_masks_the_header_too() {
+    for d in [Hybi05, Hybi06] {
+        let events = decode(d, Server, &hex("37 fa 21 3d b3 ff 69 58 5b 96 4e")).unwrap();
+        assert_eq!(events, with_len(Text, b"Hello"), "{d}");
+    }
+    // hybi-04 (docs/protocols.md §4.3): the same frame behind the nonce 01 02 03 04, masked
+    // with SHA-1(nonce ++ connection key); the tests' decoders hold §4.3's connection key.
+    let events = decode(Hybi04, Server, &hex("01 02 03 04 1a 92 04 57 e8 74 fb")).unwrap();
+    assert_eq!(events, with_len(Text, b"Hello"));
+    // Server to client, nothing is masked.
+    for d in [Hybi04, Hybi05, Hybi06] {
+        let events = decode(d, Client, &hex("84 05 48 65 6c 6c 6f")).unwrap();
+        assert_eq!(events, with_len(Text, b"Hello"), "{d}");
+    }
+}
+
 // ---- RFC 6455 / hybi-07 / hybi-08 ----
 
 #[test]

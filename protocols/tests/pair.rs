@@ -6,7 +6,7 @@
 use ws_protocols::connection::{
     Assembly, CloseInfo, CloseOutcome, Connection, HixieBinary, OutboundOptions,
 };
-use ws_protocols::frame::Control;
+use ws_protocols::frame::{ConnectionKey, Control};
 use ws_protocols::message::Message;
 use ws_protocols::{close, Dialect, Event, Limits, MessageKind, ProtocolError, Role};
 
@@ -20,6 +20,9 @@ enum Seen {
     Close(CloseInfo),
     Failed(ProtocolError),
 }
+
+/// The hybi-04 connection key of every pair.
+const PAIR_KEY: ConnectionKey = ConnectionKey([0x5c; 20]);
 
 /// Small deterministic generator for chunk sizes (xorshift).
 struct Cuts(u64);
@@ -46,7 +49,16 @@ impl End {
     fn new(dialect: Dialect, role: Role, options: OutboundOptions) -> End {
         let limits = Limits::default();
         End {
-            connection: Connection::new(dialect, role, &limits, [9; 16], options),
+            // Both ends hold the same hybi-04 connection key, as their handshake would
+            // give them (other dialects ignore it).
+            connection: Connection::with_connection_key(
+                dialect,
+                role,
+                &limits,
+                [9; 16],
+                options,
+                Some(PAIR_KEY),
+            ),
             assembly: Assembly::new(1 << 24),
             inbox: Vec::new(),
             seen: Vec::new(),
@@ -325,13 +337,27 @@ fn a_close_during_hixie_text_waits_for_the_end_of_the_message() {
     }
 }
 
-/// Bytes no peer of `dialect` may send: each dialect's framing broken in its own way.
-fn garbage(dialect: Dialect) -> &'static [u8] {
-    match dialect.caps().framing {
+/// Bytes no client of `dialect` may send: each dialect's framing broken in its own way.
+fn garbage(dialect: Dialect) -> Vec<u8> {
+    use ws_protocols::dialect::Masking;
+    use ws_protocols::frame::mask::hybi04_frame_key;
+    // Reserved opcode 0xF.
+    let reserved = [0x8f, 0x00];
+    match dialect.caps().masking {
         // A text frame that is not UTF-8.
-        ws_protocols::Framing::Sentinel => b"\x00\xc0\xaf\xff",
-        // Reserved opcode 0xF, unmasked.
-        _ => b"\x8f\x00",
+        _ if dialect.caps().framing == ws_protocols::Framing::Sentinel => {
+            b"\x00\xc0\xaf\xff".to_vec()
+        }
+        // hybi-05/06: behind a zero key, which masks nothing.
+        Masking::WholeFrame => [&[0; 4][..], &reserved].concat(),
+        // hybi-04: behind a nonce, masked with the frame key it gives.
+        Masking::Sha1Nonce => {
+            let key = hybi04_frame_key([0; 4], &PAIR_KEY);
+            let masked = [reserved[0] ^ key[0], reserved[1] ^ key[1]];
+            [&[0; 4][..], &masked].concat()
+        }
+        // Unmasked: a second fault for the dialects whose clients must mask.
+        _ => reserved.to_vec(),
     }
 }
 
@@ -340,7 +366,7 @@ fn a_protocol_error_fails_the_connection_with_its_code() {
     every_pair(|dialect, mut pair| {
         // The server receives bytes that break the rules (written raw, as a broken client
         // would).
-        pair.to_server.extend_from_slice(garbage(dialect));
+        pair.to_server.extend_from_slice(&garbage(dialect));
         pair.settle();
         let Some(Seen::Failed(error)) = pair.server.seen.last().cloned() else {
             panic!("{dialect}: server saw {:?}", pair.server.seen);

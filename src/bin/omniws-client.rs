@@ -22,7 +22,7 @@ use ws::{ClientError, ClientEvent, ClientSender, ConnectOptions};
 #[command(
     name = "omniws-client",
     version,
-    about = "A WebSocket client for every dialect: hixie-75, hixie-76, hybi-03, hybi-07, hybi-08, RFC 6455"
+    about = "A WebSocket client for every dialect: hixie-75, hixie-76, hybi-03 to hybi-08, RFC 6455"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,8 +39,9 @@ enum Command {
 struct Connect {
     /// ws://host[:port]/path[?query] (wss:// is not supported).
     url: String,
-    /// The dialect to speak: hixie-75, hixie-76 (= hybi-00), hybi-03 (= draft03), hybi-07,
-    /// hybi-08, rfc6455 (= hybi-13, 13).
+    /// The dialect to speak: hixie-75, hixie-76 (= hybi-00), hybi-03 (= draft03), hybi-04,
+    /// hybi-05, hybi-06, hybi-07, hybi-08, rfc6455 (= hybi-13); a hybi dialect also by its
+    /// version number (4 to 8, 13).
     #[arg(long, default_value = "rfc6455", value_parser = parse_dialect)]
     dialect: Dialect,
     /// Subprotocol to offer (repeatable, in order of preference).
@@ -87,7 +88,9 @@ enum BinaryOutput {
 
 fn parse_dialect(name: &str) -> Result<Dialect, String> {
     Dialect::from_name(name).ok_or_else(|| {
-        "expected hixie-75, hixie-76, hybi-03, hybi-07, hybi-08 or rfc6455".to_owned()
+        "expected hixie-75, hixie-76, hybi-03, hybi-04, hybi-05, hybi-06, hybi-07, hybi-08 or \
+         rfc6455"
+            .to_owned()
     })
 }
 

@@ -6,6 +6,7 @@ use super::url::WsUrl;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
+use ws_protocols::frame::ConnectionKey;
 use ws_protocols::handshake::{client_request, ClientConfig, ClientHandshake, Status};
 
 /// A connection whose opening handshake succeeded.
@@ -15,6 +16,8 @@ pub(crate) struct Opened {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Bytes read past the handshake: frames the server sent right after it.
     pub leftover: Vec<u8>,
+    /// hybi-04: the connection key the server's nonce gave, for our masks.
+    pub connection_key: Option<ConnectionKey>,
 }
 
 /// Fill `buf` from the OS random source.
@@ -158,5 +161,6 @@ fn handshake_on(
         subprotocol: response.subprotocol,
         headers: response.headers,
         leftover: buf.split_off(response.consumed),
+        connection_key: response.connection_key,
     })
 }

@@ -1,15 +1,16 @@
 //! The client side of every dialect: [`connect`] to a `ws://` URL in hixie-75, hixie-76,
-//! hybi-03, hybi-07, hybi-08 or RFC 6455 (the default), then send and receive with blocking
-//! calls on a [`Client`].
+//! hybi-03 to hybi-08 or RFC 6455 (the default), then send and receive with blocking calls on
+//! a [`Client`].
 //!
 //! The handshakes and framing are the [`crate::protocols`] crate's, in the client role:
-//! hybi-07 onwards masks every frame with keys derived from an OS-random seed, and checks
-//! that the server's frames are unmasked; the hixie-76 family sends key1/key2/key3 and
-//! checks the MD5 answer; hixie-75 checks the exact response prefix and the origin and
-//! location echoes. Handshake keys and the masking seed come from the OS random source.
+//! hybi-04 onwards masks every frame with keys derived from an OS-random seed (hybi-04 also
+//! with the connection key of its handshake), and checks that the server's frames are
+//! unmasked; the hixie-76 family sends key1/key2/key3 and checks the MD5 answer; hixie-75
+//! checks the exact response prefix and the origin and location echoes. Handshake keys and
+//! the masking seed come from the OS random source.
 //!
 //! Not supported: TLS (`wss://` is refused with [`UrlError::TlsNotSupported`]), proxies,
-//! redirects, extensions (no compression), hybi-04..06.
+//! redirects, extensions (no compression).
 //!
 //! ```
 //! # let server = ws::Server::builder().route("/echo", ws::Echo).bind("127.0.0.1:0")?;
@@ -102,7 +103,7 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
     let mut mask_seed = [0u8; 16];
     handshake::os_random(&mut mask_seed)?;
     let reader = opened.stream.try_clone()?;
-    let connection = Connection::new(
+    let connection = Connection::with_connection_key(
         options.dialect,
         Role::Client,
         &options.limits,
@@ -111,6 +112,7 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
             fragment_size: options.fragment_size,
             hixie_binary: options.hixie_binary,
         },
+        opened.connection_key,
     );
     // The reading and the writing run on different threads: each half goes its own way,
     // and what the reader owes the server reaches the writer through `Shared`.

@@ -4,7 +4,7 @@
 //! handler.
 
 use super::{abnormal, EventLoop};
-use crate::conn::{open_codec, Phase};
+use crate::conn::{KeyMaterial, Phase};
 use crate::handler::Decision;
 use crate::plain_http::{HttpResponse, Parsed};
 use crate::router::{self, NoRoute};
@@ -36,7 +36,7 @@ impl EventLoop {
                 Ok(Status::Partial) => {}
                 Ok(Status::Complete(response)) => {
                     conn.subprotocol = response.subprotocol;
-                    self.open(id, response.consumed);
+                    self.open(id, response.consumed, response.connection_key);
                 }
                 Err(e) => {
                     log::info!("{id}: outgoing handshake failed: {e}");
@@ -109,7 +109,7 @@ impl EventLoop {
         conn.opening().request = Some(request);
         if !key3 {
             conn.out.extend(&response);
-            return self.open(id, consumed);
+            return self.open(id, consumed, None);
         }
         // hixie-76: headers now and the MD5 answer when key3 is in (HAProxy holds key3 back
         // until it sees a 101), unless configured to answer all at once.
@@ -150,7 +150,7 @@ impl EventLoop {
             conn.phase = Phase::AwaitKey3 { head_written: true };
             self.try_key3(id, true);
         } else {
-            self.open(id, head);
+            self.open(id, head, None);
         }
     }
 
@@ -174,10 +174,17 @@ impl EventLoop {
             conn.out.extend(&response);
         }
         conn.out.extend(&answer);
-        self.open(id, head + 8);
+        self.open(id, head + 8, None);
     }
 
-    pub(super) fn open(&mut self, id: SocketId, consumed: usize) {
+    /// `connection_key`: what an outgoing hybi-04 connection's handshake gave (a server
+    /// derives its own from the request).
+    pub(super) fn open(
+        &mut self,
+        id: SocketId,
+        consumed: usize,
+        connection_key: Option<ws_protocols::frame::ConnectionKey>,
+    ) {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
@@ -195,29 +202,38 @@ impl EventLoop {
                 log::error!("{id}: no mask seed from the OS: {e}");
                 return self.remove(id, abnormal("no randomness for masking"));
             }
-            conn.codec = Some(open_codec(
+            let keys = KeyMaterial {
+                mask_seed: seed,
+                connection_key,
+            };
+            let codec = conn.open_codec(
                 handshake.dialect(),
                 Role::Client,
+                keys,
                 &limits,
                 whole,
-                seed,
                 &self.settings,
-                conn.hixie_binary,
-            ));
+            );
+            conn.codec = Some(codec);
         } else {
             let Some(request) = conn.request_ref() else {
                 return;
             };
-            let dialect = request.dialect();
-            conn.codec = Some(open_codec(
-                dialect,
+            let keys = KeyMaterial {
+                mask_seed: [0; 16],
+                // hybi-04: our 101 carried the nonce derived from the key (`Accept::nonce`
+                // left `None`, here and in `attach`), and so does this connection key.
+                connection_key: request.connection_key(None),
+            };
+            let codec = conn.open_codec(
+                request.dialect(),
                 Role::Server,
+                keys,
                 &limits,
                 whole,
-                [0; 16],
                 &self.settings,
-                conn.hixie_binary,
-            ));
+            );
+            conn.codec = Some(codec);
         }
         let dialect = conn.codec.as_ref().expect("just set").dialect();
         conn.phase = Phase::Open;

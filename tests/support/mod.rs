@@ -183,7 +183,8 @@ impl Client {
         Ok(Client {
             stream,
             dialect,
-            encoder: Encoder::client(dialect, [9; 16]),
+            // hybi-04: the connection key the server's nonce gave (docs/protocols.md §3.3).
+            encoder: Encoder::client_with_connection_key(dialect, [9; 16], response.connection_key),
             decoder: Decoder::new(
                 dialect,
                 Role::Client,

@@ -56,7 +56,7 @@ pub use outbound::{
 use crate::dialect::{Dialect, Role};
 use crate::error::ProtocolError;
 use crate::event::Event;
-use crate::frame::{Control, Decoder, Encoder};
+use crate::frame::{ConnectionKey, Control, Decoder, Encoder};
 use crate::limits::Limits;
 
 /// Both directions of one connection.
@@ -73,7 +73,8 @@ pub struct Connection {
 
 impl Connection {
     /// A freshly opened `dialect` connection playing `role`. `mask_seed` keys a client's
-    /// masks and must come from the OS random source (ignored for a server).
+    /// masks and must come from the OS random source (ignored for a server). A hybi-04
+    /// connection needs [`Connection::with_connection_key`] instead.
     pub fn new(
         dialect: Dialect,
         role: Role,
@@ -81,12 +82,30 @@ impl Connection {
         mask_seed: [u8; 16],
         options: OutboundOptions,
     ) -> Self {
+        Self::with_connection_key(dialect, role, limits, mask_seed, options, None)
+    }
+
+    /// [`Connection::new`] with the key material of the opening handshake: hybi-04's
+    /// connection key, which its client masks with and its server unmasks with
+    /// (docs/protocols.md §3.3, §4.3). A server gets it from
+    /// [`crate::handshake::Request::connection_key`], a client from
+    /// [`crate::handshake::ServerResponse::connection_key`]; both are `None` for every other
+    /// dialect, which ignores it.
+    pub fn with_connection_key(
+        dialect: Dialect,
+        role: Role,
+        limits: &Limits,
+        mask_seed: [u8; 16],
+        options: OutboundOptions,
+        connection_key: Option<ConnectionKey>,
+    ) -> Self {
         let encoder = match role {
             Role::Server => Encoder::server(dialect),
-            Role::Client => Encoder::client(dialect, mask_seed),
+            Role::Client => Encoder::client_with_connection_key(dialect, mask_seed, connection_key),
         };
+        let decoder = Decoder::with_connection_key(dialect, role, limits, connection_key);
         Connection {
-            inbound: Inbound::new(Decoder::new(dialect, role, limits)),
+            inbound: Inbound::new(decoder),
             outbound: Outbound::new(dialect, encoder, options),
             keepalive: Keepalive::default(),
             dialect,

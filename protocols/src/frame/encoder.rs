@@ -1,10 +1,11 @@
 //! Encoding, per dialect and role: frame headers for whole messages, for messages whose
-//! length is unknown up front, control frames, and client masking.
+//! length is unknown up front, control frames, and client masking (after the length from
+//! hybi-07, over the whole frame from in front in hybi-04..06).
 
-use super::mask::apply_mask;
-use super::wire::{FrameHead, Op, Wire, HYBI, MORE_BIT};
+use super::mask::{hybi04_frame_key, ConnectionKey, FrameMask};
+use super::wire::{FrameHead, Op, Wire};
 use crate::close;
-use crate::dialect::{Caps, Dialect, Framing, Role};
+use crate::dialect::{Caps, Dialect, Masking, Role};
 use crate::error::EncodeError;
 use crate::event::MessageKind;
 use sha1::{Digest, Sha1};
@@ -20,9 +21,9 @@ pub enum Control {
     Close,
 }
 
-/// Masking keys for client frames: SHA-1 over a 128-bit seed from the OS and a counter, so
-/// keys are unpredictable to anyone who does not know the seed (RFC 6455 §10.3), without the
-/// codec touching the OS itself.
+/// Masking keys for client frames (and hybi-04's frame nonces): SHA-1 over a 128-bit seed
+/// from the OS and a counter, so keys are unpredictable to anyone who does not know the seed
+/// (RFC 6455 §10.3), without the codec touching the OS itself.
 #[derive(Clone)]
 struct MaskKeys {
     seed: [u8; 16],
@@ -75,7 +76,9 @@ struct OpenMessage {
 ///
 /// Headers are returned as [`FrameHead`] values on the stack; the caller writes the header
 /// and then the payload (after [`Encoder::mask_payload`] for clients), so payloads are never
-/// copied by the encoder and nothing is allocated per frame.
+/// copied by the encoder and nothing is allocated per frame. A hybi-04..06 client's head
+/// holds the 4 bytes of key or nonce and the header already masked; its payload continues
+/// the same key rotation (docs/protocols.md §4.3, §4.4).
 ///
 /// ```
 /// use ws_protocols::frame::Encoder;
@@ -95,12 +98,19 @@ struct OpenMessage {
 pub struct Encoder {
     caps: &'static Caps,
     wire: Option<&'static Wire>,
+    /// Some for a client of a masking dialect.
     keys: Option<MaskKeys>,
+    /// hybi-04 client: the connection key each frame key is derived from.
+    connection_key: Option<ConnectionKey>,
     open: Option<OpenMessage>,
-    /// Key of the frame whose payload is being written, and bytes masked with it so far.
-    frame_key: Option<[u8; 4]>,
+    /// Mask of the frame whose payload is being written, and where its key rotation stands
+    /// (payload bytes masked so far, plus the header's when the mask covers it).
+    frame_mask: Option<FrameMask>,
     masked: usize,
 }
+
+/// What a hybi-04 client cannot send without the connection key of its handshake.
+const NO_CONNECTION_KEY: &str = "hybi-04 frames without the handshake's connection key";
 
 impl Encoder {
     /// An encoder for a server talking `dialect`: frames are never masked.
@@ -109,25 +119,36 @@ impl Encoder {
     }
 
     /// An encoder for a client talking `dialect`. `mask_seed` must come from the OS random
-    /// source; masking keys are derived from it (only hybi-07+ clients mask).
+    /// source; masking keys are derived from it (hybi-04 onwards clients mask). A hybi-04
+    /// client needs [`Encoder::client_with_connection_key`] instead: without the key, every
+    /// frame is refused with [`EncodeError::Unsupported`].
     pub fn client(dialect: Dialect, mask_seed: [u8; 16]) -> Self {
-        Self::new(dialect, Role::Client, mask_seed)
+        Self::client_with_connection_key(dialect, mask_seed, None)
+    }
+
+    /// [`Encoder::client`] with hybi-04's connection key, which the client learns from the
+    /// server's `Sec-WebSocket-Nonce` ([`crate::handshake::ServerResponse::connection_key`]).
+    /// Other dialects ignore it, so callers may pass on whatever the handshake returned.
+    pub fn client_with_connection_key(
+        dialect: Dialect,
+        mask_seed: [u8; 16],
+        connection_key: Option<ConnectionKey>,
+    ) -> Self {
+        let mut encoder = Self::new(dialect, Role::Client, mask_seed);
+        encoder.connection_key = connection_key;
+        encoder
     }
 
     fn new(dialect: Dialect, role: Role, seed: [u8; 16]) -> Self {
         let caps = dialect.caps();
-        let wire = match caps.framing {
-            Framing::Hybi => Some(&HYBI),
-            Framing::MoreBit => Some(&MORE_BIT),
-            Framing::Sentinel => None,
-        };
-        let masks = role == Role::Client && caps.client_masks;
+        let masks = role == Role::Client && caps.masking != Masking::None;
         Encoder {
             caps,
-            wire,
+            wire: Wire::of(caps.framing),
             keys: masks.then(|| MaskKeys::new(seed)),
+            connection_key: None,
             open: None,
-            frame_key: None,
+            frame_mask: None,
             masked: 0,
         }
     }
@@ -137,7 +158,7 @@ impl Encoder {
         self.open.is_some()
     }
 
-    /// Whether payload must go through [`Encoder::mask_payload`] (a hybi-07+ client); when
+    /// Whether payload must go through [`Encoder::mask_payload`] (a hybi-04+ client); when
     /// false, payload bytes go on the wire as they are.
     pub fn masks(&self) -> bool {
         self.keys.is_some()
@@ -148,10 +169,68 @@ impl Encoder {
         self.open.map(|open| open.kind)
     }
 
-    fn new_frame_key(&mut self) -> Option<[u8; 4]> {
-        self.masked = 0;
-        self.frame_key = self.keys.as_mut().map(MaskKeys::next);
-        self.frame_key
+    /// A hybi-04 client made without its connection key cannot mask any frame.
+    fn check_connection_key(&self) -> Result<(), EncodeError> {
+        if self.keys.is_some()
+            && self.caps.masking == Masking::Sha1Nonce
+            && self.connection_key.is_none()
+        {
+            return Err(EncodeError::Unsupported(NO_CONNECTION_KEY));
+        }
+        Ok(())
+    }
+
+    /// The head of a frame as this role writes it, with the mask its payload goes through
+    /// and where that mask's rotation stands at the first payload byte. Leaves the data
+    /// frame's mask (`frame_mask`) alone, so a control frame can use it between fragments.
+    fn frame(
+        &mut self,
+        wire: &'static Wire,
+        op: Op,
+        fin: bool,
+        len: u64,
+    ) -> Result<(FrameHead, Option<FrameMask>, usize), EncodeError> {
+        let Some(keys) = self.keys.as_mut() else {
+            return Ok((FrameHead::framed(wire, op, fin, len, None), None, 0));
+        };
+        let front = keys.next();
+        let mask = match self.caps.masking {
+            // RFC 6455 §5.3: the key follows the length and masks the payload only.
+            Masking::Payload | Masking::None => {
+                let head = FrameHead::framed(wire, op, fin, len, Some(front));
+                return Ok((head, Some(FrameMask::Short(front)), 0));
+            }
+            // docs/protocols.md §4.4: the 4 bytes go first and mask the header too.
+            Masking::WholeFrame => FrameMask::Short(front),
+            // docs/protocols.md §4.3: the 4 bytes are a nonce; the frame key is its SHA-1
+            // with the connection key.
+            Masking::Sha1Nonce => {
+                let key = self
+                    .connection_key
+                    .as_ref()
+                    .ok_or(EncodeError::Unsupported(NO_CONNECTION_KEY))?;
+                FrameMask::Long(hybi04_frame_key(front, key))
+            }
+        };
+        let mut header = FrameHead::framed(wire, op, fin, len, None);
+        mask.apply(header.as_mut_slice(), 0);
+        let mut head = FrameHead::from_slice(&front);
+        head.push(&header);
+        Ok((head, Some(mask), header.len()))
+    }
+
+    /// [`Encoder::frame`] for a data frame, whose payload [`Encoder::mask_payload`] masks.
+    fn data_frame(
+        &mut self,
+        wire: &'static Wire,
+        op: Op,
+        fin: bool,
+        len: u64,
+    ) -> Result<FrameHead, EncodeError> {
+        let (head, mask, at) = self.frame(wire, op, fin, len)?;
+        self.frame_mask = mask;
+        self.masked = at;
+        Ok(head)
     }
 
     fn data_op(kind: MessageKind) -> Op {
@@ -179,11 +258,9 @@ impl Encoder {
         if self.open.is_some() {
             return Err(EncodeError::MessageInProgress);
         }
+        self.check_connection_key()?;
         let head = match (self.wire, kind, len) {
-            (Some(wire), _, Some(len)) => {
-                let key = self.new_frame_key();
-                FrameHead::framed(wire, Self::data_op(kind), true, len, key)
-            }
+            (Some(wire), _, Some(len)) => self.data_frame(wire, Self::data_op(kind), true, len)?,
             (Some(_), _, None) => FrameHead::empty(),
             (None, MessageKind::Text, _) => FrameHead::from_slice(&[0x00]),
             (None, MessageKind::Binary, Some(len)) => hixie_length_prefix(0x80, len),
@@ -218,19 +295,21 @@ impl Encoder {
                 } else {
                     Op::Continuation
                 };
-                open.first = false;
-                let key = self.new_frame_key();
-                Ok(FrameHead::framed(wire, op, false, len as u64, key))
+                let head = self.data_frame(wire, op, false, len as u64)?;
+                if let Some(open) = self.open.as_mut() {
+                    open.first = false;
+                }
+                Ok(head)
             }
             (None, None) => Ok(FrameHead::empty()),
         }
     }
 
     /// Mask payload bytes just announced by [`Encoder::chunk`] or [`Encoder::begin`], in
-    /// place (a no-op unless this is a hybi-07+ client).
+    /// place (a no-op unless this is a hybi-04+ client).
     pub fn mask_payload(&mut self, payload: &mut [u8]) {
-        if let Some(key) = self.frame_key {
-            apply_mask(payload, key, self.masked % 4);
+        if let Some(mask) = self.frame_mask {
+            mask.apply(payload, self.masked);
             self.masked += payload.len();
         }
     }
@@ -252,8 +331,7 @@ impl Encoder {
                 } else {
                     Op::Continuation
                 };
-                let key = self.new_frame_key();
-                FrameHead::framed(wire, op, true, 0, key)
+                self.data_frame(wire, op, true, 0)?
             }
             (None, _, MessageKind::Text) => FrameHead::from_slice(&[0xff]),
             _ => FrameHead::empty(),
@@ -310,24 +388,19 @@ impl Encoder {
             Control::Close => Op::Close,
         };
         // A control frame has its own key; the open message's frame keeps its own.
-        let key = self.keys.as_mut().map(MaskKeys::next);
-        out.extend_from_slice(&FrameHead::framed(
-            wire,
-            op,
-            true,
-            payload.len() as u64,
-            key,
-        ));
+        self.check_connection_key()?;
+        let (head, mask, at) = self.frame(wire, op, true, payload.len() as u64)?;
+        out.extend_from_slice(&head);
         let start = out.len();
         out.extend_from_slice(payload);
-        if let Some(key) = key {
-            apply_mask(&mut out[start..], key, 0);
+        if let Some(mask) = mask {
+            mask.apply(&mut out[start..], at);
         }
         Ok(())
     }
 
-    /// Encode a close frame: code and reason where the dialect has them (hybi-07+), an empty
-    /// body for hybi-03, `FF 00` for hixie-76. hixie-75 has no close frame (close the TCP
+    /// Encode a close frame: code and reason where the dialect has them (hybi-06+), an empty
+    /// body for hybi-03..05, `FF 00` for hixie-76. hixie-75 has no close frame (close the TCP
     /// connection instead): [`EncodeError::Unsupported`].
     pub fn close(
         &mut self,

@@ -1,10 +1,11 @@
-//! Decoder for the length-framed families: hybi-01..03 (MORE bit) and hybi-07/08/13.
+//! Decoder for the length-framed families: hybi-01..03 (MORE bit), hybi-04..06 (FIN bit,
+//! masked from in front) and hybi-07/08/13.
 
-use super::mask::apply_mask;
-use super::wire::{Op, Wire, HYBI, MORE_BIT};
+use super::mask::{apply_long_mask, apply_mask, hybi04_frame_key, ConnectionKey, FrameMask};
+use super::wire::{Op, Wire};
 use super::Decode;
 use crate::close;
-use crate::dialect::{Caps, Dialect, Framing, Role};
+use crate::dialect::{Caps, Dialect, Masking, Role};
 use crate::error::ProtocolError;
 use crate::event::{CloseFrame, Event, MessageKind};
 use crate::limits::Limits;
@@ -17,13 +18,49 @@ enum State {
     /// Inside the payload of a data frame.
     Payload {
         remaining: u64,
-        key: Option<[u8; 4]>,
-        /// Payload bytes of this frame already unmasked: where the key rotation stands.
+        key: PayloadMask,
+        /// Where the key rotation stands: payload bytes of this frame already unmasked, plus
+        /// the header bytes when the mask covers the header too (hybi-04..06).
         done: u64,
         fin: bool,
     },
     /// The peer's close frame was decoded; everything after it is ignored.
     Closed,
+}
+
+/// How the payload of the frame being read is masked.
+#[derive(Copy, Clone, Debug)]
+enum PayloadMask {
+    Clear,
+    /// A 4-byte key: RFC 6455 §5.3, or the 4 bytes in front of a hybi-05/06 frame.
+    Short([u8; 4]),
+    /// hybi-04's 20-byte frame key, kept in [`FramedDecoder::long_key`] so the state stays
+    /// as small as the RFC path needs it.
+    Long,
+}
+
+impl PayloadMask {
+    /// Unmask `data`, which starts at byte `at` of the key rotation.
+    #[inline]
+    fn apply(self, data: &mut [u8], long_key: &[u8; 20], at: u64) {
+        match self {
+            PayloadMask::Clear => {}
+            PayloadMask::Short(key) => apply_mask(data, key, (at % 4) as usize),
+            PayloadMask::Long => apply_long_mask(data, long_key, (at % 20) as usize),
+        }
+    }
+}
+
+/// What comes in front of a client frame, for a server of hybi-04..06 (docs/protocols.md
+/// §4.3, §4.4): 4 bytes that mask the whole frame, header included.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Prefix {
+    /// Nothing: the frame starts with its header (every other dialect and role).
+    None,
+    /// hybi-05/06: the 4-byte key itself.
+    Key,
+    /// hybi-04: a 4-byte frame nonce, hashed with the connection key into the frame key.
+    Nonce,
 }
 
 /// A parsed header, before any check that depends on connection state.
@@ -67,18 +104,26 @@ struct Rules {
     require_mask: bool,
     /// ... or must not (client of a masking dialect).
     forbid_mask: bool,
+    /// Frames start with a key or nonce that masks them whole (server of hybi-04..06).
+    prefix: Prefix,
     max_frame: u64,
     max_message: u64,
 }
 
-/// Streaming decoder for length-framed dialects (hybi-03, hybi-07, hybi-08, RFC 6455).
+/// Streaming decoder for length-framed dialects (hybi-03, hybi-04..08, RFC 6455).
 ///
 /// Data frames are reported as soon as their header is complete, then payload bytes as they
-/// arrive (unmasked in place); control frames (at most 125 bytes) once they are whole.
+/// arrive (unmasked in place); control frames (at most 125 bytes) once they are whole. When
+/// a hybi-04..06 client masks its header too, an incomplete header is unmasked into a copy
+/// only, so the bytes the caller keeps for the next call stay as they came.
 #[derive(Debug)]
 pub struct FramedDecoder {
     rules: Rules,
     state: State,
+    /// hybi-04 server: the connection key every frame key is derived from.
+    connection_key: Option<ConnectionKey>,
+    /// hybi-04 server: the key of the frame whose payload is being read.
+    long_key: [u8; 20],
     /// The open data message and the bytes declared for it so far.
     message: Option<MessageKind>,
     message_len: u64,
@@ -89,25 +134,52 @@ pub struct FramedDecoder {
 impl FramedDecoder {
     /// A decoder for `dialect` (which must use length framing) playing `role`.
     ///
+    /// A hybi-04 server needs the connection key from the handshake
+    /// ([`FramedDecoder::with_connection_key`]); without it, the first client frame fails
+    /// with [`ProtocolError::MissingConnectionKey`].
+    ///
     /// # Panics
     /// If `dialect` uses sentinel framing; use [`super::Decoder::new`] to pick the right one.
     pub fn new(dialect: Dialect, role: Role, limits: &Limits) -> Self {
+        Self::with_connection_key(dialect, role, limits, None)
+    }
+
+    /// [`FramedDecoder::new`] with hybi-04's connection key (docs/protocols.md §3.3), which
+    /// a hybi-04 server needs to unmask client frames. Other dialects and roles ignore it, so
+    /// callers may pass whatever the handshake gave them.
+    ///
+    /// # Panics
+    /// If `dialect` uses sentinel framing.
+    pub fn with_connection_key(
+        dialect: Dialect,
+        role: Role,
+        limits: &Limits,
+        connection_key: Option<ConnectionKey>,
+    ) -> Self {
         let caps = dialect.caps();
-        let wire = match caps.framing {
-            Framing::Hybi => &HYBI,
-            Framing::MoreBit => &MORE_BIT,
-            Framing::Sentinel => panic!("{dialect} is not length-framed"),
+        let Some(wire) = Wire::of(caps.framing) else {
+            panic!("{dialect} is not length-framed");
         };
+        let server = role == Role::Server;
+        let prefix = match caps.masking {
+            Masking::Sha1Nonce if server => Prefix::Nonce,
+            Masking::WholeFrame if server => Prefix::Key,
+            _ => Prefix::None,
+        };
+        let payload_masks = caps.masking == Masking::Payload;
         FramedDecoder {
             rules: Rules {
                 wire,
                 caps,
-                require_mask: caps.client_masks && role == Role::Server,
-                forbid_mask: caps.client_masks && role == Role::Client,
+                require_mask: payload_masks && server,
+                forbid_mask: payload_masks && !server,
+                prefix,
                 max_frame: limits.max_frame,
                 max_message: limits.max_message,
             },
             state: State::Header,
+            connection_key,
+            long_key: [0; 20],
             message: None,
             message_len: 0,
             utf8: Utf8Validator::new(),
@@ -181,6 +253,67 @@ impl FramedDecoder {
             key,
             size,
         }))
+    }
+
+    /// A hybi-04..06 client frame (docs/protocols.md §4.3, §4.4): 4 bytes of key or nonce,
+    /// then the frame, masked from its first header byte. The header is unmasked into a copy
+    /// and parsed there; the buffer is left as it is, so an incomplete header can be kept
+    /// and offered again. Returns the header (its `size` counting the 4 bytes in front), the
+    /// frame's mask, and the header length, which is where the payload's key rotation
+    /// starts. Kept out of line: the RFC path's header parsing stays as small as it was.
+    #[inline(never)]
+    fn parse_prefixed(
+        &self,
+        rules: &Rules,
+        buf: &[u8],
+    ) -> Result<Option<(Header, FrameMask, usize)>, ProtocolError> {
+        let [a, b, c, d, _, _, ..] = *buf else {
+            return Ok(None);
+        };
+        let front = [a, b, c, d];
+        let mask = match (rules.prefix, &self.connection_key) {
+            (Prefix::Nonce, Some(key)) => FrameMask::Long(hybi04_frame_key(front, key)),
+            (Prefix::Nonce, None) => return Err(ProtocolError::MissingConnectionKey),
+            _ => FrameMask::Short(front),
+        };
+        // The longest header of these wires: 2 bytes and a 64-bit length (no MASK bit).
+        let mut head = [0u8; 10];
+        let n = (buf.len() - 4).min(head.len());
+        head[..n].copy_from_slice(&buf[4..4 + n]);
+        mask.apply(&mut head[..n], 0);
+        Ok(Self::parse_header(rules, &head[..n])?.map(|mut header| {
+            let header_len = header.size;
+            header.size += 4;
+            (header, mask, header_len)
+        }))
+    }
+
+    /// The next frame header at the start of `buf`, with how its payload is masked and where
+    /// the key rotation starts for the first payload byte.
+    #[inline]
+    fn next_header(
+        &mut self,
+        rules: &Rules,
+        buf: &[u8],
+    ) -> Result<Option<(Header, PayloadMask, u64)>, ProtocolError> {
+        if rules.prefix == Prefix::None {
+            return Ok(Self::parse_header(rules, buf)?.map(|header| {
+                let mask = header.key.map_or(PayloadMask::Clear, PayloadMask::Short);
+                (header, mask, 0)
+            }));
+        }
+        Ok(self
+            .parse_prefixed(rules, buf)?
+            .map(|(header, mask, header_len)| {
+                let mask = match mask {
+                    FrameMask::Short(key) => PayloadMask::Short(key),
+                    FrameMask::Long(key) => {
+                        self.long_key = key;
+                        PayloadMask::Long
+                    }
+                };
+                (header, mask, header_len as u64)
+            }))
     }
 
     /// Checks on a data frame header against the message state and the limits.
@@ -261,7 +394,8 @@ impl FramedDecoder {
             match self.state {
                 State::Closed => return Ok((buf.len(), Found::Nothing)),
                 State::Header => {
-                    let Some(header) = Self::parse_header(rules, &buf[pos..])? else {
+                    let Some((header, mask, mask_at)) = self.next_header(rules, &buf[pos..])?
+                    else {
                         return Ok((pos, Found::Nothing));
                     };
                     if header.op.is_control() {
@@ -276,9 +410,7 @@ impl FramedDecoder {
                         if buf.len() < end {
                             return Ok((pos, Found::Nothing));
                         }
-                        if let Some(key) = header.key {
-                            apply_mask(&mut buf[start..end], key, 0);
-                        }
+                        mask.apply(&mut buf[start..end], &self.long_key, mask_at);
                         let found = match header.op {
                             Op::Ping => Found::Ping(start, end),
                             Op::Pong => Found::Pong(start, end),
@@ -294,8 +426,8 @@ impl FramedDecoder {
                     pos += header.size;
                     self.state = State::Payload {
                         remaining: header.len,
-                        key: header.key,
-                        done: 0,
+                        key: mask,
+                        done: mask_at,
                         fin: header.fin,
                     };
                     if let Some(kind) = starts {
@@ -327,9 +459,7 @@ impl FramedDecoder {
                     }
                     let n = (*remaining).min(available as u64) as usize;
                     let data = &mut buf[pos..pos + n];
-                    if let Some(key) = key {
-                        apply_mask(data, key, (*done % 4) as usize);
-                    }
+                    key.apply(data, &self.long_key, *done);
                     *remaining -= n as u64;
                     *done += n as u64;
                     if self.message == Some(MessageKind::Text) && self.utf8.feed(data).is_err() {

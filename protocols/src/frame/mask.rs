@@ -1,4 +1,7 @@
-//! The RFC 6455 §5.3 mask: payload byte `i` XOR `key[i mod 4]`, applied in place.
+//! The RFC 6455 §5.3 mask: payload byte `i` XOR `key[i mod 4]`, applied in place; and the
+//! 20-byte, SHA-1-derived frame keys of hybi-04 (docs/protocols.md §4.3).
+
+use sha1::{Digest, Sha1};
 
 /// XOR `buf` with `key`, where `buf[0]` is payload byte number `offset` of the frame (so a
 /// payload unmasked in several chunks continues the key rotation where the last one ended).
@@ -87,6 +90,69 @@ pub fn apply_mask_reference(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// hybi-04's connection masking key (docs/protocols.md §3.3): 20 bytes that client and server
+/// both derive from the opening handshake, `SHA-1(Sec-WebSocket-Key ++ Sec-WebSocket-Nonce ++
+/// "61AC5F19-FBBA-4540-B96F-6561F1AB40A8")` over the base64 texts as sent. Every client frame's
+/// key is derived from it ([`hybi04_frame_key`]). Get it from the handshake:
+/// [`crate::handshake::Request::connection_key`] on the server,
+/// [`crate::handshake::ServerResponse::connection_key`] on the client.
+#[derive(Copy, Clone, PartialEq, Eq, Hash)]
+pub struct ConnectionKey(pub [u8; 20]);
+
+impl std::fmt::Debug for ConnectionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A secret of the connection: keep it out of logs.
+        f.write_str("ConnectionKey(..)")
+    }
+}
+
+/// hybi-04: the key of one client frame, `SHA-1(frame nonce ++ connection key)`, where the
+/// frame nonce is the 4 bytes sent in front of the frame (pywebsocket's hybi-04 stream,
+/// libwebsockets' `frame_mask_04`).
+pub fn hybi04_frame_key(nonce: [u8; 4], key: &ConnectionKey) -> [u8; 20] {
+    let mut sha = Sha1::new();
+    sha.update(nonce);
+    sha.update(key.0);
+    sha.finalize().into()
+}
+
+/// XOR `buf` with a 20-byte hybi-04 frame key, where `buf[0]` is byte number `offset` of the
+/// masked stretch (the frame from its first header byte), so the rotation continues across
+/// calls as in [`apply_mask`]. Works 20 bytes at a time against the key rotated once, which
+/// the compiler vectorises; hybi-04 is rare enough that no more is needed.
+pub fn apply_long_mask(buf: &mut [u8], key: &[u8; 20], offset: usize) {
+    let mut rotated = *key;
+    rotated.rotate_left(offset % 20);
+    let mut chunks = buf.chunks_exact_mut(20);
+    for chunk in &mut chunks {
+        for (b, k) in chunk.iter_mut().zip(rotated) {
+            *b ^= k;
+        }
+    }
+    for (b, k) in chunks.into_remainder().iter_mut().zip(rotated) {
+        *b ^= k;
+    }
+}
+
+/// The key that masks one client frame (docs/protocols.md §4.3-§4.5): 4 bytes (RFC 6455,
+/// hybi-05/06) or a 20-byte hybi-04 frame key.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FrameMask {
+    Short([u8; 4]),
+    Long([u8; 20]),
+}
+
+impl FrameMask {
+    /// Mask or unmask `buf`, which starts at byte `offset` of the masked stretch.
+    #[inline]
+    pub(crate) fn apply(&self, buf: &mut [u8], offset: usize) {
+        match self {
+            FrameMask::Short(key) => apply_mask(buf, *key, offset),
+            FrameMask::Long(key) => apply_long_mask(buf, key, offset),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +208,45 @@ mod tests {
         apply_mask(a, key, 0);
         apply_mask(b, key, 7);
         assert_eq!(whole, parts);
+    }
+
+    #[test]
+    fn long_mask_matches_the_definition_at_every_offset_and_in_pieces() {
+        let key: [u8; 20] = std::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ 0x5a);
+        let data: Vec<u8> = (0..150u32).map(|i| (i * 13 + 1) as u8).collect();
+        for offset in 0..45 {
+            for len in [0, 1, 19, 20, 21, 39, 40, 41, 150] {
+                let mut fast = data[..len].to_vec();
+                apply_long_mask(&mut fast, &key, offset);
+                let slow: Vec<u8> = data[..len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[(offset + i) % 20])
+                    .collect();
+                assert_eq!(fast, slow, "offset {offset} len {len}");
+            }
+        }
+        let mut whole = data.clone();
+        apply_long_mask(&mut whole, &key, 3);
+        let mut parts = data.clone();
+        let (a, b) = parts.split_at_mut(33);
+        apply_long_mask(a, &key, 3);
+        apply_long_mask(b, &key, 36);
+        assert_eq!(whole, parts);
+    }
+
+    #[test]
+    fn hybi04_frame_key_of_protocols_md_4_3() {
+        // docs/protocols.md §4.3: the connection key of the §3.3 key and the test nonce, and
+        // the frame nonce 01 02 03 04.
+        let key = ConnectionKey(hex20("41e14f78311e4c34283e6d8b363b8848d58591a7"));
+        assert_eq!(
+            hybi04_frame_key([1, 2, 3, 4], &key),
+            hex20("9e974c32841894b71bbd9096ff66401e5da65801")
+        );
+    }
+
+    fn hex20(hex: &str) -> [u8; 20] {
+        std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
     }
 }

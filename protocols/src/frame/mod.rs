@@ -33,6 +33,7 @@ mod wire;
 
 pub use encoder::{Control, Encoder};
 pub use framed::FramedDecoder;
+pub use mask::ConnectionKey;
 pub use sentinel::{fits_hixie_text, SentinelDecoder};
 pub use wire::{FrameHead, MAX_HEADER};
 
@@ -79,20 +80,34 @@ pub trait Decode {
 /// The decoder for any dialect: an enum, so dispatch costs a branch, not a virtual call.
 #[derive(Debug)]
 pub enum Decoder {
-    /// hybi-03, hybi-07, hybi-08, RFC 6455.
+    /// hybi-03 to hybi-08, RFC 6455.
     Framed(FramedDecoder),
     /// hixie-75, hixie-76.
     Sentinel(SentinelDecoder),
 }
 
 impl Decoder {
-    /// The decoder for `dialect`, playing `role`, within `limits`.
+    /// The decoder for `dialect`, playing `role`, within `limits`. A hybi-04 server needs
+    /// [`Decoder::with_connection_key`] instead.
     pub fn new(dialect: Dialect, role: Role, limits: &Limits) -> Self {
+        Self::with_connection_key(dialect, role, limits, None)
+    }
+
+    /// [`Decoder::new`] with the per-connection key material of the handshake: hybi-04's
+    /// connection key ([`crate::handshake::Request::connection_key`] on a server), without
+    /// which a hybi-04 server cannot unmask client frames. Every other dialect and role
+    /// ignores it, so a caller can pass on whatever the handshake returned.
+    pub fn with_connection_key(
+        dialect: Dialect,
+        role: Role,
+        limits: &Limits,
+        connection_key: Option<ConnectionKey>,
+    ) -> Self {
         match dialect.caps().framing {
             Framing::Sentinel => Decoder::Sentinel(SentinelDecoder::new(dialect, limits)),
-            Framing::MoreBit | Framing::Hybi => {
-                Decoder::Framed(FramedDecoder::new(dialect, role, limits))
-            }
+            Framing::MoreBit | Framing::Hybi04 | Framing::Hybi => Decoder::Framed(
+                FramedDecoder::with_connection_key(dialect, role, limits, connection_key),
+            ),
         }
     }
 }

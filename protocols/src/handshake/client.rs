@@ -11,7 +11,8 @@ use super::hixie76;
 use super::http;
 use super::hybi;
 use super::Status;
-use crate::dialect::{Dialect, HandshakeFamily};
+use crate::dialect::{Dialect, HandshakeFamily, Masking};
+use crate::frame::ConnectionKey;
 use crate::limits::Limits;
 
 use ClientHandshakeError as E;
@@ -72,6 +73,8 @@ pub struct ClientHandshake {
     location: String,
     offered: Vec<String>,
     offered_extensions: bool,
+    /// hybi-04: the `Sec-WebSocket-Key` sent, which the connection key is made from.
+    hybi04_key: Option<String>,
 }
 
 /// A server response that passed every check.
@@ -84,14 +87,20 @@ pub struct ServerResponse {
     /// Bytes of the input that belonged to the handshake (head, plus the 16-byte answer in
     /// the hixie-76 family). What follows is already frame data.
     pub consumed: usize,
+    /// hybi-04: the connection key made from our key and the server's `Sec-WebSocket-Nonce`,
+    /// for [`crate::frame::Encoder::client_with_connection_key`]; `None` for every other
+    /// dialect.
+    pub connection_key: Option<ConnectionKey>,
 }
 
-/// The header a dialect's clients name the origin in. hybi-07 and hybi-08 clients (Firefox 6,
-/// Chrome 14) sent `Sec-WebSocket-Origin`; the rename to `Origin` came in hybi-11 and the
-/// version 13 (docs/protocols.md §4.6).
+/// The header a dialect's clients name the origin in. hybi-04 renamed `Origin` to
+/// `Sec-WebSocket-Origin`, which hybi-07 and hybi-08 clients (Firefox 6, Chrome 14) sent; the
+/// rename back to `Origin` came in hybi-11 and the version 13 (docs/protocols.md §4.6).
 fn origin_header(dialect: Dialect) -> &'static str {
     match dialect {
-        Dialect::Hybi07 | Dialect::Hybi08 => "Sec-WebSocket-Origin",
+        Dialect::Hybi04 | Dialect::Hybi05 | Dialect::Hybi06 | Dialect::Hybi07 | Dialect::Hybi08 => {
+            "Sec-WebSocket-Origin"
+        }
         Dialect::Hixie75 | Dialect::Hixie76 | Dialect::Hybi03 | Dialect::Rfc6455 => "Origin",
     }
 }
@@ -142,6 +151,7 @@ pub fn client_request(
         http::header(out, fam.protocol, &offered.join(", "));
     }
     let mut key3 = [0u8; 8];
+    let mut hybi04_key = None;
     let expect = match cfg.dialect.caps().handshake {
         HandshakeFamily::Hixie75 => Expect::Nothing,
         HandshakeFamily::Hixie76 => {
@@ -163,7 +173,11 @@ pub fn client_request(
             if let Some(version) = cfg.dialect.caps().version {
                 http::header(out, "Sec-WebSocket-Version", &version.to_string());
             }
-            Expect::Accept(hybi::accept_value(&key))
+            let accept = hybi::accept_value(&key);
+            if cfg.dialect.caps().masking == Masking::Sha1Nonce {
+                hybi04_key = Some(key);
+            }
+            Expect::Accept(accept)
         }
     };
     let mut offered_extensions = false;
@@ -183,6 +197,7 @@ pub fn client_request(
         location: family::location(cfg.secure, &host, &target),
         offered,
         offered_extensions,
+        hybi04_key,
     }
 }
 
@@ -297,6 +312,22 @@ impl ClientHandshake {
         {
             return Err(E::UnexpectedExtensions);
         }
+        // hybi-04 (docs/protocols.md §3.3): the nonce is hashed as the text that was sent,
+        // so it is not decoded; libwebsockets' quote of the -04 example even has non-zero
+        // padding bits in it.
+        let connection_key = match &self.hybi04_key {
+            None => None,
+            Some(key) => {
+                let mut nonces = all("Sec-WebSocket-Nonce");
+                match (nonces.next(), nonces.next()) {
+                    (Some(nonce), None) if !nonce.is_empty() => {
+                        let nonce = std::str::from_utf8(nonce).map_err(|_| E::MissingNonce)?;
+                        Some(hybi::connection_key(key, nonce))
+                    }
+                    _ => return Err(E::MissingNonce),
+                }
+            }
+        };
         let consumed = head_len + fam.answer_len;
         if let Expect::Answer(expected) = &self.expect {
             match buf.get(head_len..consumed) {
@@ -312,6 +343,7 @@ impl ClientHandshake {
                 .map(|h| (h.name.to_owned(), h.value.to_vec()))
                 .collect(),
             consumed,
+            connection_key,
         }))
     }
 }

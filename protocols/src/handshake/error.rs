@@ -2,7 +2,8 @@
 //!
 //! Every variant carries its wire consequence (../shared/STYLE.md §A.3): [`HandshakeError::status`] is the
 //! HTTP status to answer with, [`HandshakeError::advertises_versions`] says whether the answer
-//! lists `Sec-WebSocket-Version: 13, 8, 7` (RFC 6455 §4.2.2 step 4, §4.4), and
+//! lists the versions we speak, `Sec-WebSocket-Version: 13, 8, 7, 6, 5, 4` (RFC 6455 §4.2.2
+//! step 4, §4.4), and
 //! [`HandshakeError::write_response`] writes the complete response.
 
 use std::fmt;
@@ -227,6 +228,9 @@ pub enum ClientHandshakeError {
     UnexpectedSubprotocol,
     /// The server accepted extensions we did not offer (RFC 6455 §9.1).
     UnexpectedExtensions,
+    /// hybi-04: no `Sec-WebSocket-Nonce`, an empty one, or more than one, so no connection
+    /// key to mask frames with (docs/protocols.md §3.3).
+    MissingNonce,
 }
 
 impl fmt::Display for ClientHandshakeError {
@@ -248,6 +252,7 @@ impl fmt::Display for ClientHandshakeError {
             WrongChallengeAnswer => "hixie-76 challenge answer does not match",
             UnexpectedSubprotocol => "server chose a subprotocol that was not offered",
             UnexpectedExtensions => "server accepted extensions that were not offered",
+            MissingNonce => "hybi-04 response has no single Sec-WebSocket-Nonce",
         })
     }
 }

@@ -8,6 +8,8 @@ use super::hybi;
 use super::request::{Proof, Request};
 use super::sniff;
 use super::Status;
+use crate::dialect::Masking;
+use crate::frame::ConnectionKey;
 use crate::limits::Limits;
 
 /// How the application accepts a request: what [`Request::write_response`] puts in the 101.
@@ -20,6 +22,14 @@ pub struct Accept<'a> {
     pub extra_headers: &'a [(&'a str, &'a str)],
     /// The connection is TLS: the hixie `Location` echo says `wss://` instead of `ws://`.
     pub secure: bool,
+    /// hybi-04 only: the server's 16 nonce bytes, sent base64-encoded in
+    /// `Sec-WebSocket-Nonce` (docs/protocols.md §3.3); give the same value to
+    /// [`Request::connection_key`]. Pass bytes from a CSPRNG, as the draft's servers did.
+    /// `None` derives them from the client's `Sec-WebSocket-Key` with SHA-1: the connection
+    /// key then still depends on the client's random key, which is what keeps the mask
+    /// unpredictable to a script in the client, but two connections with the same key get
+    /// the same nonce. Other dialects ignore the field.
+    pub nonce: Option<[u8; 16]>,
 }
 
 /// A completed server handshake, from [`accept`].
@@ -32,6 +42,9 @@ pub struct Accepted {
     /// Bytes of the input that belonged to the handshake (head, plus key3 in the hixie-76
     /// family). What follows is the first frame data, for the frame decoder.
     pub consumed: usize,
+    /// hybi-04: the connection key for [`crate::frame::Decoder::with_connection_key`];
+    /// `None` for every other dialect.
+    pub connection_key: Option<ConnectionKey>,
 }
 
 /// Parse and validate an opening handshake from a growing buffer.
@@ -90,6 +103,7 @@ pub fn accept<'a>(
     let accept = choose(&request);
     let mut response = Vec::new();
     request.write_response(&accept, &mut response)?;
+    let connection_key = request.connection_key(accept.nonce);
     if let Some(answer) = <&[u8; 8]>::try_from(key3)
         .ok()
         .and_then(|key3| request.hixie76_answer(key3))
@@ -100,6 +114,7 @@ pub fn accept<'a>(
         request,
         response,
         consumed,
+        connection_key,
     }))
 }
 
@@ -143,6 +158,10 @@ impl Request {
         if let Proof::Key(key) = &self.proof {
             http::header(out, "Sec-WebSocket-Accept", &hybi::accept_value(key));
         }
+        // hybi-04: the nonce right after the proof, where pywebsocket and libwebsockets put it.
+        if let Some(nonce) = self.hybi04_nonce(accept.nonce) {
+            http::header(out, "Sec-WebSocket-Nonce", &hybi::nonce_value(&nonce));
+        }
         // hixie: the origin echoed verbatim (left out when the client sent none) ...
         if let (Some(name), Some(origin)) = (fam.origin_echo, self.origin()) {
             http::header(out, name, origin);
@@ -161,6 +180,29 @@ impl Request {
         }
         out.extend_from_slice(b"\r\n");
         Ok(())
+    }
+
+    /// hybi-04 only: the connection key (docs/protocols.md §3.3) of the response written
+    /// with `nonce` as [`Accept::nonce`], which the frame decoder needs to unmask client
+    /// frames ([`crate::frame::Decoder::with_connection_key`]). `None` for every other
+    /// dialect.
+    pub fn connection_key(&self, nonce: Option<[u8; 16]>) -> Option<ConnectionKey> {
+        let nonce = self.hybi04_nonce(nonce)?;
+        let Proof::Key(key) = &self.proof else {
+            return None;
+        };
+        Some(hybi::connection_key(key, &hybi::nonce_value(&nonce)))
+    }
+
+    /// hybi-04: the nonce bytes the response carries (the caller's, or derived from the
+    /// key); `None` for every other dialect.
+    fn hybi04_nonce(&self, nonce: Option<[u8; 16]>) -> Option<[u8; 16]> {
+        match (&self.proof, self.dialect.caps().masking) {
+            (Proof::Key(key), Masking::Sha1Nonce) => {
+                Some(nonce.unwrap_or_else(|| hybi::derived_nonce(key)))
+            }
+            _ => None,
+        }
     }
 
     /// hixie-76 family only: the 16-byte MD5 answer to `key3`, sent right after the response

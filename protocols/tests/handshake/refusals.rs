@@ -55,13 +55,24 @@ fn negative_table_of_section_8_1() {
 
 #[test]
 fn versions_we_do_not_implement_get_426_never_a_hixie_fallback() {
-    for version in ["0", "4", "5", "6", "9", "12", "14", "76", "255"] {
+    for version in ["0", "1", "3", "9", "10", "12", "14", "76", "255"] {
         let v = with_header(V5_REQUEST, "Sec-WebSocket-Version", Some(version));
         check_refusal(&v, HandshakeError::UnsupportedVersion, 426, true);
         // Even with hixie-76 keys present, a version decides alone.
         let v = add_header(&v, "Sec-WebSocket-Key1", "4 @1  46546xW%0l 1 5");
         let v = add_header(&v, "Sec-WebSocket-Key2", "12998 5 Y3 1  .P00");
         check_refusal(&v, HandshakeError::UnsupportedVersion, 426, true);
+    }
+    // 4, 5 and 6 were refused like these until hybi-04..06 were implemented; now they are
+    // served, hixie-76 keys or not.
+    for (version, dialect) in [
+        ("4", Dialect::Hybi04),
+        ("5", Dialect::Hybi05),
+        ("6", Dialect::Hybi06),
+    ] {
+        let v = with_header(V5_REQUEST, "Sec-WebSocket-Version", Some(version));
+        let v = add_header(&v, "Sec-WebSocket-Key1", "4 @1  46546xW%0l 1 5");
+        assert_eq!(request(&v).dialect(), dialect);
     }
     // A bad version without any key is still a version problem.
     let v = with_header(V5_REQUEST, "Sec-WebSocket-Key", None);
@@ -347,7 +358,7 @@ fn the_426_answer_byte_for_byte() {
          Content-Length: 34\r\n\
          Connection: Upgrade, close\r\n\
          Upgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13, 8, 7\r\n\
+         Sec-WebSocket-Version: 13, 8, 7, 6, 5, 4\r\n\
          \r\n\
          unsupported Sec-WebSocket-Version\n"
     );

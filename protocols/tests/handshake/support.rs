@@ -74,6 +74,32 @@ Sec-WebSocket-Protocol: chat\r\n\
 
 // ===== helpers =====
 
+/// V6: the hybi-04 request of docs/protocols.md §3.3 (the -04 example as libwebsockets quotes
+/// it), answered with the nonce bytes 01 02 .. 10.
+pub const V6_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
+Host: server.example.com\r\n\
+Upgrade: websocket\r\n\
+Connection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Origin: http://example.com\r\n\
+Sec-WebSocket-Protocol: chat, superchat\r\n\
+Sec-WebSocket-Version: 4\r\n\
+\r\n";
+pub const V6_NONCE: [u8; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+pub const V6_RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
+Upgrade: websocket\r\n\
+Connection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+Sec-WebSocket-Nonce: AQIDBAUGBwgJCgsMDQ4PEA==\r\n\
+Sec-WebSocket-Protocol: chat\r\n\
+\r\n";
+/// SHA-1 of key, V6's nonce and the hybi-04 masking GUID (computed with Python's hashlib).
+pub const V6_CONNECTION_KEY: &str = "23222d4ecf9af2084f4d83043abf7747dd56c5b7";
+
+pub fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
@@ -232,6 +258,7 @@ pub const SAMPLE: Accept<'static> = Accept {
     subprotocol: Some("sample"),
     extra_headers: &[],
     secure: false,
+    nonce: None,
 };
 
 // ===== refusals =====
@@ -266,7 +293,7 @@ pub fn check_refusal_bytes(err: HandshakeError) {
         .contains("close"));
     let versions = header(&headers, "Sec-WebSocket-Version");
     if err.advertises_versions() {
-        assert_eq!(versions, Some("13, 8, 7"), "{err:?}");
+        assert_eq!(versions, Some("13, 8, 7, 6, 5, 4"), "{err:?}");
     } else {
         assert_eq!(versions, None, "{err:?}");
     }

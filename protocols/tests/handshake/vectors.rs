@@ -2,8 +2,8 @@
 //! exposes.
 
 use super::support::*;
-use ws_protocols::handshake::{Accept, HandshakeError};
-use ws_protocols::Dialect;
+use ws_protocols::handshake::{accept, Accept, ClientConfig, ClientHandshakeError};
+use ws_protocols::{Dialect, Limits};
 
 // ===== the vectors =====
 
@@ -140,11 +140,100 @@ fn v5_rfc6455() {
     assert_eq!(req.query(), None);
 }
 
-/// V6 is hybi-04, a stretch dialect we do not implement: it gets the version list.
+/// V6, hybi-04: Key/Accept plus the server's nonce, from which both ends derive the
+/// connection key (docs/protocols.md §3.3).
 #[test]
-fn v6_hybi04_is_refused_with_the_version_list() {
-    let v6 = with_header(V5_REQUEST, "Sec-WebSocket-Version", Some("4"));
-    assert_eq!(refusal(&v6), HandshakeError::UnsupportedVersion);
+fn v6_hybi04_with_its_nonce_and_connection_key() {
+    let chat = Accept {
+        subprotocol: Some("chat"),
+        nonce: Some(V6_NONCE),
+        ..Accept::default()
+    };
+    check_served(V6_REQUEST, chat, Dialect::Hybi04, V6_RESPONSE);
+    let req = request(V6_REQUEST);
+    assert_eq!(req.origin(), Some("http://example.com"));
+    assert_eq!(req.subprotocols(), ["chat", "superchat"]);
+    let key = req.connection_key(Some(V6_NONCE)).unwrap();
+    assert_eq!(hex_of(&key.0), V6_CONNECTION_KEY);
+    let done = complete(accept(V6_REQUEST, &Limits::default(), |_| chat));
+    assert_eq!(done.connection_key, Some(key));
+    // No key for any other dialect.
+    let v5 = request(V5_REQUEST);
+    assert_eq!(v5.connection_key(Some(V6_NONCE)), None);
+}
+
+/// Without the caller's nonce the server derives one from the key: the response still
+/// carries it, and the connection key agrees with it.
+#[test]
+fn v6_hybi04_without_a_caller_nonce() {
+    let done = complete(accept(V6_REQUEST, &Limits::default(), |_| {
+        Accept::default()
+    }));
+    let text = String::from_utf8(done.response.clone()).unwrap();
+    assert!(
+        text.contains("\r\nSec-WebSocket-Nonce: qyhmSAv7FvHscBTbIBIviA==\r\n"),
+        "{text}"
+    );
+    assert_eq!(done.connection_key, done.request.connection_key(None));
+    assert!(done.connection_key.is_some());
+}
+
+/// The client takes the nonce as the text it received: libwebsockets' quote of the -04
+/// example (non-zero padding bits and all) gives docs/protocols.md §4.3's key.
+#[test]
+fn v6_client_side_key_from_the_nonce_text() {
+    let cfg = ClientConfig::new(Dialect::Hybi04, "server.example.com", "/chat");
+    let (hs, req) = client(&cfg, 5);
+    let key = request(&req)
+        .header("Sec-WebSocket-Key")
+        .unwrap()
+        .to_owned();
+    let accept = sha1_base64(&[&key, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"]);
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Nonce: AQIDBAUGBwgJCgsMDQ4PEC==\r\n\r\n"
+    );
+    let resp = complete(hs.read_response(response.as_bytes()));
+    let expected = sha1(&[
+        &key,
+        "AQIDBAUGBwgJCgsMDQ4PEC==",
+        "61AC5F19-FBBA-4540-B96F-6561F1AB40A8",
+    ]);
+    assert_eq!(resp.connection_key.map(|k| k.0), Some(expected));
+    // Without the nonce, or with two, there is no key to mask with.
+    let without = response.replace("Sec-WebSocket-Nonce: AQIDBAUGBwgJCgsMDQ4PEC==\r\n", "");
+    rejects(&hs, without.as_bytes(), ClientHandshakeError::MissingNonce);
+    let twice = response.replace(
+        "Sec-WebSocket-Nonce",
+        "Sec-WebSocket-Nonce: AAAA\r\nSec-WebSocket-Nonce",
+    );
+    rejects(&hs, twice.as_bytes(), ClientHandshakeError::MissingNonce);
+    let empty = response.replace("AQIDBAUGBwgJCgsMDQ4PEC==", "");
+    rejects(&hs, empty.as_bytes(), ClientHandshakeError::MissingNonce);
+}
+
+/// hybi-05 and hybi-06: the V6 request with their version, answered like hybi-07 (no nonce);
+/// from hybi-06 the origin header may be left out.
+#[test]
+fn hybi05_and_hybi06_are_served_like_hybi07() {
+    let chat = Accept {
+        subprotocol: Some("chat"),
+        nonce: Some(V6_NONCE),
+        ..Accept::default()
+    };
+    let expected = replace(
+        V6_RESPONSE,
+        "Sec-WebSocket-Nonce: AQIDBAUGBwgJCgsMDQ4PEA==\r\n",
+        "",
+    );
+    for (version, dialect) in [("5", Dialect::Hybi05), ("6", Dialect::Hybi06)] {
+        let input = with_header(V6_REQUEST, "Sec-WebSocket-Version", Some(version));
+        check_served(&input, chat, dialect, &expected);
+        assert_eq!(request(&input).origin(), Some("http://example.com"));
+        assert_eq!(request(&input).connection_key(Some(V6_NONCE)), None);
+        let no_origin = with_header(&input, "Sec-WebSocket-Origin", None);
+        check_served(&no_origin, chat, dialect, &expected);
+    }
 }
 
 #[test]
@@ -262,4 +351,18 @@ fn extra_headers_follow_the_dialect_headers_in_every_dialect() {
             String::from_utf8_lossy(&out)
         );
     }
+}
+
+fn sha1(parts: &[&str]) -> [u8; 20] {
+    use sha1::{Digest, Sha1};
+    let mut sha = Sha1::new();
+    for part in parts {
+        sha.update(part.as_bytes());
+    }
+    sha.finalize().into()
+}
+
+fn sha1_base64(parts: &[&str]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(sha1(parts))
 }

@@ -4,7 +4,21 @@
 
 pub mod roundtrip;
 
+use ws_protocols::frame::ConnectionKey;
 use ws_protocols::{Decode, Decoder, Dialect, Event, Limits, MessageKind, ProtocolError, Role};
+
+/// The hybi-04 connection key both ends of a test use (what a handshake would give them:
+/// docs/protocols.md §4.3's key of `dGhlIHNhbXBsZSBub25jZQ==` and `AQIDBAUGBwgJCgsMDQ4PEC==`).
+/// Every other dialect ignores it.
+pub const TEST_KEY: ConnectionKey = ConnectionKey([
+    0x41, 0xe1, 0x4f, 0x78, 0x31, 0x1e, 0x4c, 0x34, 0x28, 0x3e, 0x6d, 0x8b, 0x36, 0x3b, 0x88, 0x48,
+    0xd5, 0x85, 0x91, 0xa7,
+]);
+
+/// The decoder a test uses: keyed with [`TEST_KEY`].
+pub fn decoder(dialect: Dialect, role: Role, limits: &Limits) -> Decoder {
+    Decoder::with_connection_key(dialect, role, limits, Some(TEST_KEY))
+}
 
 /// An owned copy of an event; consecutive `Data` chunks are merged so results do not depend
 /// on how the input was split.
@@ -29,7 +43,7 @@ pub struct Feeder {
 impl Feeder {
     pub fn new(dialect: Dialect, role: Role, limits: &Limits) -> Self {
         Feeder {
-            decoder: Decoder::new(dialect, role, limits),
+            decoder: decoder(dialect, role, limits),
             pending: Vec::new(),
             events: Vec::new(),
             fed: 0,
@@ -108,7 +122,7 @@ fn decode_one_call_per_event(
     limits: &Limits,
     bytes: &[u8],
 ) -> Result<Vec<Ev>, ProtocolError> {
-    let mut decoder = Decoder::new(dialect, role, limits);
+    let mut decoder = decoder(dialect, role, limits);
     let mut buf = bytes.to_vec();
     let mut events = Vec::new();
     let mut pos = 0;

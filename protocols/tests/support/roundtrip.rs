@@ -1,7 +1,7 @@
 //! Encoding a list of messages in any dialect, and the normal form decoded events are
 //! compared in, shared by the property test and the round-trip fuzz target.
 
-use super::Ev;
+use super::{Ev, TEST_KEY};
 use ws_protocols::frame::Control;
 use ws_protocols::{Dialect, Encoder, MessageKind, Role};
 
@@ -22,7 +22,7 @@ pub enum Item {
 pub fn encode(dialect: Dialect, sender: Role, items: &[Item]) -> (Vec<u8>, Vec<Ev>) {
     let caps = dialect.caps();
     let mut enc = match sender {
-        Role::Client => Encoder::client(dialect, [42; 16]),
+        Role::Client => Encoder::client_with_connection_key(dialect, [42; 16], Some(TEST_KEY)),
         Role::Server => Encoder::server(dialect),
     };
     let mut wire = Vec::new();
