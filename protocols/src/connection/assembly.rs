@@ -20,7 +20,8 @@ pub enum AssemblyError {
 pub enum Direct<'b> {
     /// This whole message, borrowed from the caller's buffer.
     Deliver(Message<'b>),
-    /// The end of a message already delivered: nothing to do.
+    /// Nothing to do: the start of a message that may still come in one piece (the
+    /// assembler hears of it only if it does not), or the end of one already delivered.
     Swallow,
     /// Give the event to [`Assembly::assemble`].
     Assemble,
@@ -45,8 +46,20 @@ pub struct Assembly {
     assembler: MessageAssembler,
     /// The open message's kind and declared length while it may still come in one piece.
     direct: Option<(MessageKind, u64)>,
+    /// Where the open message stands on the fast way.
+    fast: Fast,
+}
+
+/// Where the open message stands on the fast way.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Fast {
+    /// No message, or one the assembler knows of.
+    Off,
+    /// A message of declared length started, and the assembler has not heard of it yet: if
+    /// its payload does not come in one piece, its start goes to the assembler first.
+    StartHeld(MessageKind, u64),
     /// The open message was delivered directly: its `MessageEnd` is to be skipped.
-    delivered: bool,
+    Delivered,
 }
 
 impl Assembly {
@@ -55,7 +68,7 @@ impl Assembly {
         Assembly {
             assembler: MessageAssembler::new(max_message),
             direct: None,
-            delivered: false,
+            fast: Fast::Off,
         }
     }
 
@@ -68,8 +81,16 @@ impl Assembly {
         match *event {
             Event::MessageStart { kind, len } => {
                 self.direct = len.map(|n| (kind, n));
-                self.delivered = false;
-                Direct::Assemble
+                match len {
+                    Some(n) => {
+                        self.fast = Fast::StartHeld(kind, n);
+                        Direct::Swallow
+                    }
+                    None => {
+                        self.fast = Fast::Off;
+                        Direct::Assemble
+                    }
+                }
             }
             Event::Data(bytes) => {
                 let whole = match self.direct.take() {
@@ -82,16 +103,14 @@ impl Assembly {
                 };
                 match whole {
                     Some(message) => {
-                        self.delivered = true;
+                        self.fast = Fast::Delivered;
                         Direct::Deliver(message)
                     }
                     None => Direct::Assemble,
                 }
             }
-            Event::MessageEnd if self.delivered => {
-                self.delivered = false;
-                // Close the assembler's (empty) message so the next start finds it idle.
-                let _ = self.assembler.push(&Event::MessageEnd);
+            Event::MessageEnd if self.fast == Fast::Delivered => {
+                self.fast = Fast::Off;
                 Direct::Swallow
             }
             _ => Direct::Assemble,
@@ -122,6 +141,17 @@ impl Assembly {
         event: Event<'a>,
         admit: impl FnOnce(&MessageAssembler, usize) -> bool,
     ) -> Result<Option<Message<'a>>, AssemblyError> {
+        if let Fast::StartHeld(kind, len) = self.fast {
+            // Not in one piece after all (or empty): the assembler hears of the start now.
+            self.fast = Fast::Off;
+            let start = Event::MessageStart {
+                kind,
+                len: Some(len),
+            };
+            self.assembler
+                .push(&start)
+                .map_err(AssemblyError::Protocol)?;
+        }
         if let Event::Data(bytes) = event {
             if !admit(&self.assembler, bytes.len()) {
                 self.assembler.release();

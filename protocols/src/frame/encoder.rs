@@ -227,6 +227,13 @@ impl Encoder {
         fin: bool,
         len: u64,
     ) -> Result<FrameHead, EncodeError> {
+        if self.keys.is_none() {
+            // A server (or an unmasked dialect): the plain head, no mask to keep. Kept apart
+            // from `frame`, whose result carries a mask, so the common case stays small.
+            self.frame_mask = None;
+            self.masked = 0;
+            return Ok(FrameHead::framed(wire, op, fin, len, None));
+        }
         let (head, mask, at) = self.frame(wire, op, fin, len)?;
         self.frame_mask = mask;
         self.masked = at;
