@@ -33,6 +33,23 @@ impl WriteQueue {
         &mut self.buf[start..]
     }
 
+    /// The bytes waiting, oldest first.
+    pub(crate) fn front(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
+
+    /// Drop the first `n` waiting bytes (taken by a layer below, such as TLS).
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.head += n.min(self.len());
+        if self.head == self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+        } else if self.head > COMPACT_AT && self.head > self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+    }
+
     pub(crate) fn vec_mut(&mut self) -> &mut Vec<u8> {
         &mut self.buf
     }

@@ -7,8 +7,10 @@ use crate::buffer::WriteQueue;
 use crate::settings::{HixieBinary, Settings};
 use crate::socket::{CloseInfo, ReadyState, Socket, SocketId};
 use crate::timers::{Deadlines, TIMER_KINDS};
+use crate::tls_layer::TlsLayer;
 use crate::SendError;
 use mio::net::TcpStream;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use ws_protocols::connection::{
     self as protocol, Assembly, CloseOutcome, Connection, Mask, OutboundOptions, Transmit,
@@ -104,6 +106,8 @@ pub(crate) struct Conn {
     /// (at most one incomplete frame header or control frame).
     pub input: Vec<u8>,
     pub out: WriteQueue,
+    /// The TLS layer of a `wss://` connection.
+    pub tls: Option<Box<TlsLayer>>,
     /// What only the opening handshake needs, dropped once `on_open` has returned.
     pub opening: Option<Box<Opening>>,
     pub subprotocol: Option<String>,
@@ -162,6 +166,7 @@ impl Conn {
             route: None,
             input: Vec::new(),
             out: WriteQueue::default(),
+            tls: None,
             opening: None,
             subprotocol: None,
             codec: None,
@@ -205,6 +210,30 @@ impl Conn {
         crate::unacked::unacknowledged(&self.stream).map(|left| self.bytes_out.saturating_sub(left))
     }
 
+    /// Read plaintext: from the socket, or through the TLS layer.
+    pub(crate) fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.tls.as_mut() {
+            None => self.stream.read(buf),
+            Some(tls) => tls.read(&mut self.stream, buf),
+        }
+    }
+
+    /// Write what is queued, through the TLS layer if there is one; returns the bytes
+    /// written to the socket (and counts them in `bytes_out`).
+    pub(crate) fn flush_out(&mut self) -> io::Result<usize> {
+        let written = match self.tls.as_mut() {
+            None => self.out.write_to(&mut self.stream)?,
+            Some(tls) => tls.write_from(&mut self.stream, &mut self.out)?,
+        };
+        self.bytes_out += written as u64;
+        Ok(written)
+    }
+
+    /// Whether anything waits to be written: queued bytes, or TLS records.
+    pub(crate) fn has_output(&self) -> bool {
+        !self.out.is_empty() || self.tls.as_ref().is_some_and(|t| t.has_pending_output())
+    }
+
     /// Whether the loop should read from the socket now.
     pub(crate) fn wants_read(&self) -> bool {
         match self.phase {
@@ -231,7 +260,8 @@ impl Conn {
 
     /// The protocol life and where its bytes go, borrowed together.
     fn parts(&mut self) -> Result<(&mut Connection, Outgoing<'_>), SendError> {
-        let open = self.phase == Phase::Open;
+        // Written through to the socket only without TLS, which must see every byte.
+        let open = self.phase == Phase::Open && self.tls.is_none();
         let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
         let tx = Outgoing {
             queue: &mut self.out,

@@ -38,6 +38,8 @@ mod slab;
 mod socket;
 mod stats;
 mod timers;
+pub mod tls;
+mod tls_layer;
 mod unacked;
 
 pub use attach::{attach, upgrade_response, Attached, UpgradeResponse};

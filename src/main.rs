@@ -89,6 +89,15 @@ struct Options {
     /// goes out at once and the MD5 answer when key3 arrives, which HAProxy needs).
     #[arg(long)]
     hixie76_wait_for_key3: bool,
+    /// TLS certificate chain (PEM) for wss:// on the same port; needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// With TLS: refuse plain ws:// connections (HTTP 400 telling them to use wss://).
+    #[arg(long, requires = "tls_cert")]
+    tls_only: bool,
     /// Members per pipe session (beyond it: HTTP 409).
     #[arg(long, default_value_t = 16)]
     session_max_members: usize,
@@ -231,7 +240,20 @@ impl Options {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let options = Options::parse();
-    let settings = options.settings();
+    let mut settings = options.settings();
+    if let (Some(cert), Some(key)) = (&options.tls_cert, &options.tls_key) {
+        let files = ws::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        match ws::tls::server_config(&files) {
+            Ok(config) => settings = settings.tls(Some(config)).tls_only(options.tls_only),
+            Err(e) => {
+                eprintln!("omniws: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     if let Err(e) = settings.validate() {
         eprintln!("omniws: {e}");
         return ExitCode::from(2);
@@ -264,8 +286,13 @@ fn main() -> ExitCode {
         } else {
             "; relay registration off (no --relay-admin-token)"
         };
+        let schemes = match (&options.tls_cert, options.tls_only) {
+            (None, _) => format!("ws://{addr}/"),
+            (Some(_), false) => format!("ws://{addr}/ and wss://{addr}/"),
+            (Some(_), true) => format!("wss://{addr}/"),
+        };
         println!(
-            "omniws listening on ws://{addr}/ (endpoints: /echo, /sessions/NAME, /relay{})",
+            "omniws listening on {schemes} (endpoints: /echo, /sessions/NAME, /relay{})",
             admin.replace("{addr}", &addr.to_string())
         );
     }

@@ -1,5 +1,6 @@
 //! Server settings, with their defaults and the reason for each.
 
+use std::sync::Arc;
 use std::time::Duration;
 use ws_protocols::Limits;
 
@@ -112,6 +113,13 @@ pub struct Settings {
     pub hixie76_headers_first: bool,
     /// What `send_binary` does on hixie connections. Default [`HixieBinary::Refuse`].
     pub hixie_binary: HixieBinary,
+    /// TLS for `wss://`, on the same port as plain `ws://`: a connection whose first byte
+    /// is a TLS handshake record (0x16) is TLS, any other is plain. Default `None` (plain
+    /// only).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// With `tls` set: refuse plain connections (HTTP 400 saying to use `wss://`). Default
+    /// false.
+    pub tls_only: bool,
 }
 
 impl Default for Settings {
@@ -135,6 +143,8 @@ impl Default for Settings {
             client_tracking: true,
             hixie76_headers_first: true,
             hixie_binary: HixieBinary::Refuse,
+            tls: None,
+            tls_only: false,
         }
     }
 }
@@ -185,6 +195,10 @@ setters! {
     hixie76_headers_first: bool,
     /// Set `hixie_binary`.
     hixie_binary: HixieBinary,
+    /// Set `tls`.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// Set `tls_only`.
+    tls_only: bool,
 }
 
 impl Settings {
@@ -223,6 +237,9 @@ impl Settings {
         }
         if self.fragment_size == Some(0) {
             return fail("fragment_size must be at least 1");
+        }
+        if self.tls_only && self.tls.is_none() {
+            return fail("tls_only needs tls");
         }
         if self.limits.max_head_bytes < 64 {
             return fail("max_head_bytes below 64 cannot hold any handshake");

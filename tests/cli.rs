@@ -2,10 +2,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
+use support::cli::start_cli;
 use support::{exchange, status_of, Client, Received};
 use ws::protocols::{Dialect, MessageKind};
 
@@ -146,42 +147,6 @@ fn serves_echo_and_exits_zero_on_sigterm() {
         Some(0),
         "graceful shutdown exits 0"
     );
-}
-
-/// Kills the server if the test fails before stopping it, so no process outlives the test.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Start the command-line server with `args` (and `--host 127.0.0.1 --port 0`); returns it
-/// and its address, read from the line it prints.
-fn start_cli(args: &[&str], configure: impl FnOnce(&mut Command)) -> (KillOnDrop, SocketAddr) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_omniws"));
-    command
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    configure(&mut command);
-    let mut child = KillOnDrop(command.spawn().unwrap());
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // "omniws listening on ws://127.0.0.1:PORT/ (endpoints: ...)"
-    let addr = line
-        .split("ws://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect("address");
-    (child, addr.parse().unwrap())
 }
 
 #[test]

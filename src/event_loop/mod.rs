@@ -22,11 +22,12 @@ use crate::router::Mount;
 use crate::settings::Settings;
 use crate::socket::{CloseInfo, Socket, SocketId};
 use crate::timers::{TimerKind, Timers};
+use crate::tls_layer::{TlsLayer, HANDSHAKE_RECORD};
 use crate::Error;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::net::Shutdown;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -261,7 +262,8 @@ impl EventLoop {
             );
             // Nothing may be written after a 101 head (ours, or the adopting server's).
             let answered = conn.opening.as_ref().is_some_and(|o| o.answered.is_some());
-            if conn.phase == Phase::Handshake && !answered {
+            // (Not inside TLS: plaintext would only be a broken record to its peer.)
+            if conn.phase == Phase::Handshake && !answered && conn.tls.is_none() {
                 let mut response = Vec::new();
                 write_error_response(503, "too many connections handshaking", &[], &mut response);
                 // Best effort, as for any refusal made before the request was read.
@@ -436,7 +438,19 @@ impl EventLoop {
                 }
                 _ => READ_CHUNK,
             };
-            let result = conn.stream.read(&mut buf[at + keep..at + keep + room]);
+            if conn.phase == Phase::Handshake && conn.input.is_empty() && conn.tls.is_none() {
+                if let Some(config) = self.settings.tls.as_ref() {
+                    match sniff_tls(&conn.stream, config) {
+                        Sniffed::Tls(layer) => conn.tls = Some(layer),
+                        Sniffed::Plain if self.settings.tls_only => {
+                            self.scratch = buf;
+                            return self.refuse(id, 400, "this port speaks only TLS: use wss://");
+                        }
+                        Sniffed::Plain | Sniffed::NotYet => {}
+                    }
+                }
+            }
+            let result = conn.read_plain(&mut buf[at + keep..at + keep + room]);
             let outcome = match result {
                 Ok(0) => None,
                 Ok(n) => {
@@ -520,7 +534,7 @@ impl EventLoop {
         };
         // Push out what is queued (the reply to a close, typically) before dropping.
         if let Some(conn) = self.conns.get_mut(id) {
-            let _ = conn.out.write_to(&mut conn.stream);
+            let _ = conn.flush_out();
         }
         self.remove(id, info);
     }
@@ -553,9 +567,9 @@ impl EventLoop {
         if conn.requests.destroy {
             return self.remove(id, abnormal("destroyed by the application"));
         }
-        if !conn.out.is_empty() {
-            match conn.out.write_to(&mut conn.stream) {
-                Ok(n) => conn.bytes_out += n as u64,
+        if conn.has_output() {
+            match conn.flush_out() {
+                Ok(_) => {}
                 Err(e) => {
                     log::debug!("{id} write error: {e}");
                     return self.on_io_error(id, e);
@@ -598,6 +612,13 @@ impl EventLoop {
                 .arm(&mut conn.deadlines, id, TimerKind::Close, at);
         }
         if conn.shutdown_after_flush && conn.out.is_empty() && conn.phase != Phase::Draining {
+            if let Some(tls) = conn.tls.as_mut() {
+                // TLS ends with our close_notify, written before TCP's end.
+                tls.close_notify();
+                let _ = tls.flush(&mut conn.stream);
+            }
+        }
+        if conn.shutdown_after_flush && !conn.has_output() && conn.phase != Phase::Draining {
             // Server closes TCP first (RFC 6455 §7.1.1), then lingers reading to EOF so the
             // peer gets our last bytes instead of a reset.
             let _ = conn.stream.shutdown(Shutdown::Write);
@@ -741,6 +762,33 @@ impl EventLoop {
             settings: &self.settings,
         };
         f(handler.as_mut(), &mut cx);
+    }
+}
+
+/// What the first bytes of a connection on a port that serves TLS say.
+enum Sniffed {
+    /// A TLS record: the connection gets its TLS layer.
+    Tls(Box<TlsLayer>),
+    /// Anything else: plain HTTP.
+    Plain,
+    /// Nothing has arrived yet.
+    NotYet,
+}
+
+/// Look at the first byte without taking it: a TLS handshake record starts with 0x16, which
+/// no HTTP method does.
+fn sniff_tls(stream: &TcpStream, config: &Arc<rustls::ServerConfig>) -> Sniffed {
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first) {
+        Ok(1) if first[0] == HANDSHAKE_RECORD => match TlsLayer::new(Arc::clone(config)) {
+            Ok(layer) => Sniffed::Tls(Box::new(layer)),
+            Err(e) => {
+                log::error!("TLS layer refused its configuration: {e}");
+                Sniffed::Plain
+            }
+        },
+        Ok(1) => Sniffed::Plain,
+        _ => Sniffed::NotYet,
     }
 }
 

@@ -91,8 +91,10 @@ impl EventLoop {
             Decision::Reject { status, reason } => return self.refuse(id, status, &reason),
         };
         let mut response = Vec::new();
+        let secure = self.conns.get(id).is_some_and(|c| c.tls.is_some());
         let accept = Accept {
             subprotocol: subprotocol.as_deref(),
+            secure,
             ..Default::default()
         };
         if let Err(e) = request.write_response(&accept, &mut response) {
@@ -262,9 +264,7 @@ impl EventLoop {
         // idle connection holds no buffer at all. (A write error is met again, and handled,
         // by the loop's next flush.)
         conn.input = Vec::new();
-        if let Ok(written) = conn.out.write_to(&mut conn.stream) {
-            conn.bytes_out += written as u64;
-        }
+        let _ = conn.flush_out();
         conn.out.trim();
         self.touched.push(id);
         self.call(Some(route), |h, cx| h.on_open(cx, id));
@@ -312,7 +312,7 @@ impl EventLoop {
         }
     }
 
-    fn refuse(&mut self, id: SocketId, status: u16, reason: &str) {
+    pub(super) fn refuse(&mut self, id: SocketId, status: u16, reason: &str) {
         let mut response = Vec::new();
         write_error_response(status, reason, &[], &mut response);
         self.refuse_with(id, response, status, reason);

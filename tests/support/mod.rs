@@ -3,6 +3,9 @@
 //! synchronisation.
 #![allow(dead_code)]
 
+pub mod cli;
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::JoinHandle;

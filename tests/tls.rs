@@ -1,0 +1,239 @@
+//! wss:// on the same port as ws://: TLS sniffed from the first byte, every dialect through
+//! it, the hixie Location saying wss://, plain connections refused under `tls_only`, bad TLS
+//! costing nothing lasting. The certificates are generated here (a CA and a leaf it signs).
+
+mod support;
+
+use rustls::pki_types::ServerName;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use support::tls::TestCerts;
+use support::{Client, Received, TestServer, DEADLINE};
+use ws::protocols::handshake::{client_request, ClientConfig, Status};
+use ws::protocols::{Decode, Decoder, Dialect, Encoder, Event, Limits, MessageKind, Role};
+use ws::tls::{server_config, TlsFiles};
+use ws::Settings;
+
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+fn tls_settings(certs: &TestCerts) -> Settings {
+    let files = TlsFiles {
+        cert: certs.cert_path.clone(),
+        key: certs.key_path.clone(),
+    };
+    Settings::default().tls(Some(server_config(&files).expect("test certificates load")))
+}
+
+fn tls_connect(addr: SocketAddr, certs: &TestCerts) -> TlsStream {
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+    tcp.set_write_timeout(Some(DEADLINE)).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let tls = rustls::ClientConnection::new(certs.client_config(), name).expect("client");
+    rustls::StreamOwned::new(tls, tcp)
+}
+
+/// Open a `dialect` WebSocket over TLS, send `text`, and return the echo and the raw
+/// response head.
+fn echo_over_tls(
+    addr: SocketAddr,
+    certs: &TestCerts,
+    dialect: Dialect,
+    text: &str,
+) -> (String, String) {
+    let mut stream = tls_connect(addr, certs);
+    let host = format!("localhost:{}", addr.port());
+    let config = ClientConfig {
+        origin: Some("https://example.com"),
+        secure: true,
+        ..ClientConfig::new(dialect, &host, "/echo")
+    };
+    let mut request = Vec::new();
+    let mut counter = 0u8;
+    let handshake = client_request(
+        &config,
+        &mut |bytes: &mut [u8]| {
+            for b in bytes {
+                counter = counter.wrapping_add(1);
+                *b = counter;
+            }
+        },
+        &mut request,
+    );
+    stream.write_all(&request).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let response = loop {
+        match handshake.read_response(&buf) {
+            Ok(Status::Complete(response)) => break response,
+            Ok(Status::Partial) => {}
+            Err(e) => panic!("{dialect}: {e} in {:?}", String::from_utf8_lossy(&buf)),
+        }
+        let n = stream.read(&mut chunk).unwrap();
+        assert_ne!(n, 0, "{dialect}: closed during the handshake");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..response.consumed]).into_owned();
+    let mut encoder =
+        Encoder::client_with_connection_key(dialect, [5; 16], response.connection_key);
+    let mut out = Vec::new();
+    encoder
+        .message(MessageKind::Text, text.as_bytes(), &mut out)
+        .unwrap();
+    stream.write_all(&out).unwrap();
+    let mut decoder = Decoder::new(dialect, Role::Client, &Limits::default());
+    let mut pending = buf[response.consumed..].to_vec();
+    let mut echoed = Vec::new();
+    loop {
+        let mut ended = false;
+        let used = decoder
+            .decode_each(&mut pending, |event| match event {
+                Event::Data(bytes) => echoed.extend_from_slice(bytes),
+                Event::MessageEnd => ended = true,
+                _ => {}
+            })
+            .unwrap();
+        pending.drain(..used);
+        if ended {
+            break;
+        }
+        let n = stream.read(&mut chunk).unwrap();
+        assert_ne!(n, 0, "{dialect}: closed before the echo");
+        pending.extend_from_slice(&chunk[..n]);
+    }
+    (String::from_utf8(echoed).unwrap(), head)
+}
+
+#[test]
+fn every_dialect_over_tls_and_plain_on_the_same_port() {
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::echo(tls_settings(&certs));
+    for dialect in Dialect::ALL {
+        let text = format!("secure {dialect}");
+        let (echo, head) = echo_over_tls(server.addr, &certs, dialect, &text);
+        assert_eq!(echo, text);
+        if matches!(
+            dialect,
+            Dialect::Hixie75 | Dialect::Hixie76 | Dialect::Hybi03
+        ) {
+            // The hixie family echoes the location, with the scheme of the connection.
+            assert!(head.contains("wss://localhost"), "{dialect}: {head}");
+        }
+        // The same port still speaks plain ws:// to everyone else.
+        let mut plain = Client::connect(server.addr, "/echo", dialect);
+        plain.send_text("plain");
+        assert_eq!(
+            plain.recv_message(),
+            Received::Text("plain".into()),
+            "{dialect}"
+        );
+    }
+}
+
+#[test]
+fn a_large_message_crosses_tls_both_ways_intact() {
+    // 12 MiB each way: many records, partial writes, the TLS buffer limit and the outgoing
+    // queue's water marks all in play.
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::echo(tls_settings(&certs));
+    let text: String = (0..12u32 << 20)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let (echo, _) = echo_over_tls(server.addr, &certs, Dialect::Rfc6455, &text);
+    assert!(echo == text, "the echo differs ({} bytes back)", echo.len());
+}
+
+#[test]
+fn a_tls_only_port_refuses_plain_http_with_400() {
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::echo(tls_settings(&certs).tls_only(true));
+    let request = b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let response = support::exchange(server.addr, request);
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("wss://"), "{text}");
+    // TLS still works.
+    let (echo, _) = echo_over_tls(server.addr, &certs, Dialect::Rfc6455, "still here");
+    assert_eq!(echo, "still here");
+}
+
+#[test]
+fn bad_tls_costs_nothing_lasting() {
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::echo(tls_settings(&certs));
+    // A TLS record header followed by garbage: the server answers with an alert (or just
+    // closes) and goes on serving.
+    let mut garbage = TcpStream::connect(server.addr).unwrap();
+    garbage.set_read_timeout(Some(DEADLINE)).unwrap();
+    garbage
+        .write_all(b"\x16\x03\x01\x00\x05hello-this-is-not-a-client-hello")
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = garbage.read_to_end(&mut sink);
+    // A client that vanishes mid-handshake.
+    let mut vanishing = TcpStream::connect(server.addr).unwrap();
+    vanishing.write_all(b"\x16\x03\x01\x02\x00\x01").unwrap();
+    drop(vanishing);
+    // A client that refuses our certificate (it trusts no CA): the handshake fails on its
+    // side, and the server is unharmed.
+    let tcp = TcpStream::connect(server.addr).unwrap();
+    tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+    let roots = rustls::RootCertStore::empty();
+    let config = rustls::ClientConfig::builder_with_provider(support::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut distrustful = rustls::StreamOwned::new(
+        rustls::ClientConnection::new(Arc::new(config), name).unwrap(),
+        tcp,
+    );
+    assert!(
+        distrustful.write_all(b"GET / HTTP/1.1\r\n\r\n").is_err() || {
+            let mut b = [0u8; 16];
+            distrustful.read(&mut b).is_err()
+        }
+    );
+    let (echo, _) = echo_over_tls(server.addr, &certs, Dialect::Rfc6455, "unharmed");
+    assert_eq!(echo, "unharmed");
+}
+
+#[test]
+fn the_command_line_server_serves_wss_and_ws_on_one_port() {
+    let certs = TestCerts::generate("localhost");
+    let cert = certs.cert_path.to_str().unwrap().to_owned();
+    let key = certs.key_path.to_str().unwrap().to_owned();
+    let (_server, addr) =
+        support::cli::start_cli(&["--tls-cert", &cert, "--tls-key", &key], |_| {});
+    let (echo, _) = echo_over_tls(addr, &certs, Dialect::Rfc6455, "from the CLI");
+    assert_eq!(echo, "from the CLI");
+    let mut plain = Client::connect(addr, "/echo", Dialect::Hixie76);
+    plain.send_text("plain beside it");
+    assert_eq!(
+        plain.recv_message(),
+        Received::Text("plain beside it".into())
+    );
+}
+
+#[test]
+fn the_command_line_server_refuses_a_key_that_is_not_there() {
+    let certs = TestCerts::generate("localhost");
+    let cert = certs.cert_path.to_str().unwrap().to_owned();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_omniws"))
+        .args([
+            "--port",
+            "0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/key.pem"), "{stderr}");
+}
