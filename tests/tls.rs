@@ -34,75 +34,107 @@ fn tls_connect(addr: SocketAddr, certs: &TestCerts) -> TlsStream {
     rustls::StreamOwned::new(tls, tcp)
 }
 
-/// Open a `dialect` WebSocket over TLS, send `text`, and return the echo and the raw
-/// response head.
+/// A blocking WebSocket client of any dialect over TLS, built from the protocols crate.
+struct TlsClient {
+    stream: TlsStream,
+    encoder: Encoder,
+    decoder: Decoder,
+    pending: Vec<u8>,
+    /// The server's response head.
+    head: String,
+}
+
+impl TlsClient {
+    fn connect(addr: SocketAddr, certs: &TestCerts, dialect: Dialect, path: &str) -> TlsClient {
+        let mut stream = tls_connect(addr, certs);
+        let host = format!("localhost:{}", addr.port());
+        let config = ClientConfig {
+            origin: Some("https://example.com"),
+            secure: true,
+            ..ClientConfig::new(dialect, &host, path)
+        };
+        let mut request = Vec::new();
+        let mut counter = 0u8;
+        let handshake = client_request(
+            &config,
+            &mut |bytes: &mut [u8]| {
+                for b in bytes {
+                    counter = counter.wrapping_add(1);
+                    *b = counter;
+                }
+            },
+            &mut request,
+        );
+        stream.write_all(&request).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let response = loop {
+            match handshake.read_response(&buf) {
+                Ok(Status::Complete(response)) => break response,
+                Ok(Status::Partial) => {}
+                Err(e) => panic!("{dialect}: {e} in {:?}", String::from_utf8_lossy(&buf)),
+            }
+            let n = stream.read(&mut chunk).unwrap();
+            assert_ne!(n, 0, "{dialect}: closed during the handshake");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let limits = Limits::default().max_message(1 << 30).max_frame(1 << 30);
+        TlsClient {
+            stream,
+            encoder: Encoder::client_with_connection_key(dialect, [5; 16], response.connection_key),
+            decoder: Decoder::new(dialect, Role::Client, &limits),
+            pending: buf[response.consumed..].to_vec(),
+            head: String::from_utf8_lossy(&buf[..response.consumed]).into_owned(),
+        }
+    }
+
+    fn send(&mut self, kind: MessageKind, payload: &[u8]) {
+        let mut out = Vec::with_capacity(payload.len() + 32);
+        self.encoder.message(kind, payload, &mut out).unwrap();
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// The next whole message's payload (pings and other events are skipped); what follows
+    /// it stays for the next call.
+    fn recv(&mut self) -> Vec<u8> {
+        let mut message = Vec::new();
+        let mut chunk = vec![0u8; 64 << 10];
+        loop {
+            let mut pos = 0;
+            let mut ended = false;
+            while !ended {
+                let (n, event) = self.decoder.decode(&mut self.pending[pos..]).unwrap();
+                pos += n;
+                match event {
+                    Some(Event::Data(bytes)) => message.extend_from_slice(bytes),
+                    Some(Event::MessageEnd) => ended = true,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            self.pending.drain(..pos);
+            if ended {
+                return message;
+            }
+            let n = self.stream.read(&mut chunk).unwrap();
+            assert_ne!(n, 0, "closed before the message ended");
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// Open a `dialect` WebSocket over TLS, send `text`, and return the echo and the response
+/// head.
 fn echo_over_tls(
     addr: SocketAddr,
     certs: &TestCerts,
     dialect: Dialect,
     text: &str,
 ) -> (String, String) {
-    let mut stream = tls_connect(addr, certs);
-    let host = format!("localhost:{}", addr.port());
-    let config = ClientConfig {
-        origin: Some("https://example.com"),
-        secure: true,
-        ..ClientConfig::new(dialect, &host, "/echo")
-    };
-    let mut request = Vec::new();
-    let mut counter = 0u8;
-    let handshake = client_request(
-        &config,
-        &mut |bytes: &mut [u8]| {
-            for b in bytes {
-                counter = counter.wrapping_add(1);
-                *b = counter;
-            }
-        },
-        &mut request,
-    );
-    stream.write_all(&request).unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let response = loop {
-        match handshake.read_response(&buf) {
-            Ok(Status::Complete(response)) => break response,
-            Ok(Status::Partial) => {}
-            Err(e) => panic!("{dialect}: {e} in {:?}", String::from_utf8_lossy(&buf)),
-        }
-        let n = stream.read(&mut chunk).unwrap();
-        assert_ne!(n, 0, "{dialect}: closed during the handshake");
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..response.consumed]).into_owned();
-    let mut encoder =
-        Encoder::client_with_connection_key(dialect, [5; 16], response.connection_key);
-    let mut out = Vec::new();
-    encoder
-        .message(MessageKind::Text, text.as_bytes(), &mut out)
-        .unwrap();
-    stream.write_all(&out).unwrap();
-    let mut decoder = Decoder::new(dialect, Role::Client, &Limits::default());
-    let mut pending = buf[response.consumed..].to_vec();
-    let mut echoed = Vec::new();
-    loop {
-        let mut ended = false;
-        let used = decoder
-            .decode_each(&mut pending, |event| match event {
-                Event::Data(bytes) => echoed.extend_from_slice(bytes),
-                Event::MessageEnd => ended = true,
-                _ => {}
-            })
-            .unwrap();
-        pending.drain(..used);
-        if ended {
-            break;
-        }
-        let n = stream.read(&mut chunk).unwrap();
-        assert_ne!(n, 0, "{dialect}: closed before the echo");
-        pending.extend_from_slice(&chunk[..n]);
-    }
-    (String::from_utf8(echoed).unwrap(), head)
+    let mut client = TlsClient::connect(addr, certs, dialect, "/echo");
+    client.send(MessageKind::Text, text.as_bytes());
+    let echo = String::from_utf8(client.recv()).unwrap();
+    (echo, client.head)
 }
 
 #[test]
@@ -236,4 +268,54 @@ fn the_command_line_server_refuses_a_key_that_is_not_there() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/key.pem"), "{stderr}");
+}
+
+#[test]
+fn a_session_pipes_64_mib_between_a_wss_member_and_a_plain_hixie_76_member() {
+    use sha2::{Digest, Sha256};
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::start(ws::Server::builder().settings(tls_settings(&certs)).mount(
+        ws::Sessions::mount("/sessions/*", ws::SessionOptions::default()),
+    ));
+    let mut secure = TlsClient::connect(server.addr, &certs, Dialect::Rfc6455, "/sessions/mixed");
+    let mut plain = Client::connect(server.addr, "/sessions/mixed", Dialect::Hixie76);
+    assert_eq!(secure.recv(), b"session ready");
+    assert_eq!(plain.recv_message(), Received::Text("session ready".into()));
+    // Text, the one kind hixie-76 browsers receive; 64 MiB in one frame of declared length,
+    // forwarded cut-through into one hixie frame while the receiver reads.
+    let payload: String = (0..64u32 << 20)
+        .map(|i| char::from(b' ' + (i.wrapping_mul(2_654_435_761) >> 26) as u8))
+        .collect();
+    let expected = Sha256::digest(payload.as_bytes());
+    let receiver = std::thread::spawn(move || {
+        let Received::Text(text) = plain.recv_message() else {
+            panic!("not text");
+        };
+        (Sha256::digest(text.as_bytes()), text.len(), plain)
+    });
+    secure.send(MessageKind::Text, payload.as_bytes());
+    let (digest, len, mut plain) = receiver.join().unwrap();
+    assert_eq!(len, payload.len());
+    assert_eq!(digest, expected);
+    // And back, from plain hixie-76 to the wss member.
+    plain.send_text("and back over TLS");
+    assert_eq!(secure.recv(), b"and back over TLS");
+}
+
+#[test]
+fn a_stalled_tls_handshake_is_dropped_at_the_handshake_timeout() {
+    let certs = TestCerts::generate("localhost");
+    let timeout = std::time::Duration::from_millis(300);
+    let server = TestServer::echo(tls_settings(&certs).handshake_timeout(timeout));
+    let mut stalled = support::raw_connect(server.addr);
+    // The first bytes of a ClientHello record, then nothing.
+    stalled.write_all(b"\x16\x03\x01\x02\x00\x01\x00").unwrap();
+    let started = std::time::Instant::now();
+    let mut sink = Vec::new();
+    let _ = stalled.read_to_end(&mut sink);
+    let waited = started.elapsed();
+    assert!(waited >= timeout / 2, "dropped too early: {waited:?}");
+    assert!(waited < DEADLINE, "not dropped");
+    let (echo, _) = echo_over_tls(server.addr, &certs, Dialect::Hybi08, "after the stall");
+    assert_eq!(echo, "after the stall");
 }
