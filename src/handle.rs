@@ -18,6 +18,8 @@ pub(crate) enum Command {
     Shutdown,
     /// Call this route's [`Handler::on_wake`] (a [`crate::RouteWaker`] was woken).
     Wake(usize),
+    /// Read the TLS certificate and key files again (`Builder::tls`).
+    ReloadTls,
 }
 
 /// State shared with [`crate::Handle`]s.
@@ -96,6 +98,24 @@ impl Handle {
             read: [request_head, already_read].concat(),
             answered: Some(subprotocol),
         })
+    }
+
+    /// Read the TLS certificate and key again (what SIGHUP does), for new connections;
+    /// open ones keep theirs. A reload that fails keeps the certificate before and is
+    /// logged; [`crate::StatsSnapshot::tls_reloads`] and `tls_reload_failures` count both.
+    /// Does nothing (but log) on a server built without [`crate::Builder::tls`].
+    ///
+    /// ```no_run
+    /// # let tls = ws::tls::TlsConfig::load(ws::tls::TlsFiles::new("chain.pem", "key.pem")).unwrap();
+    /// let server = ws::Server::builder().tls(tls).route("/echo", ws::Echo).bind("0.0.0.0:443")?;
+    /// let handle = server.handle();
+    /// std::thread::spawn(move || server.run());
+    /// // ... after the certificate files were renewed:
+    /// handle.reload_tls()?;
+    /// # Ok::<(), ws::Error>(())
+    /// ```
+    pub fn reload_tls(&self) -> Result<(), Error> {
+        self.send(Command::ReloadTls)
     }
 
     /// The server's counters now.

@@ -241,13 +241,15 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let options = Options::parse();
     let mut settings = options.settings();
+    let mut tls = None;
     if let (Some(cert), Some(key)) = (&options.tls_cert, &options.tls_key) {
-        let files = ws::tls::TlsFiles {
-            cert: cert.clone(),
-            key: key.clone(),
-        };
-        match ws::tls::server_config(&files) {
-            Ok(config) => settings = settings.tls(Some(config)).tls_only(options.tls_only),
+        match ws::tls::TlsConfig::load(ws::tls::TlsFiles::new(cert, key)) {
+            Ok(config) => {
+                settings = settings
+                    .tls(Some(config.current()))
+                    .tls_only(options.tls_only);
+                tls = Some(config);
+            }
             Err(e) => {
                 eprintln!("omniws: {e}");
                 return ExitCode::from(2);
@@ -259,8 +261,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let relay = Relay::new(options.relay());
-    let mut builder = Server::builder()
-        .settings(settings)
+    let mut builder = Server::builder().settings(settings);
+    if let Some(tls) = tls {
+        // Reread on SIGHUP.
+        builder = builder.tls(tls);
+    }
+    builder = builder
         .route("/echo", ws::Echo)
         .mount(Sessions::mount("/sessions/*", options.sessions()))
         .route("/relay", relay.handler());

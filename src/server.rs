@@ -28,6 +28,7 @@ pub struct Builder {
     settings: Settings,
     mounts: Vec<Mount>,
     plain_http: Option<Box<dyn HttpHandler>>,
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Builder {
@@ -68,20 +69,43 @@ impl Builder {
         self
     }
 
+    /// Serve `wss://` beside `ws://` on the same port with this certificate and key
+    /// ([`Settings::tls`] is set from it), and reread them on SIGHUP (with
+    /// [`Server::handle_signals`]) and on [`Handle::reload_tls`].
+    ///
+    /// ```no_run
+    /// use ws::tls::{TlsConfig, TlsFiles};
+    /// let tls = TlsConfig::load(TlsFiles::new("chain.pem", "key.pem")).expect("certificate");
+    /// let server = ws::Server::builder().tls(tls).route("/echo", ws::Echo).bind("0.0.0.0:443")?;
+    /// # Ok::<(), ws::Error>(())
+    /// ```
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Listen on `addr`.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         let listener = TcpListener::bind(addr)?;
         crate::listener::widen_backlog(&listener);
-        let mut event_loop = EventLoop::new(self.settings, self.mounts, Some(listener))?;
+        self.into_server(Some(listener))
+    }
+
+    fn into_server(self, listener: Option<TcpListener>) -> Result<Server, Error> {
+        let mut settings = self.settings;
+        if let Some(tls) = &self.tls {
+            settings.tls = Some(tls.current());
+        }
+        let mut event_loop = EventLoop::new(settings, self.mounts, listener)?;
         event_loop.plain_http = self.plain_http;
+        event_loop.tls_source = self.tls;
         Ok(Server { event_loop })
     }
 
     /// A server with no listener of its own: connections arrive through
     /// [`Handle::adopt`] from an HTTP server that already accepted them (see [`crate::attach`]).
     pub fn detached(self) -> Result<Server, Error> {
-        let event_loop = EventLoop::new(self.settings, self.mounts, None)?;
-        Ok(Server { event_loop })
+        self.into_server(None)
     }
 }
 

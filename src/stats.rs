@@ -20,6 +20,8 @@ pub(crate) struct Stats {
     pub refused_over_budget: AtomicU64,
     pub handshakes_evicted: AtomicU64,
     pub accept_errors: AtomicU64,
+    pub tls_reloads: AtomicU64,
+    pub tls_reload_failures: AtomicU64,
 }
 
 /// A snapshot of the server's counters.
@@ -66,6 +68,10 @@ pub struct StatsSnapshot {
     pub handshakes_evicted: u64,
     /// `accept` calls that failed (out of file descriptors, typically).
     pub accept_errors: u64,
+    /// TLS certificate reloads that took effect (SIGHUP, [`crate::Handle::reload_tls`]).
+    pub tls_reloads: u64,
+    /// TLS certificate reloads that failed (the certificate before stayed).
+    pub tls_reload_failures: u64,
 }
 
 impl Stats {
@@ -88,6 +94,8 @@ impl Stats {
             refused_over_budget: self.refused_over_budget.load(Relaxed),
             handshakes_evicted: self.handshakes_evicted.load(Relaxed),
             accept_errors: self.accept_errors.load(Relaxed),
+            tls_reloads: self.tls_reloads.load(Relaxed),
+            tls_reload_failures: self.tls_reload_failures.load(Relaxed),
         }
     }
 

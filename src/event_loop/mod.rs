@@ -72,6 +72,8 @@ pub(crate) struct EventLoop {
     /// When the last poll returned: the time of every read in this turn (a clock read per
     /// read or per flush was an eighth of the server's CPU on small echoes).
     turn_started: Instant,
+    /// Where the TLS certificate comes from, for reloads (`Builder::tls`).
+    pub(crate) tls_source: Option<crate::tls::TlsConfig>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) waker: Arc<Waker>,
     /// Status for requests that are not upgrades when no `plain_http` handler answers them.
@@ -120,6 +122,7 @@ impl EventLoop {
             ready: VecDeque::new(),
             events_left: EVENT_BUDGET,
             turn_started: Instant::now(),
+            tls_source: None,
             shared,
             waker,
             plain_http_status: 501,
@@ -132,10 +135,10 @@ impl EventLoop {
         self.listener.as_ref().and_then(Listener::local_addr)
     }
 
-    /// Shut down gracefully on SIGINT and SIGTERM.
+    /// Shut down gracefully on SIGINT and SIGTERM; reload the TLS certificate on SIGHUP.
     pub(crate) fn handle_signals(&mut self) -> Result<(), Error> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         self.poll
             .registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -171,12 +174,19 @@ impl EventLoop {
                     LISTENER => self.accept(),
                     WAKER => self.run_commands(),
                     SIGNALS => {
-                        if let Some(signals) = self.signals.as_mut() {
-                            for signal in signals.pending() {
+                        let pending: Vec<i32> = match self.signals.as_mut() {
+                            Some(signals) => signals.pending().collect(),
+                            None => Vec::new(),
+                        };
+                        for signal in pending {
+                            if signal == signal_hook::consts::SIGHUP {
+                                log::info!("signal {signal}: reloading the TLS certificate");
+                                self.reload_tls();
+                            } else {
                                 log::info!("signal {signal}: shutting down");
+                                self.begin_shutdown();
                             }
                         }
-                        self.begin_shutdown();
                     }
                     Token(t) => {
                         let Some(id) = self.conns.id_at(t - FIRST_CONN) else {
@@ -344,11 +354,32 @@ impl EventLoop {
                     self.add_conn(TcpStream::from_std(stream), peer, read, answered);
                 }
                 Command::Shutdown => self.begin_shutdown(),
+                Command::ReloadTls => self.reload_tls(),
                 Command::Wake(route) if route < self.mounts.len() => {
                     self.call(Some(route), |h, cx| h.on_wake(cx));
                     self.service_touched();
                 }
                 Command::Wake(_) => {}
+            }
+        }
+    }
+
+    /// Reread the TLS files; new connections get the new certificate, open ones keep
+    /// theirs, and a failed reload keeps the one before.
+    fn reload_tls(&mut self) {
+        let Some(source) = self.tls_source.as_mut() else {
+            log::warn!("TLS reload asked for, but the server was built without Builder::tls");
+            return;
+        };
+        let stats = &self.shared.stats;
+        match source.reload() {
+            Ok(()) => {
+                self.settings.tls = Some(source.current());
+                stats.tls_reloads.fetch_add(1, Relaxed);
+            }
+            // Logged by `reload`.
+            Err(_) => {
+                stats.tls_reload_failures.fetch_add(1, Relaxed);
             }
         }
     }
