@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Third-party clients over wss:// against the command-line server run as a newcomer would,
+# with only --tls-cert and --tls-key: node `ws` (versions 13 and 8) and Python `websockets`
+# (13) verify our certificate against a CA made here, then echo their message sets; plain
+# ws:// clients on the same port at the same time.
+#
+# usage: tests/conformance/tls.sh
+# env:   KIT (default ../shared/conformance), CONFORMANCE_HOME (as install.sh), OUT (default
+#        target/conformance)
+# Needs the kit installed (KIT/install.sh node python), openssl, and target/release/omniws.
+# Exit 0 only if every client passed.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. tests/conformance/lib.sh
+KIT="${KIT:-../shared/conformance}"
+OUT="${OUT:-target/conformance}"
+HOME_DIR="${CONFORMANCE_HOME:-/tmp/ws-conformance}"
+mkdir -p "$OUT"
+server="target/release/omniws"
+[ -x "$server" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+
+# A CA and a leaf it signs for localhost and 127.0.0.1 (no key is ever checked in).
+certs=$(mktemp -d)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=omniws conformance CA" -keyout "$certs/ca.key" -out "$certs/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj "/CN=localhost" -keyout "$certs/key.pem" -out "$certs/leaf.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$certs/ext"
+openssl x509 -req -in "$certs/leaf.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
+  -CAcreateserial -days 2 -extfile "$certs/ext" -out "$certs/cert.pem" 2>/dev/null
+[ -s "$certs/cert.pem" ] || { echo "tls conformance: openssl could not make certificates" >&2; exit 2; }
+
+port=$(free_port)
+"$server" --host 127.0.0.1 --port "$port" --tls-cert "$certs/cert.pem" --tls-key "$certs/key.pem" \
+  >"$OUT/tls-server.log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$certs"' EXIT
+wait_port "$port" "$pid"
+wss="wss://localhost:$port/echo"
+ws="ws://127.0.0.1:$port/echo"
+echo "tls conformance: server pid $pid at $wss (and $ws)"
+
+failures=0
+run() {
+  local name="$1"; shift
+  local line
+  line=$("$@" -q --timeout 20 2>&1 | tail -n 1)
+  local rc=${PIPESTATUS[0]}
+  printf '%-36s %s\n' "$name" "$line"
+  if [ "$rc" -ne 0 ]; then failures=$((failures + 1)); fi
+}
+P="$KIT/peers"
+for v in 13 8; do
+  run "node ws v$v over wss" env NODE_EXTRA_CA_CERTS="$certs/ca.pem" node "$P/node_ws_client.js" "$wss" --version "$v"
+done
+run "python websockets over wss" env SSL_CERT_FILE="$certs/ca.pem" \
+  "$HOME_DIR/python-venv/bin/python" tests/conformance/py_websockets_client.py "$wss"
+# Plain clients on the same port, beside the TLS ones.
+run "node ws v13 over ws (same port)" node "$P/node_ws_client.js" "$ws" --version 13
+run "perl Protocol::WebSocket 76 (same port)" perl "$P/perl_protocol_websocket_client.pl" "$ws" --version 76
+
+if kill -0 "$pid" 2>/dev/null; then
+  echo "tls conformance: server still running after every client (good)"
+else
+  echo "tls conformance: server died"; failures=$((failures + 1))
+fi
+echo "tls conformance: $failures failing client(s)"
+[ "$failures" -eq 0 ]
