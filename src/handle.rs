@@ -13,6 +13,8 @@ pub(crate) enum Command {
         stream: std::net::TcpStream,
         read: Vec<u8>,
         answered: Option<Option<String>>,
+        /// The TLS session of a connection whose TLS another server terminated.
+        tls: Option<Box<rustls::ServerConnection>>,
     },
     /// Start a graceful shutdown.
     Shutdown,
@@ -66,6 +68,35 @@ impl Handle {
             stream,
             read: already_read,
             answered: None,
+            tls: None,
+        })
+    }
+
+    /// [`Handle::adopt`] for a connection on which another server terminated TLS (and read
+    /// the request head through it): the socket, its rustls session, and the plaintext
+    /// already read. The loop goes on with the same TLS session, so the peer notices
+    /// nothing. With tokio-rustls, `TlsStream::into_inner()` gives the tokio socket (then
+    /// `into_std()`, set back to blocking mode or not: the loop sets what it needs) and the
+    /// `rustls::ServerConnection`; the plaintext the HTTP server buffered after the head
+    /// must come along in `already_read`.
+    ///
+    /// ```no_run
+    /// # fn demo(handle: ws::Handle, tcp: std::net::TcpStream, tls: rustls::ServerConnection, head: Vec<u8>) {
+    /// // `tls` has finished its handshake and yielded `head`, the upgrade request.
+    /// handle.adopt_tls(tcp, tls, head).expect("the loop is running");
+    /// # }
+    /// ```
+    pub fn adopt_tls(
+        &self,
+        stream: std::net::TcpStream,
+        tls: rustls::ServerConnection,
+        already_read: Vec<u8>,
+    ) -> Result<(), Error> {
+        self.send(Command::Adopt {
+            stream,
+            read: already_read,
+            answered: None,
+            tls: Some(Box::new(tls)),
         })
     }
 
@@ -97,6 +128,7 @@ impl Handle {
             stream,
             read: [request_head, already_read].concat(),
             answered: Some(subprotocol),
+            tls: None,
         })
     }
 

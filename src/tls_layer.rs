@@ -33,12 +33,16 @@ pub(crate) struct TlsLayer {
 
 impl TlsLayer {
     pub(crate) fn new(config: Arc<rustls::ServerConfig>) -> Result<Self, rustls::Error> {
-        let mut tls = ServerConnection::new(config)?;
+        Ok(Self::adopt(ServerConnection::new(config)?))
+    }
+
+    /// Go on with a session another server began (`Handle::adopt_tls`).
+    pub(crate) fn adopt(mut tls: ServerConnection) -> Self {
         tls.set_buffer_limit(Some(BUFFER_LIMIT));
-        Ok(TlsLayer {
+        TlsLayer {
             tls,
             notify: Notify::NotSent,
-        })
+        }
     }
 
     /// Read plaintext into `buf`: records are taken off the socket until some plaintext is

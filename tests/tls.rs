@@ -405,3 +405,43 @@ fn the_command_line_server_reloads_its_certificate_on_sighup() {
     });
     assert!(reloaded, "SIGHUP did not reload the certificate");
 }
+
+#[test]
+fn a_connection_whose_tls_another_server_terminated_is_handed_to_the_loop() {
+    // The "other server": accepts TCP, completes TLS with rustls, reads the upgrade request's
+    // head through it, then hands socket, session and head over (what tokio-rustls'
+    // `into_inner()` allows). The loop goes on with the same TLS session.
+    let certs = TestCerts::generate("localhost");
+    let config = tls_settings(&certs).tls.expect("configured");
+    let server = ws::Server::builder()
+        .route("/echo", ws::Echo)
+        .detached()
+        .unwrap();
+    let handle = server.handle();
+    let running = std::thread::spawn(move || server.run());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let other_server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+        let session = rustls::ServerConnection::new(config).unwrap();
+        let mut stream = rustls::StreamOwned::new(session, tcp);
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let (session, tcp) = stream.into_parts();
+        handle.adopt_tls(tcp, session, head).unwrap();
+        handle
+    });
+    // hixie-76: its key3 follows the head in the same TLS record, so it is still inside
+    // the handed-over session's plaintext buffer, and must be read from there.
+    let (echo, head) = echo_over_tls(addr, &certs, Dialect::Hixie76, "handed over");
+    assert_eq!(echo, "handed over");
+    assert!(head.contains("wss://localhost"), "{head}");
+    let handle = other_server.join().unwrap();
+    handle.shutdown().unwrap();
+    running.join().unwrap().unwrap();
+}

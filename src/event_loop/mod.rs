@@ -240,7 +240,9 @@ impl EventLoop {
             let stats = &self.shared.stats;
             stats.accept_errors.fetch_add(errors, Relaxed);
             match accepted {
-                Accepted::Conn(stream, peer) => self.add_conn(stream, Some(peer), Vec::new(), None),
+                Accepted::Conn(stream, peer) => {
+                    self.add_conn(stream, Some(peer), Vec::new(), None, None)
+                }
                 Accepted::Shed => {
                     stats.handshakes_rejected.fetch_add(1, Relaxed);
                 }
@@ -293,12 +295,16 @@ impl EventLoop {
         peer: Option<std::net::SocketAddr>,
         read: Vec<u8>,
         answered: Option<Option<String>>,
+        tls: Option<Box<TlsLayer>>,
     ) {
         if !self.make_room() {
             let mut response = Vec::new();
             write_error_response(503, "too many connections", &[], &mut response);
-            // Best effort: the socket is fresh, its send buffer empty, so this fits.
-            let _ = io::Write::write(&mut stream, &response);
+            // Best effort: the socket is fresh, its send buffer empty, so this fits. (Not
+            // inside TLS another server began: plaintext would only break its records.)
+            if tls.is_none() {
+                let _ = io::Write::write(&mut stream, &response);
+            }
             let _ = stream.shutdown(Shutdown::Write);
             self.shared.stats.handshakes_rejected.fetch_add(1, Relaxed);
             log::warn!(
@@ -322,6 +328,7 @@ impl EventLoop {
         self.handshaking.push(id);
         let conn = self.conns.get_mut(id).expect("just inserted");
         conn.input = read;
+        conn.tls = tls;
         conn.opening().answered = answered.map(|subprotocol| AlreadyAnswered { subprotocol });
         log::trace!("{id} accepted from {peer:?}");
         if !conn.input.is_empty() {
@@ -345,13 +352,15 @@ impl EventLoop {
                     stream,
                     read,
                     answered,
+                    tls,
                 } => {
                     let peer = stream.peer_addr().ok();
                     if let Err(e) = stream.set_nonblocking(true) {
                         log::warn!("adopted socket: {e}");
                         continue;
                     }
-                    self.add_conn(TcpStream::from_std(stream), peer, read, answered);
+                    let tls = tls.map(|session| Box::new(TlsLayer::adopt(*session)));
+                    self.add_conn(TcpStream::from_std(stream), peer, read, answered, tls);
                 }
                 Command::Shutdown => self.begin_shutdown(),
                 Command::ReloadTls => self.reload_tls(),
