@@ -16,3 +16,14 @@ wait_port() {
   done
   return 1
 }
+
+# run NAME COMMAND...: run a peer driver with -q and a 20 s timeout, print NAME and the
+# driver's last line, and count a failure in `failures` (the caller's) if it failed.
+run() {
+  local name="$1"; shift
+  local line
+  line=$("$@" -q --timeout 20 2>&1 | tail -n 1)
+  local rc=${PIPESTATUS[0]}
+  printf '%-36s %s\n' "$name" "$line"
+  if [ "$rc" -ne 0 ]; then failures=$((failures + 1)); fi
+}

@@ -26,14 +26,6 @@ url="ws://127.0.0.1:$port/echo"
 echo "conformance: server pid $pid at $url"
 
 failures=0
-run() {
-  local name="$1"; shift
-  local line
-  line=$("$@" -q --timeout 20 2>&1 | tail -n 1)
-  local rc=${PIPESTATUS[0]}
-  printf '%-34s %s\n' "$name" "$line"
-  if [ "$rc" -ne 0 ]; then failures=$((failures + 1)); fi
-}
 P="$KIT/peers"
 for v in 13 8; do
   run "node ws v$v" node "$P/node_ws_client.js" "$url" --version "$v"

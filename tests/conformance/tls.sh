@@ -41,14 +41,6 @@ ws="ws://127.0.0.1:$port/echo"
 echo "tls conformance: server pid $pid at $wss (and $ws)"
 
 failures=0
-run() {
-  local name="$1"; shift
-  local line
-  line=$("$@" -q --timeout 20 2>&1 | tail -n 1)
-  local rc=${PIPESTATUS[0]}
-  printf '%-36s %s\n' "$name" "$line"
-  if [ "$rc" -ne 0 ]; then failures=$((failures + 1)); fi
-}
 P="$KIT/peers"
 for v in 13 8; do
   run "node ws v$v over wss" env NODE_EXTRA_CA_CERTS="$certs/ca.pem" node "$P/node_ws_client.js" "$wss" --version "$v"

@@ -103,6 +103,34 @@ pub fn status_of(response: &[u8]) -> u16 {
 }
 
 /// A deterministic "random" source for tests.
+/// Send `config`'s opening handshake on `stream` and read the answer: the server's response
+/// and every byte read (the response head, then whatever followed it).
+pub fn handshake(
+    stream: &mut (impl Read + Write),
+    config: &ClientConfig,
+) -> Result<(ws::protocols::handshake::ServerResponse, Vec<u8>), String> {
+    let mut request = Vec::new();
+    let handshake = client_request(config, &mut counter_random(), &mut request);
+    stream.write_all(&request).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match handshake.read_response(&buf) {
+            Ok(Status::Complete(response)) => return Ok((response, buf)),
+            Ok(Status::Partial) => {}
+            Err(e) => return Err(format!("{e} in {:?}", String::from_utf8_lossy(&buf))),
+        }
+        let n = stream.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err(format!(
+                "closed during handshake: {:?}",
+                String::from_utf8_lossy(&buf)
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 pub fn counter_random() -> impl FnMut(&mut [u8]) {
     let mut n = 0u8;
     move |buf: &mut [u8]| {
@@ -163,26 +191,7 @@ impl Client {
             extra_headers,
             ..ClientConfig::new(dialect, &host, path)
         };
-        let mut request = Vec::new();
-        let handshake = client_request(&config, &mut counter_random(), &mut request);
-        stream.write_all(&request).unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let response = loop {
-            match handshake.read_response(&buf) {
-                Ok(Status::Complete(response)) => break response,
-                Ok(Status::Partial) => {}
-                Err(e) => return Err(format!("{e} in {:?}", String::from_utf8_lossy(&buf))),
-            }
-            let n = stream.read(&mut chunk).map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err(format!(
-                    "closed during handshake: {:?}",
-                    String::from_utf8_lossy(&buf)
-                ));
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
+        let (response, buf) = handshake(&mut stream, &config)?;
         Ok(Client {
             stream,
             dialect,
