@@ -45,7 +45,7 @@ mod unacked;
 pub use attach::{attach, upgrade_response, Attached, UpgradeResponse};
 pub use client::{
     connect, connect_with, Client, ClientError, ClientEvent, ClientPiece, ClientReceiver,
-    ClientSender, ConnectOptions, MessageWriter, UrlError,
+    ClientSender, ConnectOptions, MessageWriter, ServerVerification, UrlError,
 };
 pub use cx::{Cx, RouteWaker};
 pub use echo::Echo;

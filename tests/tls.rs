@@ -432,3 +432,93 @@ fn a_connection_whose_tls_another_server_terminated_is_handed_to_the_loop() {
     handle.shutdown().unwrap();
     running.join().unwrap().unwrap();
 }
+
+#[test]
+fn our_client_speaks_every_dialect_over_wss() {
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::echo(tls_settings(&certs));
+    let url = format!("wss://localhost:{}/echo", server.addr.port());
+    for dialect in Dialect::ALL {
+        let options = ws::ConnectOptions::default()
+            .dialect(dialect)
+            .origin("https://example.com")
+            .ca_file(certs.dir.join("ca.pem"));
+        let mut client =
+            ws::connect_with(&url, options).unwrap_or_else(|e| panic!("{dialect}: {e}"));
+        let text = format!("{dialect} over TLS, from our client");
+        client.send_text(&text).unwrap();
+        assert_eq!(client.recv().unwrap(), ws::ClientEvent::Text(text));
+        if dialect.caps().binary {
+            let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+            client.send_binary(&big).unwrap();
+            assert_eq!(client.recv().unwrap(), ws::ClientEvent::Binary(big));
+        }
+        client.close(1000, "done").unwrap();
+        match client.recv().unwrap() {
+            ws::ClientEvent::Close(info) => assert!(info.clean, "{dialect}: {info:?}"),
+            other => panic!("{dialect}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn our_client_checks_the_certificate_unless_told_not_to() {
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::echo(tls_settings(&certs));
+    let port = server.addr.port();
+    // The system's roots do not know our test CA.
+    let refused = ws::connect(&format!("wss://localhost:{port}/echo")).unwrap_err();
+    assert!(matches!(refused, ws::ClientError::Tls(_)), "{refused}");
+    // A certificate for another name is refused even with the right CA.
+    let other = TestCerts::generate("elsewhere.example");
+    let elsewhere = TestServer::echo(tls_settings(&other));
+    let options = ws::ConnectOptions::default().ca_file(other.dir.join("ca.pem"));
+    let url = format!("wss://localhost:{}/echo", elsewhere.addr.port());
+    let refused = ws::connect_with(&url, options).unwrap_err();
+    assert!(matches!(refused, ws::ClientError::Tls(_)), "{refused}");
+    // --insecure accepts it.
+    let mut client =
+        ws::connect_with(&url, ws::ConnectOptions::default().insecure()).expect("insecure");
+    client.send_text("trusting anyone").unwrap();
+    assert_eq!(
+        client.recv().unwrap(),
+        ws::ClientEvent::Text("trusting anyone".into())
+    );
+}
+
+#[test]
+fn the_command_line_client_connects_with_wss_and_a_private_ca() {
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::echo(tls_settings(&certs));
+    let url = format!("wss://localhost:{}/echo", server.addr.port());
+    let ca = certs.dir.join("ca.pem");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_omniws-client"))
+        .args([
+            "connect",
+            &url,
+            "--dialect",
+            "hybi-08",
+            "--await-echo",
+            "--ca",
+        ])
+        .arg(&ca)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout, "one\ntwo\n");
+}

@@ -37,7 +37,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct Connect {
-    /// ws://host[:port]/path[?query] (wss:// is not supported).
+    /// ws://host[:port]/path[?query], or wss://… for TLS.
     url: String,
     /// The dialect to speak: hixie-75, hixie-76 (= hybi-00), hybi-03 (= draft03), hybi-04,
     /// hybi-05, hybi-06, hybi-07, hybi-08, rfc6455 (= hybi-13); a hybi dialect also by its
@@ -76,6 +76,13 @@ struct Connect {
     /// Print the dialect, subprotocol and closing code on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// wss://: trust only the certificates in this PEM file (a private CA) instead of the
+    /// system's root certificates.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    ca: Option<std::path::PathBuf>,
+    /// wss://: accept any certificate (tests and trusted networks only).
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -204,6 +211,11 @@ fn run(args: Connect) -> Result<(), String> {
     let options = match &args.origin {
         Some(origin) => options.origin(origin.clone()),
         None => options,
+    };
+    let options = match (&args.ca, args.insecure) {
+        (Some(ca), _) => options.ca_file(ca),
+        (None, true) => options.insecure(),
+        (None, false) => options,
     };
     let options = args.headers.iter().fold(options, |o, (name, value)| {
         o.header(name.clone(), value.clone())

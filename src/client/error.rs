@@ -57,6 +57,10 @@ pub enum ClientError {
     /// The connection is closed: the close handshake is done (or under way, for sends), the
     /// connection failed, or an earlier write failed part-way through a frame.
     Closed,
+    /// `wss://`: the TLS handshake failed (the server's certificate was not trusted, did not
+    /// name the host, ...) or the TLS configuration could not be built (an unreadable CA
+    /// file).
+    Tls(String),
     /// A message is open in the other way of receiving: one begun by `recv` must be finished
     /// by `recv`, one begun by `recv_piece` by `recv_piece`. Nothing was consumed.
     MessageOpen,
@@ -105,6 +109,7 @@ impl fmt::Display for ClientError {
             ClientError::Invalid(e) => write!(f, "cannot send: {e}"),
             ClientError::NotUtf8 => f.write_str("streamed text is not valid UTF-8"),
             ClientError::Closed => f.write_str("the connection is closed"),
+            ClientError::Tls(why) => write!(f, "TLS: {why}"),
             ClientError::MessageOpen => {
                 f.write_str("a message begun by the other of recv and recv_piece is open")
             }

@@ -2,8 +2,9 @@
 
 use super::error::ClientError;
 use super::options::ConnectOptions;
+use super::transport::{self, Transport};
 use super::url::WsUrl;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 use ws_protocols::frame::ConnectionKey;
@@ -12,6 +13,8 @@ use ws_protocols::handshake::{client_request, ClientConfig, ClientHandshake, Sta
 /// A connection whose opening handshake succeeded.
 pub(crate) struct Opened {
     pub stream: TcpStream,
+    /// Plain TCP, or the TLS session of a `wss://` connection.
+    pub transport: Transport,
     pub subprotocol: Option<String>,
     pub headers: Vec<(String, Vec<u8>)>,
     /// Bytes read past the handshake: frames the server sent right after it.
@@ -63,13 +66,21 @@ fn remaining(deadline: Instant) -> Result<Duration, ClientError> {
 }
 
 pub(crate) fn open(url: &WsUrl, options: &ConnectOptions) -> Result<Opened, ClientError> {
-    let stream = connect_tcp(url, options.connect_timeout)?;
+    let mut stream = connect_tcp(url, options.connect_timeout)?;
     // Messages are written whole (or a fragment at a time): no reason to wait for more.
     stream.set_nodelay(true)?;
     let deadline = Instant::now() + options.handshake_timeout;
+    let transport = if url.secure() {
+        // The TLS handshake counts toward the opening handshake's time.
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        stream.set_write_timeout(Some(remaining(deadline)?))?;
+        transport::handshake(&mut stream, url.dns_host(), &options.verification)?
+    } else {
+        Transport::Plain
+    };
 
     let opened = with_config(url, options, |config| {
-        handshake_on(stream, config, deadline)
+        handshake_on(stream, transport, config, deadline)
     })?;
     opened.stream.set_read_timeout(options.read_timeout)?;
     opened.stream.set_write_timeout(options.write_timeout)?;
@@ -94,6 +105,7 @@ pub(crate) fn with_config<R>(
         origin: options.origin.as_deref(),
         subprotocols: &subprotocols,
         extra_headers: &headers,
+        secure: url.secure(),
         ..ClientConfig::new(options.dialect, &host, url.target())
     })
 }
@@ -120,13 +132,14 @@ pub(crate) fn opening_request(config: &ClientConfig<'_>) -> io::Result<(ClientHa
 
 fn handshake_on(
     mut stream: TcpStream,
+    transport: Transport,
     config: &ClientConfig<'_>,
     deadline: Instant,
 ) -> Result<Opened, ClientError> {
     let (handshake, request) = opening_request(config).map_err(ClientError::Io)?;
 
     stream.set_write_timeout(Some(remaining(deadline)?))?;
-    stream.write_all(&request).map_err(|e| {
+    transport.write_all(&mut stream, &request).map_err(|e| {
         if timed_out(&e) {
             ClientError::TimedOut
         } else {
@@ -143,7 +156,7 @@ fn handshake_on(
             Err(e) => return Err(ClientError::Handshake(e)),
         }
         stream.set_read_timeout(Some(remaining(deadline)?))?;
-        match stream.read(&mut chunk) {
+        match transport.read(&mut stream, &mut chunk) {
             Ok(0) => {
                 return Err(ClientError::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -158,6 +171,7 @@ fn handshake_on(
     };
     Ok(Opened {
         stream,
+        transport,
         subprotocol: response.subprotocol,
         headers: response.headers,
         leftover: buf.split_off(response.consumed),

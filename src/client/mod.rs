@@ -9,8 +9,10 @@
 //! checks the exact response prefix and the origin and location echoes. Handshake keys and
 //! the masking seed come from the OS random source.
 //!
-//! Not supported: TLS (`wss://` is refused with [`UrlError::TlsNotSupported`]), proxies,
-//! redirects, extensions (no compression).
+//! `wss://` runs over TLS (rustls), checking the server's certificate against the system's
+//! roots, or a private CA ([`ConnectOptions::ca_file`]), or not at all
+//! ([`ConnectOptions::insecure`]). Not supported: proxies, redirects, extensions (no
+//! compression).
 //!
 //! ```
 //! # let server = ws::Server::builder().route("/echo", ws::Echo).bind("127.0.0.1:0")?;
@@ -34,6 +36,7 @@ mod options;
 mod receiver;
 mod sender;
 mod shared;
+mod transport;
 mod url;
 
 pub(crate) use handshake::{opening_request, with_config};
@@ -45,6 +48,7 @@ pub use event::{ClientEvent, ClientPiece};
 pub use options::ConnectOptions;
 pub use receiver::ClientReceiver;
 pub use sender::{ClientSender, MessageWriter};
+pub use transport::ServerVerification;
 pub use url::UrlError;
 
 use shared::Shared;
@@ -119,6 +123,7 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
     let (inbound, outbound) = connection.split();
     let shared = Arc::new(Shared::new(
         opened.stream,
+        opened.transport.clone(),
         outbound,
         opened.subprotocol,
         opened.headers,
@@ -127,6 +132,7 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
     let receiver = ClientReceiver::new(
         shared.clone(),
         reader,
+        opened.transport,
         inbound,
         &options.limits,
         options.read_timeout,

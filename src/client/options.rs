@@ -1,5 +1,6 @@
 //! What to ask for when connecting, and the client's limits and timeouts.
 
+use super::transport::ServerVerification;
 use crate::settings::HixieBinary;
 use std::time::Duration;
 use ws_protocols::{Dialect, Limits};
@@ -79,6 +80,9 @@ pub struct ConnectOptions {
     /// receive: refuse with [`crate::ClientError::Unsupported`] (the default, as the server
     /// does) or send the draft's length-prefixed `80` frame, which our server decodes.
     pub hixie_binary: HixieBinary,
+    /// How a `wss://` server's certificate is checked. Default: against the system's root
+    /// certificates, host name included.
+    pub verification: ServerVerification,
 }
 
 impl Default for ConnectOptions {
@@ -96,11 +100,34 @@ impl Default for ConnectOptions {
             limits: Limits::default(),
             fragment_size: None,
             hixie_binary: HixieBinary::Refuse,
+            verification: ServerVerification::SystemRoots,
         }
     }
 }
 
 impl ConnectOptions {
+    /// Trust only the certificates of this PEM file for `wss://` (a private CA).
+    ///
+    /// ```
+    /// let options = ws::ConnectOptions::default().ca_file("/etc/myca.pem");
+    /// assert_eq!(options.verification, ws::ServerVerification::CaFile("/etc/myca.pem".into()));
+    /// ```
+    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.verification = ServerVerification::CaFile(path.into());
+        self
+    }
+
+    /// Accept any certificate on `wss://`: for tests and trusted networks only.
+    ///
+    /// ```
+    /// let options = ws::ConnectOptions::default().insecure();
+    /// assert_eq!(options.verification, ws::ServerVerification::Insecure);
+    /// ```
+    pub fn insecure(mut self) -> Self {
+        self.verification = ServerVerification::Insecure;
+        self
+    }
+
     /// Set `dialect`.
     pub fn dialect(mut self, dialect: Dialect) -> Self {
         self.dialect = dialect;

@@ -4,8 +4,9 @@
 use super::error::ClientError;
 use super::event::{ClientEvent, ClientPiece};
 use super::shared::Shared;
+use super::transport::Transport;
 use crate::socket::CloseInfo;
-use std::io::{self, Read};
+use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +41,8 @@ enum Open {
 pub struct ClientReceiver {
     shared: Arc<Shared>,
     stream: TcpStream,
+    /// Plain TCP, or the TLS session shared with the writer.
+    transport: Transport,
     inbound: Inbound,
     /// Whole messages for `recv`, up to the message limit.
     assembly: Assembly,
@@ -75,6 +78,7 @@ impl ClientReceiver {
     pub(crate) fn new(
         shared: Arc<Shared>,
         stream: TcpStream,
+        transport: Transport,
         inbound: Inbound,
         limits: &Limits,
         read_timeout: Option<Duration>,
@@ -88,6 +92,7 @@ impl ClientReceiver {
             assembly: Assembly::new(usize::try_from(limits.max_message).unwrap_or(usize::MAX)),
             shared,
             stream,
+            transport,
             buf,
             start: 0,
             end,
@@ -281,7 +286,9 @@ impl ClientReceiver {
             None => self.read_timeout,
         };
         self.set_timeout(timeout)?;
-        let read = self.stream.read(&mut self.buf[self.end..]);
+        let read = self
+            .transport
+            .read(&mut self.stream, &mut self.buf[self.end..]);
         // Past the close deadline whatever the read says: the close watchdog may have shut
         // the socket down under a read that another thread started without a deadline.
         let deadline = self
@@ -342,7 +349,7 @@ impl ClientReceiver {
             if left.is_zero() || self.set_timeout(Some(left)).is_err() {
                 break;
             }
-            match self.stream.read(&mut sink) {
+            match self.transport.read(&mut self.stream, &mut sink) {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -15,7 +15,8 @@
 //! across threads and does the writing.
 
 use super::error::ClientError;
-use std::io::{self, Write};
+use super::transport::Transport;
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
 /// Everything needed to put frames on the wire.
 pub(crate) struct Writer {
     stream: TcpStream,
+    /// Plain TCP, or the TLS session shared with the receiver.
+    transport: Transport,
     outbound: Outbound,
     /// Bytes not yet written; empty between operations except after `begin_stream`.
     out: Vec<u8>,
@@ -170,6 +173,7 @@ impl Drop for WriterGuard<'_> {
 impl Shared {
     pub(crate) fn new(
         stream: TcpStream,
+        transport: Transport,
         outbound: Outbound,
         subprotocol: Option<String>,
         headers: Vec<(String, Vec<u8>)>,
@@ -184,6 +188,7 @@ impl Shared {
             close_timeout,
             writer: Mutex::new(Writer {
                 stream,
+                transport,
                 outbound,
                 out: Vec::new(),
                 utf8: Utf8Validator::new(),
@@ -285,6 +290,7 @@ fn refused(dialect: Dialect, e: SendError) -> ClientError {
 /// a large unmasked payload goes to the socket as it is, without a copy.
 struct Gather<'a> {
     stream: &'a mut TcpStream,
+    transport: &'a Transport,
     out: &'a mut Vec<u8>,
     /// The first write that failed; nothing is written after it.
     error: Option<io::Error>,
@@ -293,7 +299,7 @@ struct Gather<'a> {
 impl Gather<'_> {
     fn write_out(&mut self) {
         if self.error.is_none() && !self.out.is_empty() {
-            if let Err(e) = self.stream.write_all(self.out) {
+            if let Err(e) = self.transport.write_all(self.stream, self.out) {
                 self.error = Some(e);
             }
         }
@@ -314,7 +320,7 @@ impl Transmit for Gather<'_> {
             // Unmasked: no need to copy a large payload, write it as it is.
             self.write_out();
             if self.error.is_none() {
-                if let Err(e) = self.stream.write_all(data) {
+                if let Err(e) = self.transport.write_all(self.stream, data) {
                     self.error = Some(e);
                 }
             }
@@ -345,6 +351,7 @@ impl Writer {
         let dialect = self.outbound.dialect();
         let mut gather = Gather {
             stream: &mut self.stream,
+            transport: &self.transport,
             out: &mut self.out,
             error: None,
         };
@@ -365,7 +372,7 @@ impl Writer {
         match outcome {
             CloseOutcome::FrameQueued => self.send(true, |_, _| Ok(()))?,
             // hixie-75 has no closing handshake: the TCP close is the close.
-            CloseOutcome::TcpOnly => self.stream.shutdown(Shutdown::Write)?,
+            CloseOutcome::TcpOnly => self.transport.shutdown_write(&mut self.stream)?,
             CloseOutcome::Deferred | CloseOutcome::AlreadyClosing => return Ok(()),
         }
         let _ = shared.close_sent_at.set(Instant::now());

@@ -1,4 +1,4 @@
-//! `ws://host[:port]/path?query`: the only URLs the client opens (RFC 6455 §3).
+//! `ws://host[:port]/path?query` and `wss://…`: the URLs the client opens (RFC 6455 §3).
 
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -8,8 +8,6 @@ use std::net::Ipv6Addr;
 /// ```
 /// use ws::{ClientError, UrlError};
 ///
-/// let err = ws::connect("wss://example.com/").unwrap_err();
-/// assert!(matches!(err, ClientError::Url(UrlError::TlsNotSupported)));
 /// let err = ws::connect("http://example.com/").unwrap_err();
 /// assert!(matches!(err, ClientError::Url(UrlError::Scheme)));
 /// ```
@@ -18,9 +16,6 @@ use std::net::Ipv6Addr;
 pub enum UrlError {
     /// The URL does not start with `ws://` (or `wss://`).
     Scheme,
-    /// `wss://`: this client speaks plain TCP only. Put a TLS-terminating proxy (stunnel,
-    /// nginx, socat) in front and connect to it with `ws://`.
-    TlsNotSupported,
     /// No host between `ws://` and the path.
     MissingHost,
     /// The host is not a DNS name, an IPv4 address or a bracketed IPv6 address, or the URL
@@ -35,10 +30,7 @@ pub enum UrlError {
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            UrlError::Scheme => "the URL must start with ws://",
-            UrlError::TlsNotSupported => {
-                "wss:// (TLS) is not supported; connect to a TLS-terminating proxy with ws://"
-            }
+            UrlError::Scheme => "the URL must start with ws:// or wss://",
             UrlError::MissingHost => "the URL has no host",
             UrlError::InvalidHost => "the URL's host is not a valid host name or address",
             UrlError::InvalidPort => "the URL's port is not a number from 1 to 65535",
@@ -49,9 +41,11 @@ impl fmt::Display for UrlError {
 
 impl std::error::Error for UrlError {}
 
-/// A parsed `ws://` URL.
+/// A parsed `ws://` or `wss://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct WsUrl {
+    /// `wss://`: TLS below the WebSocket.
+    secure: bool,
     /// The host as written, IPv6 literals with their brackets.
     host: String,
     port: u16,
@@ -59,40 +53,54 @@ pub(crate) struct WsUrl {
     target: String,
 }
 
+/// The default ports of `ws://` and `wss://` (RFC 6455 §3).
 const DEFAULT_PORT: u16 = 80;
+const DEFAULT_SECURE_PORT: u16 = 443;
 
 impl WsUrl {
     pub(crate) fn parse(url: &str) -> Result<WsUrl, UrlError> {
         let url = url.trim();
         let (scheme, rest) = url.split_once("://").ok_or(UrlError::Scheme)?;
-        if scheme.eq_ignore_ascii_case("wss") {
-            return Err(UrlError::TlsNotSupported);
-        }
-        if !scheme.eq_ignore_ascii_case("ws") {
+        let secure = if scheme.eq_ignore_ascii_case("wss") {
+            true
+        } else if scheme.eq_ignore_ascii_case("ws") {
+            false
+        } else {
             return Err(UrlError::Scheme);
-        }
+        };
+        let default_port = if secure {
+            DEFAULT_SECURE_PORT
+        } else {
+            DEFAULT_PORT
+        };
         if rest.contains('#') {
             return Err(UrlError::Fragment);
         }
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, target) = rest.split_at(split);
-        let (host, port) = split_authority(authority)?;
+        let (host, port) = split_authority(authority, default_port)?;
         let target = match target {
             "" => "/".to_owned(),
             t if t.starts_with('?') => format!("/{}", encode_target(t)),
             t => encode_target(t),
         };
         Ok(WsUrl {
+            secure,
             host: host.to_owned(),
             port,
             target,
         })
     }
 
-    /// The `Host` header value: the port only when it is not 80 (what browsers send, and
-    /// what hixie servers build their `Location` echo from).
+    /// The `Host` header value: the port only when it is not the scheme's default (what
+    /// browsers send, and what hixie servers build their `Location` echo from).
     pub(crate) fn host_header(&self) -> String {
-        if self.port == DEFAULT_PORT {
+        let default = if self.secure {
+            DEFAULT_SECURE_PORT
+        } else {
+            DEFAULT_PORT
+        };
+        if self.port == default {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
@@ -104,6 +112,11 @@ impl WsUrl {
         self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
+    /// `wss://`.
+    pub(crate) fn secure(&self) -> bool {
+        self.secure
+    }
+
     pub(crate) fn port(&self) -> u16 {
         self.port
     }
@@ -113,7 +126,7 @@ impl WsUrl {
     }
 }
 
-fn split_authority(authority: &str) -> Result<(&str, u16), UrlError> {
+fn split_authority(authority: &str, default_port: u16) -> Result<(&str, u16), UrlError> {
     if authority.is_empty() {
         return Err(UrlError::MissingHost);
     }
@@ -149,7 +162,7 @@ fn split_authority(authority: &str) -> Result<(&str, u16), UrlError> {
     }
     let port = match port {
         // RFC 3986 §3.2.3: an empty port means the default one.
-        None | Some("") => DEFAULT_PORT,
+        None | Some("") => default_port,
         Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => p
             .parse()
             .ok()
@@ -209,13 +222,15 @@ mod tests {
             p("h", "h", 80, "/a%20b/%C3%A9?%22q%22")
         );
         assert_eq!(parts("  ws://h/%41  "), p("h", "h", 80, "/%41"));
+        assert_eq!(parts("wss://h/a"), p("h", "h", 443, "/a"));
+        assert_eq!(parts("WSS://h:8443"), p("h:8443", "h", 8443, "/"));
+        assert!(WsUrl::parse("wss://h/").unwrap().secure());
+        assert!(!WsUrl::parse("ws://h/").unwrap().secure());
     }
 
     #[test]
-    fn refuses_what_is_not_a_plain_ws_url() {
+    fn refuses_what_is_not_a_ws_url() {
         for (url, err) in [
-            ("wss://example.com/", UrlError::TlsNotSupported),
-            ("WSS://example.com/", UrlError::TlsNotSupported),
             ("http://example.com/", UrlError::Scheme),
             ("example.com:80/", UrlError::Scheme),
             ("ws://", UrlError::MissingHost),
