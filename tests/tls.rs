@@ -522,3 +522,29 @@ fn the_command_line_client_connects_with_wss_and_a_private_ca() {
     );
     assert_eq!(stdout, "one\ntwo\n");
 }
+
+#[test]
+fn a_tls_1_0_client_hello_gets_an_alert_and_the_server_serves_on() {
+    let certs = TestCerts::generate("localhost");
+    let server = TestServer::echo(tls_settings(&certs));
+    // A ClientHello offering TLS 1.0 only (no supported_versions extension), one cipher
+    // suite of that era: rustls answers with a fatal alert and closes.
+    let mut hello = vec![0x03, 0x01]; // client_version TLS 1.0
+    hello.extend_from_slice(&[0x42; 32]); // random
+    hello.push(0); // no session id
+    hello.extend_from_slice(&[0x00, 0x02, 0x00, 0x2f]); // TLS_RSA_WITH_AES_128_CBC_SHA
+    hello.extend_from_slice(&[0x01, 0x00]); // null compression
+    let mut handshake = vec![0x01, 0x00, 0x00, hello.len() as u8];
+    handshake.extend_from_slice(&hello);
+    let mut record = vec![0x16, 0x03, 0x01, 0x00, handshake.len() as u8];
+    record.extend_from_slice(&handshake);
+    let mut old = support::raw_connect(server.addr);
+    old.write_all(&record).unwrap();
+    let mut answer = Vec::new();
+    let _ = old.read_to_end(&mut answer);
+    // An alert record (content type 21), fatal (level 2).
+    assert_eq!(answer.first(), Some(&0x15), "{answer:02x?}");
+    assert_eq!(answer.get(5), Some(&0x02), "{answer:02x?}");
+    let (echo, _) = echo_over_tls(server.addr, &certs, Dialect::Rfc6455, "serving on");
+    assert_eq!(echo, "serving on");
+}
