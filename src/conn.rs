@@ -242,10 +242,10 @@ impl Conn {
         }
     }
 
-    /// The open connection's protocol life, unless it is failing or draining.
-    fn open_connection(&mut self) -> Result<&mut Connection, SendError> {
-        match &mut self.codec {
-            Some(codec) if self.phase == Phase::Open => Ok(&mut codec.connection),
+    /// Fail unless the connection is open (not handshaking, failing or draining).
+    fn check_open(&self) -> Result<(), SendError> {
+        match &self.codec {
+            Some(_) if self.phase == Phase::Open => Ok(()),
             _ => Err(SendError::NotOpen),
         }
     }
@@ -260,14 +260,15 @@ impl Conn {
 
     /// The protocol life and where its bytes go, borrowed together.
     fn parts(&mut self) -> Result<(&mut Connection, Outgoing<'_>), SendError> {
-        // Written through to the socket only without TLS, which must see every byte.
-        let open = self.phase == Phase::Open && self.tls.is_none();
+        // Written through to the socket only while open and without TLS, which must see
+        // every byte.
+        let write_through = self.phase == Phase::Open && self.tls.is_none();
         let codec = self.codec.as_mut().ok_or(SendError::NotOpen)?;
         let tx = Outgoing {
             queue: &mut self.out,
             stream: &mut self.stream,
             bytes_out: &mut self.bytes_out,
-            open,
+            write_through,
         };
         Ok((&mut codec.connection, tx))
     }
@@ -372,7 +373,8 @@ struct Outgoing<'a> {
     queue: &'a mut WriteQueue,
     stream: &'a mut TcpStream,
     bytes_out: &'a mut u64,
-    open: bool,
+    /// A large payload may go straight to the socket.
+    write_through: bool,
 }
 
 impl Transmit for Outgoing<'_> {
@@ -384,7 +386,7 @@ impl Transmit for Outgoing<'_> {
         let mut data = data;
         if data.len() >= WRITE_THROUGH_MIN
             && self.queue.len() <= WRITE_THROUGH_MAX_QUEUED
-            && self.open
+            && self.write_through
             && !mask.masks()
         {
             // An error leaves the bytes queued; the loop's flush meets it again and handles it.
@@ -450,7 +452,7 @@ impl Socket for Conn {
     }
 
     fn begin_message(&mut self, kind: MessageKind, len: Option<u64>) -> Result<(), SendError> {
-        self.open_connection()?;
+        self.check_open()?;
         let (connection, mut tx) = self.parts()?;
         Ok(connection.outbound.begin(kind, len, &mut tx)?)
     }
@@ -472,7 +474,7 @@ impl Socket for Conn {
     }
 
     fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.open_connection()?;
+        self.check_open()?;
         self.send_control(Control::Ping, payload)
     }
 
@@ -501,7 +503,7 @@ impl Socket for Conn {
 
 impl Conn {
     fn send_binary_or_text(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
-        self.open_connection()?;
+        self.check_open()?;
         self.check_room(data.len() + 16)?;
         let (connection, mut tx) = self.parts()?;
         Ok(connection.outbound.send_whole(kind, data, &mut tx)?)

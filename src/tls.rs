@@ -209,7 +209,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
 /// post-quantum key exchange (X25519MLKEM768): connections agree on X25519 or a NIST curve.
 /// The aws-lc-rs provider is the way to post-quantum key exchange, if it is ever wanted.
 #[allow(deprecated)]
-fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -232,7 +232,8 @@ fn read_file(path: &Path) -> Result<Vec<u8>, TlsError> {
     Ok(bytes)
 }
 
-fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// Every certificate in a PEM file (a chain, or a client's private CA), at least one.
+pub(crate) fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = read_file(path)?;
     let chain = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()

@@ -9,7 +9,6 @@
 
 use super::error::ClientError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConnection, DigitallySignedStruct, SignatureScheme};
 use std::io::{self, Read, Write};
@@ -143,16 +142,11 @@ pub(crate) fn handshake(
     Ok(Transport::Tls(Arc::new(Mutex::new(tls))))
 }
 
-/// The ring provider: the same one the server uses (`crate::tls`).
-#[allow(deprecated)] // ring lacks post-quantum key exchange; it builds with a C compiler alone.
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 fn client_config(
     verification: &ServerVerification,
 ) -> Result<Arc<rustls::ClientConfig>, ClientError> {
-    let provider = provider();
+    // The server's provider (ring), and below its PEM reading (bounded, typed errors).
+    let provider = crate::tls::ring_provider();
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| ClientError::Tls(e.to_string()))?;
@@ -168,20 +162,12 @@ fn client_config(
             ));
         }
         ServerVerification::CaFile(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
+            let certs =
+                crate::tls::read_chain(path).map_err(|e| ClientError::Tls(e.to_string()))?;
             for cert in certs {
-                let cert =
-                    cert.map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
                 roots
                     .add(cert)
                     .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
-            }
-            if roots.is_empty() {
-                return Err(ClientError::Tls(format!(
-                    "{}: no certificate in the file",
-                    path.display()
-                )));
             }
             builder
         }
