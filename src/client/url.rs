@@ -224,6 +224,10 @@ mod tests {
         assert_eq!(parts("  ws://h/%41  "), p("h", "h", 80, "/%41"));
         assert_eq!(parts("wss://h/a"), p("h", "h", 443, "/a"));
         assert_eq!(parts("WSS://h:8443"), p("h:8443", "h", 8443, "/"));
+        // Each scheme omits only its own default port from the Host header.
+        assert_eq!(parts("wss://h:80/"), p("h:80", "h", 80, "/"));
+        assert_eq!(parts("wss://h:443/"), p("h", "h", 443, "/"));
+        assert_eq!(parts("ws://h:443/"), p("h:443", "h", 443, "/"));
         assert!(WsUrl::parse("wss://h/").unwrap().secure());
         assert!(!WsUrl::parse("ws://h/").unwrap().secure());
     }

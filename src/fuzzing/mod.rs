@@ -64,8 +64,12 @@ pub fn ws_url(url: &str) {
         );
     }
     assert!(target.starts_with('/'));
-    let again = crate::client::WsUrl::parse(&format!("ws://{host}{target}"))
+    // Rebuilt with the same scheme: the Host header omits only that scheme's default port.
+    let scheme = if parsed.secure() { "wss" } else { "ws" };
+    let again = crate::client::WsUrl::parse(&format!("{scheme}://{host}{target}"))
         .expect("a URL we built parses");
+    assert_eq!(again.secure(), parsed.secure());
+    assert_eq!(again.port(), parsed.port());
     assert_eq!(again.host_header(), host);
     assert_eq!(again.target(), target);
 }
