@@ -280,14 +280,15 @@ impl Conn {
             .is_some_and(|c| c.connection.outbound.controls_held())
     }
 
-    /// Bytes waiting to go out: the queue and the control frames held for the end of the
-    /// frame being written.
+    /// Bytes waiting to go out: the queue, the control frames held for the end of the
+    /// frame being written, and the plaintext still inside the TLS layer.
     pub(crate) fn queued(&self) -> usize {
         let held = self
             .codec
             .as_ref()
             .map_or(0, |c| c.connection.outbound.held_len());
-        self.out.len() + held
+        let in_tls = self.tls.as_ref().map_or(0, |t| t.waiting());
+        self.out.len() + held + in_tls
     }
 
     /// Whether our close frame (or hixie-75's TCP close) is on its way.

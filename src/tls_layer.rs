@@ -29,6 +29,10 @@ enum Notify {
 pub(crate) struct TlsLayer {
     tls: ServerConnection,
     notify: Notify,
+    /// Plaintext handed to rustls since its records last all reached the socket: an upper
+    /// bound on what it still holds for us (rustls does not say), counted in the queue the
+    /// water marks and `buffered_amount` see.
+    handed_since_drained: usize,
 }
 
 impl TlsLayer {
@@ -42,6 +46,7 @@ impl TlsLayer {
         TlsLayer {
             tls,
             notify: Notify::NotSent,
+            handed_since_drained: 0,
         }
     }
 
@@ -87,6 +92,7 @@ impl TlsLayer {
                 break;
             }
             queue.consume(taken);
+            self.handed_since_drained += taken;
             let n = self.flush(stream)?;
             written += n;
             if self.tls.wants_write() {
@@ -109,7 +115,19 @@ impl TlsLayer {
                 Err(e) => return Err(e),
             }
         }
+        if !self.tls.wants_write() {
+            self.handed_since_drained = 0;
+        }
         Ok(written)
+    }
+
+    /// Plaintext rustls may still hold for the socket (at most about [`BUFFER_LIMIT`]).
+    pub(crate) fn waiting(&self) -> usize {
+        if self.tls.wants_write() {
+            self.handed_since_drained
+        } else {
+            0
+        }
     }
 
     /// Records are waiting for the socket.

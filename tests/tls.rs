@@ -185,6 +185,15 @@ fn bad_tls_costs_nothing_lasting() {
     let mut vanishing = TcpStream::connect(server.addr).unwrap();
     vanishing.write_all(b"\x16\x03\x01\x02\x00\x01").unwrap();
     drop(vanishing);
+    // A client that opens a WebSocket, then vanishes halfway through an application-data
+    // record: the server drops it and goes on.
+    let mut halfway = TlsClient::connect(server.addr, &certs, Dialect::Rfc6455, "/echo");
+    halfway
+        .stream
+        .sock
+        .write_all(b"\x17\x03\x03\x40\x00partial")
+        .unwrap();
+    drop(halfway);
     // A client that refuses our certificate (it trusts no CA): the handshake fails on its
     // side, and the server is unharmed.
     let tcp = TcpStream::connect(server.addr).unwrap();
@@ -208,6 +217,9 @@ fn bad_tls_costs_nothing_lasting() {
     );
     let (echo, _) = echo_over_tls(server.addr, &certs, Dialect::Rfc6455, "unharmed");
     assert_eq!(echo, "unharmed");
+    // Nothing of the bad clients is left behind.
+    drop((garbage, distrustful));
+    until(&server, |stats| stats.connections_open == 0);
 }
 
 #[test]
@@ -347,11 +359,31 @@ fn a_certificate_reload_serves_new_connections_and_keeps_open_ones() {
     );
     let mut open = TlsClient::connect(server.addr, &old, Dialect::Rfc6455, "/echo");
     assert!(echo_works(server.addr, &old) && !echo_works(server.addr, &new));
+    // Traffic through a connection that stays open across the reload: every echo comes back,
+    // in order, before, during and after it.
+    let mut busy = TlsClient::connect(server.addr, &old, Dialect::Hybi07, "/echo");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut sent = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || sent < 50 {
+                let message = format!("message {sent}").repeat(40);
+                busy.send(MessageKind::Binary, message.as_bytes());
+                assert_eq!(busy.recv(), message.as_bytes(), "echo {sent}");
+                sent += 1;
+            }
+            sent
+        }
+    });
     // Renew the files in place, then reload.
     std::fs::copy(&new.cert_path, &old.cert_path).unwrap();
     std::fs::copy(&new.key_path, &old.key_path).unwrap();
     server.handle.reload_tls().unwrap();
     until(&server, |stats| stats.tls_reloads == 1);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let echoed = traffic.join().expect("the busy connection lost nothing");
+    assert!(echoed >= 50);
     assert!(
         echo_works(server.addr, &new),
         "new connections get the new certificate"
