@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Our command-line client against third-party echo servers: every reference server of
 # ../shared/conformance/servers, in every dialect it speaks (the kit README's table), text and,
-# where the dialect has it, binary. One line per check; exit 0 only if every check passed.
+# where the dialect has it, binary; then over wss:// against npm `ws`, npm `websocket-driver`
+# (hixie-76 and hixie-75 too) and Python `websockets` behind their own runtimes' TLS, our
+# client verifying their certificate with --ca against a CA made here (openssl). One line per
+# check; exit 0 only if every check passed.
 #
 # usage: tests/conformance/client.sh
 # env:   KIT (default ../shared/conformance), CONFORMANCE_HOME (as install.sh, default
 #        /tmp/ws-conformance), OUT (inputs, outputs and server logs, default
 #        target/conformance/client)
-# Needs the kit's node, ruby and python parts installed (KIT/install.sh node ruby python)
+# Needs the kit's node, ruby and python parts installed (KIT/install.sh node ruby python), openssl,
 # and target/release/omniws-client built (cargo build --release --bin omniws-client); this
 # script builds nothing. Servers listen on free 127.0.0.1 ports and are stopped on exit.
 set -uo pipefail
@@ -80,12 +83,19 @@ start() {
   echo "--- $name: $(head -n 1 "$OUT/$name.server.log")"
 }
 
-# check NAME DIALECT text|binary: send the lines, compare what comes back.
+# check NAME DIALECT text|binary: send the lines, compare what comes back. Over wss:// when
+# CA (a CA file our client is to trust) is set.
+CA=""
 check() {
   local name="$1" dialect="$2" kind="$3"
   local label="$name $dialect $kind" log="$OUT/$name.$dialect.$kind"
-  local args=(connect "ws://127.0.0.1:$port/" --dialect "$dialect" --await-echo
-              --connect-timeout 10 --close-timeout 2)
+  local url="ws://127.0.0.1:$port/"
+  local args=(--dialect "$dialect" --await-echo --connect-timeout 10 --close-timeout 2)
+  if [ -n "$CA" ]; then
+    url="wss://localhost:$port/"
+    args+=(--ca "$CA")
+  fi
+  args=(connect "$url" "${args[@]}")
   [ "$kind" = binary ] && args+=(--binary)
   timeout 60 "$client" "${args[@]}" <"$OUT/$kind.in" >"$log.out" 2>"$log.err"
   local rc=$?
@@ -126,6 +136,34 @@ start node-ws04 node "$S/node_ws04_echo.js" \
   && check_all node-ws04 rfc6455 hybi-08 hixie-76
 start ruby-em-websocket ruby "$S/ruby_em_websocket_echo.rb" \
   && check_all ruby-em-websocket rfc6455 hybi-08 hybi-07 hybi-03 hixie-76 hixie-75
+
+# Over wss://: the servers' own TLS (node's, Python's ssl), a certificate for localhost signed
+# by a CA made here, which our client is told to trust.
+certs=$(mktemp -d)
+trap 'stop_servers; rm -rf "$certs"' EXIT
+if make_certs "$certs"; then
+  CA="$certs/ca.pem"
+  start node-ws-wss node tests/conformance/node_wss_echo.js ws "$certs/cert.pem" "$certs/key.pem" \
+    && check_all node-ws-wss rfc6455 hybi-08
+  # The same server, without --ca: the system's roots do not know our CA, so the client must
+  # refuse it.
+  if timeout 30 "$client" connect "wss://localhost:$port/" --connect-timeout 10 </dev/null \
+      >"$OUT/untrusted.out" 2>"$OUT/untrusted.err"; then
+    report "node-ws-wss untrusted CA refused" FAIL "connected without --ca"
+  elif grep -qi certificate "$OUT/untrusted.err"; then
+    report "node-ws-wss untrusted CA refused" ok "$(tail -n 1 "$OUT/untrusted.err")"
+  else
+    report "node-ws-wss untrusted CA refused" FAIL "$(tail -n 1 "$OUT/untrusted.err")"
+  fi
+  start node-websocket-driver-wss node tests/conformance/node_wss_echo.js driver "$certs/cert.pem" "$certs/key.pem" \
+    && check_all node-websocket-driver-wss rfc6455 hixie-76 hixie-75
+  if [ -x "$python" ]; then
+    start py-websockets-wss "$python" tests/conformance/py_websockets_wss_echo.py "$certs/cert.pem" "$certs/key.pem" \
+      && check_all py-websockets-wss rfc6455
+  fi
+else
+  report "wss servers" FAIL "no certificates"
+fi
 
 echo "client conformance: $((checks - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

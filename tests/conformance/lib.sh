@@ -27,3 +27,18 @@ run() {
   printf '%-36s %s\n' "$name" "$line"
   if [ "$rc" -ne 0 ]; then failures=$((failures + 1)); fi
 }
+
+# make_certs DIR: a CA (DIR/ca.pem) and a leaf it signs for localhost and 127.0.0.1
+# (DIR/cert.pem, DIR/key.pem), made with openssl; no key is ever checked in. Fails if openssl
+# made nothing.
+make_certs() {
+  local d="$1"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=omniws conformance CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/CN=localhost" -keyout "$d/key.pem" -out "$d/leaf.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$d/ext"
+  openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+    -CAcreateserial -days 2 -extfile "$d/ext" -out "$d/cert.pem" 2>/dev/null
+  [ -s "$d/cert.pem" ] || { echo "openssl could not make certificates" >&2; return 1; }
+}

@@ -23,14 +23,7 @@ server="target/release/omniws"
 
 # A CA and a leaf it signs for localhost and 127.0.0.1 (no key is ever checked in).
 certs=$(mktemp -d)
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=omniws conformance CA" -keyout "$certs/ca.key" -out "$certs/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -subj "/CN=localhost" -keyout "$certs/key.pem" -out "$certs/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$certs/ext"
-openssl x509 -req -in "$certs/leaf.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
-  -CAcreateserial -days 2 -extfile "$certs/ext" -out "$certs/cert.pem" 2>/dev/null
-[ -s "$certs/cert.pem" ] || { echo "tls conformance: openssl could not make certificates" >&2; exit 2; }
+make_certs "$certs" || exit 2
 
 port=$(free_port)
 "$server" --host 127.0.0.1 --port "$port" --tls-cert "$certs/cert.pem" --tls-key "$certs/key.pem" \
