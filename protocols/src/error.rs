@@ -50,6 +50,11 @@ pub enum ProtocolError {
     /// of the handshake (`Decoder::with_connection_key`), so it cannot unmask client frames
     /// (docs/protocols.md §4.3). Answered like any failure of our own (1011).
     MissingConnectionKey,
+    /// RSV1 (the compressed bit) where the negotiated extension does not allow it: on a
+    /// control frame, or on a continuation under permessage-deflate (RFC 7692 §6.1).
+    MisplacedCompressedBit,
+    /// A compressed payload that does not inflate (RFC 7692 §8.2.2: fail the connection).
+    BadCompressedData,
 }
 
 impl ProtocolError {
@@ -61,6 +66,9 @@ impl ProtocolError {
             InvalidUtf8 | IncompleteUtf8 | InvalidCloseReason => 1007,
             FrameTooLarge | MessageTooLarge | LengthOverflow => 1009,
             MissingConnectionKey => 1011,
+            // RFC 7692 names no code; the payload is not what its frame says it is, as
+            // with text that is not UTF-8.
+            BadCompressedData => 1007,
             _ => 1002,
         }
     }
@@ -87,6 +95,8 @@ impl ProtocolError {
             IncompleteUtf8 => "text message ends inside a UTF-8 sequence",
             LengthOverflow => "length prefix too long",
             MissingConnectionKey => "no hybi-04 connection key to unmask client frames",
+            MisplacedCompressedBit => "compressed bit on a control frame or a continuation",
+            BadCompressedData => "compressed payload does not inflate",
         }
     }
 }

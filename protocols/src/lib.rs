@@ -50,6 +50,7 @@
 #![deny(missing_docs)]
 
 pub mod close;
+pub mod compression;
 pub mod connection;
 pub mod dialect;
 pub mod error;

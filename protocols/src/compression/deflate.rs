@@ -1,0 +1,98 @@
+//! The sending side: our payload compressed with a sync flush per call, so what the peer has
+//! received always inflates completely.
+
+use super::{Compression, Scope, StreamParams, TAIL};
+use flate2::{Compress, Compression as Level, FlushCompress};
+
+/// Compresses our payload; one per connection that negotiated compression.
+pub struct Deflater {
+    scope: Scope,
+    params: StreamParams,
+    /// Messages shorter than this go out uncompressed (both extensions allow it).
+    min_size: usize,
+    /// The zlib state: present while a message is being written, or always with context
+    /// takeover once the first message was compressed.
+    zlib: Option<Compress>,
+}
+
+impl std::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("scope", &self.scope)
+            .field("params", &self.params)
+            .field("min_size", &self.min_size)
+            .field("has_state", &self.zlib.is_some())
+            .finish()
+    }
+}
+
+impl Deflater {
+    /// The compressing side of `agreed` (its `ours` stream); whole messages shorter than
+    /// `min_size` bytes are sent as they are.
+    pub fn new(agreed: &Compression, min_size: usize) -> Self {
+        Deflater {
+            scope: agreed.scope,
+            params: agreed.ours,
+            min_size,
+            zlib: None,
+        }
+    }
+
+    /// Per message or per frame.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    /// Whether a message (of `len` bytes, when known) is to be compressed. Never with an
+    /// agreed 8-bit window, which zlib cannot honour (see the module's `zlib_window_bits`).
+    pub fn wants(&self, len: Option<usize>) -> bool {
+        self.params.window_bits >= 9 && len.is_none_or(|len| len >= self.min_size)
+    }
+
+    /// Whether a zlib state is allocated now (for measuring memory per connection).
+    pub fn holds_state(&self) -> bool {
+        self.zlib.is_some()
+    }
+
+    /// Compress `input` and append it to `out`, sync-flushed so the peer can inflate all of
+    /// it now. With `last` the stream ends here: its 4-byte tail is stripped (the message's
+    /// under permessage-deflate, each frame's under deflate-frame) and, without context
+    /// takeover, the state let go.
+    pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) {
+        let bits = self.params.window_bits;
+        let zlib = self
+            .zlib
+            .get_or_insert_with(|| Compress::new_with_window_bits(Level::default(), false, bits));
+        let start = out.len();
+        let mut used = 0;
+        loop {
+            // Deflate output of incompressible input is a little longer than it; a sync
+            // flush adds a few bytes more.
+            out.reserve(input.len() - used + 64);
+            let before = zlib.total_in();
+            zlib.compress_vec(&input[used..], out, FlushCompress::Sync)
+                .expect("deflate of a valid state cannot fail");
+            used += (zlib.total_in() - before) as usize;
+            // Done once all input is in and the flush fitted (room was left over).
+            if used == input.len() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        if last {
+            // A flush with nothing new since the last one writes nothing (zlib's "no progress"):
+            // the tail the peer will add then follows the previous flush's, an empty block.
+            if out[start..].ends_with(&TAIL) {
+                out.truncate(out.len() - TAIL.len());
+            }
+            self.end_stream();
+        }
+    }
+
+    /// The stream ended without a last call to [`Deflater::compress`] (a message whose
+    /// remaining bytes were none): drop the state unless the context is kept.
+    pub fn end_stream(&mut self) {
+        if !self.params.keep_context {
+            self.zlib = None;
+        }
+    }
+}
