@@ -12,6 +12,7 @@ use crate::SendError;
 use mio::net::TcpStream;
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use ws_protocols::compression::Inflater;
 use ws_protocols::connection::{
     self as protocol, Assembly, CloseOutcome, Connection, Mask, OutboundOptions, Transmit,
 };
@@ -41,6 +42,9 @@ pub(crate) enum Phase {
 pub(crate) struct Codec {
     pub connection: Connection,
     pub assembly: Option<Assembly>,
+    /// Present once compression was negotiated; taken out while its plaintext is handed to
+    /// the handler.
+    pub inflater: Option<Box<Inflater>>,
 }
 
 impl Codec {
@@ -271,6 +275,14 @@ impl Conn {
             write_through,
         };
         Ok((&mut codec.connection, tx))
+    }
+
+    /// Whether inflated output or compressed input waits for the handler.
+    pub(crate) fn inflate_pending(&self) -> bool {
+        self.codec
+            .as_ref()
+            .and_then(|c| c.inflater.as_ref())
+            .is_some_and(|i| i.is_pending())
     }
 
     /// Whether control frames are being held for the end of a data frame.
@@ -550,6 +562,7 @@ impl Conn {
         Codec {
             connection,
             assembly: whole.then(|| Assembly::new(assembly_limit(limits))),
+            inflater: None,
         }
     }
 }

@@ -264,6 +264,10 @@ impl RawConn {
                 close.code_or_no_status(),
                 close.reason.to_owned(),
             )),
+            // The siege negotiates no compression; a server that compresses anyway fails.
+            Event::Compressed { .. } => {
+                Piece::Ended(Seen::Failed("compressed frame never negotiated".into()))
+            }
         });
         self.pos += n;
         piece

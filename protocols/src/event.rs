@@ -23,6 +23,15 @@ pub enum Event<'a> {
     },
     /// The next bytes of the open message's payload (never empty).
     Data(&'a [u8]),
+    /// The next bytes of the open message's payload, compressed (never empty). Only from a
+    /// decoder told that compression was negotiated ([`crate::Decoder::set_compression`]);
+    /// [`crate::compression::Inflater`] turns them into plaintext.
+    Compressed {
+        /// The compressed bytes.
+        data: &'a [u8],
+        /// These are the last bytes of their frame (deflate-frame ends a stream there).
+        frame_end: bool,
+    },
     /// The open message is complete (and, for text, valid UTF-8 to the end).
     MessageEnd,
     /// A ping with its payload (at most 125 bytes).

@@ -3,6 +3,7 @@
 //! runs one part of a connection's life (messages, pings, both close directions, failures)
 //! for every dialect and several ways of cutting the wire, and checks what each side saw.
 
+use ws_protocols::compression::{Compression, Fed, Inflater, Scope, StreamParams};
 use ws_protocols::connection::{
     Assembly, CloseInfo, CloseOutcome, Connection, HixieBinary, OutboundOptions,
 };
@@ -41,6 +42,8 @@ impl Cuts {
 struct End {
     connection: Connection,
     assembly: Assembly,
+    /// Present once compression is on: events go through it.
+    inflater: Option<Inflater>,
     inbox: Vec<u8>,
     seen: Vec<Seen>,
 }
@@ -60,6 +63,7 @@ impl End {
                 Some(PAIR_KEY),
             ),
             assembly: Assembly::new(1 << 24),
+            inflater: None,
             inbox: Vec::new(),
             seen: Vec::new(),
         }
@@ -74,7 +78,24 @@ impl End {
             match self.connection.read(&mut inbox[pos..], back) {
                 Ok((n, Some(event))) => {
                     pos += n;
-                    self.event(event);
+                    let Some(inflater) = self.inflater.as_mut() else {
+                        self.event(event);
+                        continue;
+                    };
+                    // Small pieces, so a message inflates over many of them.
+                    let mut out = [0u8; 100];
+                    let (assembly, seen) = (&mut self.assembly, &mut self.seen);
+                    match inflater.route(event, &mut out, |e| {
+                        End::record(assembly, seen, e);
+                        true
+                    }) {
+                        Ok(fed) => assert_eq!(fed, Fed::Done),
+                        Err(e) => {
+                            self.seen.push(Seen::Failed(e));
+                            pos = inbox.len();
+                            break;
+                        }
+                    }
                 }
                 Ok((n, None)) => {
                     pos += n;
@@ -92,18 +113,29 @@ impl End {
     }
 
     fn event(&mut self, event: Event<'_>) {
+        End::record(&mut self.assembly, &mut self.seen, event);
+    }
+
+    fn record(assembly: &mut Assembly, seen_so_far: &mut Vec<Seen>, event: Event<'_>) {
         let seen = match event {
             Event::Ping(p) => Seen::Ping(p.to_vec()),
             Event::Pong(p) => Seen::Pong(p.to_vec()),
             Event::Close(frame) => Seen::Close(CloseInfo::received(&frame)),
-            message => match self.assembly.push(message, |_, _| true) {
+            Event::Compressed { .. } => panic!("compressed payload reached the application"),
+            message => match assembly.push(message, |_, _| true) {
                 Ok(Some(Message::Text(t))) => Seen::Text(t.to_owned()),
                 Ok(Some(Message::Binary(b))) => Seen::Binary(b.to_vec()),
                 Ok(None) => return,
                 Err(e) => panic!("assembly: {e:?}"),
             },
         };
-        self.seen.push(seen);
+        seen_so_far.push(seen);
+    }
+
+    /// Speak `agreed`, compressing messages of at least `min_size` bytes.
+    fn compress(&mut self, agreed: &Compression, min_size: usize) {
+        let limit = Limits::default().max_message;
+        self.inflater = Some(self.connection.set_compression(agreed, min_size, limit));
     }
 }
 
@@ -416,4 +448,169 @@ fn a_large_message_in_one_frame_survives_any_cut() {
             "{dialect}"
         );
     });
+}
+
+/// Both ends of `dialect` speaking `scope` with each policy: the client's view of what was
+/// agreed, and the server's (the same streams, seen from the other side).
+fn compressed_pairs(mut test: impl FnMut(String, Pair, usize)) {
+    for dialect in [Dialect::Hybi07, Dialect::Hybi08, Dialect::Rfc6455] {
+        for scope in [Scope::Message, Scope::Frame] {
+            for (client_bits, server_bits, keep) in [(15, 15, true), (9, 12, false), (10, 9, true)]
+            {
+                for (seed, min_size) in [(1, 0), (7, 64)] {
+                    let client_stream = StreamParams {
+                        window_bits: client_bits,
+                        keep_context: keep,
+                    };
+                    let server_stream = StreamParams {
+                        window_bits: server_bits,
+                        keep_context: !keep,
+                    };
+                    let mut pair = Pair::new(dialect, seed);
+                    pair.client.compress(
+                        &Compression {
+                            scope,
+                            ours: client_stream,
+                            theirs: server_stream,
+                        },
+                        min_size,
+                    );
+                    pair.server.compress(
+                        &Compression {
+                            scope,
+                            ours: server_stream,
+                            theirs: client_stream,
+                        },
+                        min_size,
+                    );
+                    let name = format!("{dialect} {scope:?} {client_bits}/{server_bits} {keep}");
+                    test(name, pair, min_size);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn compressed_messages_cross_both_ways_whole_fragmented_and_streamed() {
+    compressed_pairs(|name, mut pair, _| {
+        let long: String = "Größe ".repeat(5000);
+        let texts = ["", "hi", "é€𝄞", long.as_str(), long.as_str()];
+        let mut sent = 0;
+        for text in texts {
+            let before = pair.to_server.len();
+            pair.client
+                .connection
+                .outbound
+                .send_whole(MessageKind::Text, text.as_bytes(), &mut pair.to_server)
+                .unwrap();
+            if text.len() > 1000 {
+                // Compressed, in fragments of at most 1000 bytes: far fewer bytes.
+                assert!(pair.to_server.len() - before < text.len() / 10, "{name}");
+            }
+            sent += 1;
+            pair.server
+                .connection
+                .outbound
+                .send_whole(MessageKind::Text, text.as_bytes(), &mut pair.to_client)
+                .unwrap();
+        }
+        // Streamed, with chunks that cut characters.
+        let out = &mut pair.server.connection.outbound;
+        out.begin(MessageKind::Text, None, &mut pair.to_client)
+            .unwrap();
+        for piece in long.as_bytes().chunks(333) {
+            out.chunk(piece, &mut pair.to_client).unwrap();
+        }
+        out.end(&mut pair.to_client).unwrap();
+        // Streamed with a declared length: compressed, it goes in fragments all the same.
+        let binary: Vec<u8> = (0..30_000u32).map(|i| (i % 13) as u8).collect();
+        let out = &mut pair.client.connection.outbound;
+        out.begin(
+            MessageKind::Binary,
+            Some(binary.len() as u64),
+            &mut pair.to_server,
+        )
+        .unwrap();
+        for piece in binary.chunks(4096) {
+            out.chunk(piece, &mut pair.to_server).unwrap();
+        }
+        out.end(&mut pair.to_server).unwrap();
+        // A ping between fragments of a compressed stream.
+        pair.client
+            .connection
+            .outbound
+            .control(Control::Ping, b"p", &mut pair.to_server)
+            .unwrap();
+        pair.settle();
+        let mut expected: Vec<Seen> = texts.iter().map(|t| Seen::Text(t.to_string())).collect();
+        let mut client_expected = expected.clone();
+        client_expected.push(Seen::Text(long.clone()));
+        client_expected.push(Seen::Pong(b"p".to_vec()));
+        assert_eq!(pair.client.seen, client_expected, "{name}: client");
+        expected.push(Seen::Binary(binary));
+        expected.push(Seen::Ping(b"p".to_vec()));
+        assert_eq!(pair.server.seen, expected, "{name}: server ({sent} sent)");
+        // Without context takeover, nothing is held between messages.
+        for end in [&pair.client, &pair.server] {
+            let inflater = end.inflater.as_ref().unwrap();
+            assert!(!inflater.is_pending());
+        }
+    });
+}
+
+#[test]
+fn small_messages_go_uncompressed_and_compressed_ones_carry_rsv1() {
+    compressed_pairs(|name, mut pair, min_size| {
+        let mut wire = Vec::new();
+        let out = &mut pair.server.connection.outbound;
+        out.send_whole(MessageKind::Text, &[b'a'; 63], &mut wire)
+            .unwrap();
+        let compressed = wire[0] & 0x40 != 0;
+        assert_eq!(compressed, min_size <= 63, "{name}");
+        wire.clear();
+        out.send_whole(MessageKind::Text, &[b'a'; 200], &mut wire)
+            .unwrap();
+        assert_eq!(wire[0], 0xc1, "{name}: FIN, RSV1, text");
+        assert!(wire.len() < 30, "{name}");
+    });
+}
+
+#[test]
+fn misplaced_compressed_bits_fail_the_connection_with_1002() {
+    let agreed = Compression {
+        scope: Scope::Message,
+        ours: StreamParams::DEFAULT,
+        theirs: StreamParams::DEFAULT,
+    };
+    // RSV1 on a continuation (permessage-deflate), and on a ping (either scope).
+    let continuation = [0x01, 0x01, b'a', 0xc0, 0x00];
+    let ping = [0xc9, 0x00];
+    for (scope, bytes) in [
+        (Scope::Message, &continuation[..]),
+        (Scope::Message, &ping[..]),
+        (Scope::Frame, &ping[..]),
+    ] {
+        let mut pair = Pair::new(Dialect::Rfc6455, 1);
+        pair.client.compress(&Compression { scope, ..agreed }, 0);
+        pair.client.receive(bytes, &mut pair.to_server);
+        assert_eq!(
+            pair.client.seen.last(),
+            Some(&Seen::Failed(ProtocolError::MisplacedCompressedBit)),
+            "{scope:?} {bytes:x?}"
+        );
+        // A masked close with code 1002.
+        let close = &pair.to_server;
+        assert_eq!(close[..2], [0x88, 0x82]);
+        let code = [close[6] ^ close[2], close[7] ^ close[3]];
+        assert_eq!(u16::from_be_bytes(code), 1002);
+    }
+    // RSV1 where nothing was negotiated: reserved.
+    let mut pair = Pair::new(Dialect::Rfc6455, 1);
+    pair.client
+        .receive(&[0xc1, 0x01, b'a'], &mut pair.to_server);
+    assert_eq!(
+        pair.client.seen.last(),
+        Some(&Seen::Failed(ProtocolError::ReservedBits))
+    );
 }

@@ -6,10 +6,12 @@ use super::event::{ClientEvent, ClientPiece};
 use super::shared::Shared;
 use super::transport::Transport;
 use crate::socket::CloseInfo;
+use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use ws_protocols::compression::{Fed, Inflater};
 use ws_protocols::connection::{fail_body, Assembly, AssemblyError, Inbound, Reply};
 use ws_protocols::message::Message;
 use ws_protocols::{Event, Limits, ProtocolError};
@@ -17,6 +19,8 @@ use ws_protocols::{Event, Limits, ProtocolError};
 /// Read buffer. The decoder hands payload out as it arrives, so what stays between reads is
 /// at most an incomplete frame header or control frame (under 150 bytes).
 const READ_BUF: usize = 64 << 10;
+/// The largest piece of inflated payload handed out at once.
+const INFLATE_PIECE: usize = 32 << 10;
 /// A message being received.
 enum Open {
     /// Assembled for `recv`.
@@ -44,6 +48,13 @@ pub struct ClientReceiver {
     /// Plain TCP, or the TLS session shared with the writer.
     transport: Transport,
     inbound: Inbound,
+    /// Present once compression was negotiated.
+    inflater: Option<Box<Inflater>>,
+    /// Where compressed payload is inflated, a piece at a time.
+    inflated: Vec<u8>,
+    /// What the inflater delivered beyond the first thing worth returning (at most a
+    /// message's last piece and its end).
+    ready: VecDeque<ClientPiece>,
     /// Whole messages for `recv`, up to the message limit.
     assembly: Assembly,
     buf: Vec<u8>,
@@ -89,6 +100,9 @@ impl ClientReceiver {
         buf.resize(READ_BUF.max(end), 0);
         ClientReceiver {
             inbound,
+            inflater: None,
+            inflated: Vec::new(),
+            ready: VecDeque::new(),
             assembly: Assembly::new(usize::try_from(limits.max_message).unwrap_or(usize::MAX)),
             shared,
             stream,
@@ -182,8 +196,29 @@ impl ClientReceiver {
     /// Decode what is buffered, up to the next thing worth returning: with `pieces`, every
     /// part of a message; without, only whole messages (as `ClientPiece::Other`).
     fn decode(&mut self, pieces: bool) -> Result<Option<ClientPiece>, ClientError> {
+        // Events borrow the buffer; out of `self` while they are handled.
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self.decode_from(&mut buf, pieces);
+        self.buf = buf;
+        result
+    }
+
+    fn decode_from(
+        &mut self,
+        buf: &mut [u8],
+        pieces: bool,
+    ) -> Result<Option<ClientPiece>, ClientError> {
         loop {
-            let (n, event) = match self.inbound.decode(&mut self.buf[self.start..self.end]) {
+            if let Some(piece) = self.ready.pop_front() {
+                return Ok(Some(piece));
+            }
+            if self.inflater.as_ref().is_some_and(|i| i.is_pending()) {
+                self.inflate(pieces, |inflater, out, deliver| {
+                    inflater.resume(out, |piece| deliver(Event::Data(piece)))
+                })?;
+                continue;
+            }
+            let (n, event) = match self.inbound.decode(&mut buf[self.start..self.end]) {
                 Ok(decoded) => decoded,
                 Err(e) => return Err(self.fail(e)),
             };
@@ -197,56 +232,117 @@ impl ClientReceiver {
                     self.shared.owe(reply);
                 }
             }
-            let found = match event {
-                Event::MessageStart { kind, len } if pieces => {
-                    self.message = Some(Open::Pieces);
-                    return Ok(Some(ClientPiece::Start { kind, len }));
-                }
-                Event::Data(data) if pieces => {
-                    if data.is_empty() {
-                        continue;
-                    }
-                    return Ok(Some(ClientPiece::Data(data.to_vec())));
-                }
-                Event::MessageEnd if pieces => match self.message.take() {
-                    Some(Open::Pieces) => return Ok(Some(ClientPiece::End)),
-                    _ => continue,
-                },
-                Event::MessageStart { .. } | Event::Data(_) | Event::MessageEnd => {
-                    let end = matches!(event, Event::MessageEnd);
-                    if matches!(event, Event::MessageStart { .. }) {
-                        self.message = Some(Open::Whole);
-                    }
-                    let found = match self.assembly.push(event, |_, _| true) {
-                        Ok(Some(Message::Text(text))) => Some(ClientEvent::Text(text.to_owned())),
-                        Ok(Some(Message::Binary(data))) => Some(ClientEvent::Binary(data.to_vec())),
-                        Ok(None) => None,
-                        Err(AssemblyError::Protocol(e)) => return Err(self.fail(e)),
-                        Err(AssemblyError::Refused) => {
-                            return Err(self.fail(ProtocolError::MessageTooLarge))
-                        }
-                    };
-                    if end {
-                        self.assembly.release();
-                    }
-                    match found {
-                        Some(found) => {
-                            self.message = None;
-                            found
-                        }
-                        None => continue,
-                    }
-                }
-                Event::Ping(payload) => ClientEvent::Ping(payload.to_vec()),
-                Event::Pong(payload) => ClientEvent::Pong(payload.to_vec()),
-                Event::Close(frame) => {
-                    let info = CloseInfo::received(&frame);
-                    self.linger();
-                    ClientEvent::Close(info)
-                }
-            };
-            return Ok(Some(ClientPiece::Other(found)));
+            if self.inflater.is_some() {
+                self.inflate(pieces, |inflater, out, deliver| {
+                    inflater.route(event, out, deliver)
+                })?;
+            } else if let Some(piece) = self.take_event(event, pieces)? {
+                return Ok(Some(piece));
+            }
         }
+    }
+
+    /// Run `step` (a route or a resume) through the inflater, each event it delivers taken
+    /// as decoded events are; it stops at the first thing worth returning, which waits in
+    /// `ready`.
+    fn inflate(
+        &mut self,
+        pieces: bool,
+        step: impl FnOnce(
+            &mut Inflater,
+            &mut [u8],
+            &mut dyn FnMut(Event<'_>) -> bool,
+        ) -> Result<Fed, ProtocolError>,
+    ) -> Result<(), ClientError> {
+        let Some(mut inflater) = self.inflater.take() else {
+            return Ok(());
+        };
+        let mut out = std::mem::take(&mut self.inflated);
+        out.resize(INFLATE_PIECE, 0);
+        let mut failed = None;
+        let result = step(
+            &mut inflater,
+            &mut out,
+            &mut |event| match self.take_event(event, pieces) {
+                Ok(Some(piece)) => {
+                    self.ready.push_back(piece);
+                    false
+                }
+                Ok(None) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            },
+        );
+        self.inflated = out;
+        self.inflater = Some(inflater);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// What one (plaintext) event gives the caller, if anything yet.
+    fn take_event(
+        &mut self,
+        event: Event<'_>,
+        pieces: bool,
+    ) -> Result<Option<ClientPiece>, ClientError> {
+        let found = match event {
+            Event::MessageStart { kind, len } if pieces => {
+                self.message = Some(Open::Pieces);
+                return Ok(Some(ClientPiece::Start { kind, len }));
+            }
+            Event::Data(data) if pieces => {
+                if data.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(ClientPiece::Data(data.to_vec())));
+            }
+            Event::MessageEnd if pieces => match self.message.take() {
+                Some(Open::Pieces) => return Ok(Some(ClientPiece::End)),
+                _ => return Ok(None),
+            },
+            // Inflated before it gets here; without an inflater, never decoded.
+            Event::Compressed { .. } => return Ok(None),
+            Event::MessageStart { .. } | Event::Data(_) | Event::MessageEnd => {
+                let end = matches!(event, Event::MessageEnd);
+                if matches!(event, Event::MessageStart { .. }) {
+                    self.message = Some(Open::Whole);
+                }
+                let found = match self.assembly.push(event, |_, _| true) {
+                    Ok(Some(Message::Text(text))) => Some(ClientEvent::Text(text.to_owned())),
+                    Ok(Some(Message::Binary(data))) => Some(ClientEvent::Binary(data.to_vec())),
+                    Ok(None) => None,
+                    Err(AssemblyError::Protocol(e)) => return Err(self.fail(e)),
+                    Err(AssemblyError::Refused) => {
+                        return Err(self.fail(ProtocolError::MessageTooLarge))
+                    }
+                };
+                if end {
+                    self.assembly.release();
+                }
+                match found {
+                    Some(found) => {
+                        self.message = None;
+                        found
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Event::Ping(payload) => ClientEvent::Ping(payload.to_vec()),
+            Event::Pong(payload) => ClientEvent::Pong(payload.to_vec()),
+            Event::Close(frame) => {
+                let info = CloseInfo::received(&frame);
+                self.linger();
+                ClientEvent::Close(info)
+            }
+        };
+        Ok(Some(ClientPiece::Other(found)))
     }
 
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {

@@ -8,9 +8,13 @@ use crate::conn::Phase;
 use crate::socket::{CloseInfo, SocketId};
 use crate::Error;
 use std::sync::atomic::Ordering::Relaxed;
+use ws_protocols::compression::{Fed, Inflater};
 use ws_protocols::connection::{Assembly, AssemblyError, Direct};
 use ws_protocols::message::MessageAssembler;
-use ws_protocols::{close, Event};
+use ws_protocols::{close, Event, ProtocolError};
+
+/// The largest piece of inflated payload handed to a handler at once.
+const INFLATE_PIECE: usize = 32 << 10;
 
 impl EventLoop {
     pub(super) fn process_frames(&mut self, id: SocketId, data: &mut [u8]) {
@@ -31,10 +35,28 @@ impl EventLoop {
                 }
                 Ok((n, Some(event))) => {
                     pos += n;
-                    let between_messages =
-                        !matches!(event, Event::MessageStart { .. } | Event::Data(_));
-                    self.dispatch(id, event);
-                    self.events_left = self.events_left.saturating_sub(1);
+                    let between_messages = !matches!(
+                        event,
+                        Event::MessageStart { .. } | Event::Data(_) | Event::Compressed { .. }
+                    );
+                    let inflater = codec.inflater.take();
+                    match inflater {
+                        None => {
+                            self.dispatch(id, event);
+                            self.events_left = self.events_left.saturating_sub(1);
+                        }
+                        Some(inflater) => {
+                            if self.inflate(id, inflater, |inflater, out, deliver| {
+                                inflater.route(event, out, deliver)
+                            }) == Fed::Stopped
+                            {
+                                // The handler paused, or the turn is over, inside inflated
+                                // payload: the rest waits, compressed, behind it.
+                                self.keep_unprocessed(id, &data[pos..]);
+                                return;
+                            }
+                        }
+                    }
                     let left = data.len() - pos;
                     let turn_over = self.events_left == 0 && left > 0;
                     if between_messages && (turn_over || self.paused_with_more(id, left)) {
@@ -45,11 +67,7 @@ impl EventLoop {
                         // (a read of tiny messages holds tens of thousands). The message
                         // being read, if any, goes on to the end of the read, as the
                         // payload of a long message did before.
-                        if let Some(conn) = self.conns.get_mut(id) {
-                            conn.unprocessed = data[pos..].to_vec();
-                            let stats = &self.shared.stats;
-                            stats.unprocessed_bytes.fetch_add(data.len() - pos, Relaxed);
-                        }
+                        self.keep_unprocessed(id, &data[pos..]);
                         return;
                     }
                 }
@@ -61,6 +79,70 @@ impl EventLoop {
                 conn.input.extend_from_slice(&data[pos..]);
             }
         }
+    }
+
+    /// Keep the undecoded rest of a read for `id`'s next turn.
+    fn keep_unprocessed(&mut self, id: SocketId, rest: &[u8]) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            if conn.phase == Phase::Open && !rest.is_empty() {
+                conn.unprocessed = rest.to_vec();
+                let stats = &self.shared.stats;
+                stats.unprocessed_bytes.fetch_add(rest.len(), Relaxed);
+            }
+        }
+    }
+
+    /// Run `step` (a route or a resume) with `id`'s inflater taken out, handing the handler
+    /// each event or inflated piece while the connection stays open, unpaused and within its
+    /// turn's events; then put the inflater back. A failure fails the connection (and
+    /// counts as stopped: nothing more of it is processed).
+    fn inflate(
+        &mut self,
+        id: SocketId,
+        mut inflater: Box<Inflater>,
+        step: impl FnOnce(
+            &mut Inflater,
+            &mut [u8],
+            &mut dyn FnMut(Event<'_>) -> bool,
+        ) -> Result<Fed, ProtocolError>,
+    ) -> Fed {
+        let mut out = std::mem::take(&mut self.inflated);
+        out.resize(INFLATE_PIECE, 0);
+        let result = step(&mut inflater, &mut out, &mut |event| {
+            self.dispatch(id, event);
+            self.events_left = self.events_left.saturating_sub(1);
+            self.events_left > 0
+                && self.conns.get(id).is_some_and(|c| {
+                    c.phase == Phase::Open && !c.paused_by_app && !c.close_received()
+                })
+        });
+        self.inflated = out;
+        let Some(codec) = self.conns.get_mut(id).and_then(|c| c.codec.as_mut()) else {
+            return Fed::Stopped;
+        };
+        codec.inflater = Some(inflater);
+        match result {
+            Ok(fed) => fed,
+            Err(e) => {
+                self.protocol_error(id, Error::Protocol(e), e.close_code());
+                Fed::Stopped
+            }
+        }
+    }
+
+    /// Go on inflating what `id` kept when its handler paused or its turn ended.
+    pub(super) fn resume_inflating(&mut self, id: SocketId) {
+        let Some(inflater) = self
+            .conns
+            .get_mut(id)
+            .and_then(|c| c.codec.as_mut())
+            .and_then(|c| c.inflater.take())
+        else {
+            return;
+        };
+        self.inflate(id, inflater, |inflater, out, deliver| {
+            inflater.resume(out, |piece| deliver(Event::Data(piece)))
+        });
     }
 
     /// Whether a handler paused `id` while `left` bytes of its read are still to process.
@@ -79,6 +161,9 @@ impl EventLoop {
         };
         let route = conn.route;
         match event {
+            // Inflated before it gets here (`inflate`); without an inflater, the decoder
+            // never reports it.
+            Event::Compressed { .. } => {}
             Event::MessageStart { .. } | Event::Data(_) | Event::MessageEnd => {
                 if let Some(assembly) = conn.codec.as_mut().and_then(|c| c.assembly.as_mut()) {
                     match assembly.direct(&event) {

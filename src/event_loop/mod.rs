@@ -64,6 +64,8 @@ pub(crate) struct EventLoop {
     timers: Timers,
     settings: Settings,
     scratch: Vec<u8>,
+    /// Where compressed payload is inflated, a piece at a time, for the handler.
+    inflated: Vec<u8>,
     read_shift: ReadShift,
     touched: Vec<SocketId>,
     ready: VecDeque<SocketId>,
@@ -117,6 +119,7 @@ impl EventLoop {
             timers: Timers::default(),
             settings,
             scratch: vec![0; READ_CHUNK + 256 + MAX_READ_SHIFT],
+            inflated: Vec::new(),
             read_shift: ReadShift::default(),
             touched: Vec::new(),
             ready: VecDeque::new(),
@@ -445,6 +448,16 @@ impl EventLoop {
             if !conn.wants_read() {
                 conn.read_pending = true;
                 return;
+            }
+            if conn.inflate_pending() {
+                // Compressed payload kept when the handler paused or the turn ended goes
+                // first: it comes before anything not yet decoded.
+                self.resume_inflating(id);
+                self.service_touched();
+                if self.events_left == 0 {
+                    break;
+                }
+                continue;
             }
             if !conn.unprocessed.is_empty() {
                 // Bytes kept from an earlier read (the connection was paused, or had used

@@ -280,6 +280,7 @@ impl Client {
                     Event::Ping(p) => Some(Received::Ping(p.to_vec())),
                     Event::Pong(p) => Some(Received::Pong(p.to_vec())),
                     Event::Close(c) => Some(Received::Close(c.code, c.reason.to_owned())),
+                    Event::Compressed { .. } => panic!("this decoder negotiated no compression"),
                 };
             }
             self.pending.drain(..pos);

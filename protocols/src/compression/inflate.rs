@@ -3,7 +3,7 @@
 
 use super::{zlib_window_bits, Compression, Scope, StreamParams, TAIL};
 use crate::error::ProtocolError;
-use crate::event::MessageKind;
+use crate::event::{Event, MessageKind};
 use crate::utf8::Utf8Validator;
 use flate2::{Decompress, FlushDecompress, Status};
 
@@ -84,6 +84,34 @@ impl Inflater {
             tail: Tail::NotDue,
             more_output: false,
         }
+    }
+
+    /// Route one decoded event to `deliver` as the application is to see it: compressed
+    /// payload inflated into pieces of at most `out.len()` bytes (as [`Event::Data`]), every
+    /// other event as it is, after the bookkeeping it needs (text validated, the message
+    /// limit counted, a stream's tail put back at its end). `deliver` returns false to stop:
+    /// compressed input not yet inflated is then kept, [`Fed::Stopped`] returned, and
+    /// [`Inflater::resume`] must come before the next event. Plain events are delivered
+    /// whole whatever `deliver` returns.
+    pub fn route(
+        &mut self,
+        event: Event<'_>,
+        out: &mut [u8],
+        mut deliver: impl FnMut(Event<'_>) -> bool,
+    ) -> Result<Fed, ProtocolError> {
+        match event {
+            Event::MessageStart { kind, .. } => self.start(kind),
+            Event::Data(data) => self.plain(data)?,
+            Event::Compressed { data, frame_end } => {
+                return self.feed(data, frame_end, out, |piece| deliver(Event::Data(piece)));
+            }
+            Event::MessageEnd => self.end(out, |piece| {
+                deliver(Event::Data(piece));
+            })?,
+            Event::Ping(_) | Event::Pong(_) | Event::Close(_) => {}
+        }
+        deliver(event);
+        Ok(Fed::Done)
     }
 
     /// A message begins.

@@ -67,6 +67,11 @@ impl Inbound {
         Ok((n, event))
     }
 
+    /// Give RSV1 the meaning a negotiated compression extension gives it.
+    pub fn set_compression(&mut self, scope: Option<crate::compression::Scope>) {
+        self.decoder.set_compression(scope);
+    }
+
     /// Whether the peer's close has arrived.
     pub fn peer_closed(&self) -> bool {
         self.peer_closed

@@ -9,9 +9,9 @@
 //! run on two threads drives the two halves apart ([`Connection::split`]) and carries each
 //! [`Reply`] from one to the other; the rules stay here either way.
 //!
-//! Compression (permessage-deflate) will sit between the codec and these halves: the
-//! outbound side compresses a message's payload before [`Outbound::chunk`], the inbound side
-//! inflates after [`Inbound::decode`].
+//! Compression (permessage-deflate, deflate-frame) enters here once for both roles:
+//! [`Connection::set_compression`] gives the decoder RSV1's meaning and the outbound side a
+//! deflater, and returns the [`Inflater`] the owner routes decoded events through.
 //!
 //! ```
 //! use ws_protocols::connection::{Connection, OutboundOptions};
@@ -53,6 +53,7 @@ pub use outbound::{
     CloseOutcome, HixieBinary, Mask, Outbound, OutboundOptions, SendError, Transmit,
 };
 
+use crate::compression::{Compression, Deflater, Inflater};
 use crate::dialect::{Dialect, Role};
 use crate::error::ProtocolError;
 use crate::event::Event;
@@ -115,6 +116,24 @@ impl Connection {
     /// The dialect spoken.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Speak the compression the handshake agreed: RSV1 gets its meaning in the decoder
+    /// (compressed payload then arrives as [`Event::Compressed`]; the owner routes events
+    /// through an [`Inflater`], kept beside the connection so the plaintext it hands out
+    /// can outlive this borrow), and our messages of at least `min_size` bytes are
+    /// compressed. Returns that inflater, limited to `max_message` plaintext bytes per
+    /// message.
+    pub fn set_compression(
+        &mut self,
+        agreed: &Compression,
+        min_size: usize,
+        max_message: u64,
+    ) -> Inflater {
+        self.inbound.set_compression(Some(agreed.scope));
+        self.outbound
+            .set_compression(Deflater::new(agreed, min_size));
+        Inflater::new(agreed, max_message)
     }
 
     /// Decode one event from the start of `buf` and answer it where it asks for an answer

@@ -8,6 +8,7 @@
 use super::closing::{fail_body, fit_close_reason};
 use super::held::HeldControls;
 use crate::close;
+use crate::compression::{Deflater, Scope};
 use crate::dialect::{Caps, Dialect, Framing};
 use crate::error::EncodeError;
 use crate::event::MessageKind;
@@ -138,6 +139,29 @@ pub struct OutboundOptions {
     pub hixie_binary: HixieBinary,
 }
 
+/// Whether the open message goes out compressed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Open {
+    /// Its payload is written as given.
+    Plain,
+    /// Each chunk is compressed on its way (a message of unknown compressed length, so it
+    /// goes out in fragments).
+    Compressed,
+}
+
+/// Compression of our messages, once negotiated.
+#[derive(Debug)]
+struct Compressing {
+    deflater: Deflater,
+    /// The open message's mode.
+    open: Open,
+    /// The compressed bytes of the message or chunk being framed; let go when large.
+    buf: Vec<u8>,
+}
+
+/// A compressed-payload buffer above this is given back after its message.
+const KEEP_BUFFER: usize = 64 << 10;
+
 /// The sending direction of one connection: the encoder, the held control frames and our
 /// closing state. Writes into a [`Transmit`]; never touches a socket.
 ///
@@ -162,6 +186,8 @@ pub struct Outbound {
     held: HeldControls,
     closing: Closing,
     options: OutboundOptions,
+    /// Present once compression was negotiated (boxed: most connections have none).
+    compressing: Option<Box<Compressing>>,
 }
 
 impl fmt::Debug for HeldControls {
@@ -182,7 +208,25 @@ impl Outbound {
             held: HeldControls::default(),
             closing: Closing::Open,
             options,
+            compressing: None,
         }
+    }
+
+    /// Compress our messages from now on, as `deflater` says (permessage-deflate or
+    /// deflate-frame, negotiated in the handshake; messages it finds too small go plain).
+    pub fn set_compression(&mut self, deflater: Deflater) {
+        self.compressing = Some(Box::new(Compressing {
+            deflater,
+            open: Open::Plain,
+            buf: Vec::new(),
+        }));
+    }
+
+    /// Whether a zlib state is held now (for measuring memory per connection).
+    pub fn holds_compression_state(&self) -> bool {
+        self.compressing
+            .as_ref()
+            .is_some_and(|c| c.deflater.holds_state())
     }
 
     /// The dialect spoken.
@@ -270,7 +314,22 @@ impl Outbound {
     ) -> Result<(), SendError> {
         self.check_open()?;
         self.check_binary(kind, len)?;
-        let head = self.encoder.begin(kind, len)?;
+        let usize_len = len.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let compress = match self.compressing.as_mut() {
+            Some(c) if !self.encoder.in_message() && c.deflater.wants(usize_len) => c,
+            _ => {
+                let head = self.encoder.begin(kind, len)?;
+                tx.queue().extend_from_slice(&head);
+                return Ok(());
+            }
+        };
+        // The compressed length is not known in advance: fragments, whatever `len` says.
+        let head = self.encoder.begin(kind, None)?;
+        compress.open = Open::Compressed;
+        if compress.deflater.scope() == Scope::Message {
+            // RFC 7692 §6.1: RSV1 on the message's first frame, whichever writes it.
+            self.encoder.mark_compressed();
+        }
         tx.queue().extend_from_slice(&head);
         Ok(())
     }
@@ -278,6 +337,41 @@ impl Outbound {
     /// The next payload bytes of the open message. Control frames held for the end of the
     /// frame go out as soon as its last byte has.
     pub fn chunk(&mut self, data: &[u8], tx: &mut impl Transmit) -> Result<(), SendError> {
+        let Some(compressing) = self
+            .compressing
+            .as_mut()
+            .filter(|c| c.open == Open::Compressed)
+        else {
+            return self.frame_payload(data, tx);
+        };
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut compressing.buf);
+        buf.clear();
+        // Per frame, every chunk is a stream of its own, its tail stripped; per message, a
+        // flush lets the peer inflate what it has, and the stream goes on.
+        let per_frame = compressing.deflater.scope() == Scope::Frame;
+        compressing.deflater.compress(data, &mut buf, per_frame);
+        if per_frame {
+            self.encoder.mark_compressed();
+        }
+        let result = self.frame_payload(&buf, tx);
+        self.give_back(buf);
+        result
+    }
+
+    /// Keep the compressed-payload buffer for the next message unless it grew large.
+    fn give_back(&mut self, buf: Vec<u8>) {
+        if let Some(compressing) = self.compressing.as_mut() {
+            if buf.capacity() <= KEEP_BUFFER {
+                compressing.buf = buf;
+            }
+        }
+    }
+
+    /// Frame `data` as the next payload bytes of the open message, as it is.
+    fn frame_payload(&mut self, data: &[u8], tx: &mut impl Transmit) -> Result<(), SendError> {
         let hixie_text = self.caps.framing == Framing::Sentinel
             && self.encoder.open_kind() == Some(MessageKind::Text);
         if hixie_text && !fits_hixie_text(data) {
@@ -298,6 +392,23 @@ impl Outbound {
     /// Finish the open message; a close deferred behind it goes out now (its outcome is
     /// returned).
     pub fn end(&mut self, tx: &mut impl Transmit) -> Result<Option<CloseOutcome>, SendError> {
+        if let Some(compressing) = self
+            .compressing
+            .as_mut()
+            .filter(|c| c.open == Open::Compressed)
+        {
+            compressing.open = Open::Plain;
+            if compressing.deflater.scope() == Scope::Message {
+                // The stream ends: its last flush's tail is the one the peer puts back, so
+                // the final frame carries nothing (a flush with nothing new writes nothing).
+                let mut rest = std::mem::take(&mut compressing.buf);
+                rest.clear();
+                compressing.deflater.compress(&[], &mut rest, true);
+                let result = self.frame_payload(&rest, tx);
+                self.give_back(rest);
+                result?;
+            }
+        }
         let tail = self.encoder.end()?;
         tx.queue().extend_from_slice(&tail);
         if !matches!(self.closing, Closing::Deferred { .. }) {
@@ -322,16 +433,56 @@ impl Outbound {
             return Err(SendError::Invalid(EncodeError::MessageInProgress));
         }
         self.check_binary(kind, Some(data.len() as u64))?;
-        match self.options.fragment_size {
-            Some(size) if self.caps.fragments && data.len() > size => {
+        let fragments = match self.options.fragment_size {
+            Some(size) if self.caps.fragments && data.len() > size => Some(size),
+            _ => None,
+        };
+        if let Some(compressing) = self
+            .compressing
+            .as_mut()
+            .filter(|c| c.deflater.wants(Some(data.len())))
+        {
+            if fragments.is_some() && compressing.deflater.scope() == Scope::Frame {
+                // Per frame: each fragment compressed on its own, as it is streamed.
                 self.begin(kind, None, tx)?;
-                for piece in data.chunks(size) {
+                for piece in data.chunks(fragments.unwrap_or(data.len())) {
                     self.chunk(piece, tx)?;
                 }
+                return self.end(tx).map(|_| ());
             }
-            _ => {
-                self.begin(kind, Some(data.len() as u64), tx)?;
-                self.chunk(data, tx)?;
+            // The whole message as one stream, then framed like any payload, RSV1 on the
+            // first frame (one frame, or fragments of the configured size per message).
+            let mut buf = std::mem::take(&mut compressing.buf);
+            buf.clear();
+            compressing.deflater.compress(data, &mut buf, true);
+            self.encoder.mark_compressed();
+            let result = self.send_frames(kind, &buf, fragments, tx);
+            self.give_back(buf);
+            return result;
+        }
+        self.send_frames(kind, data, fragments, tx)
+    }
+
+    /// `data` as one message of plain frames: one frame, or fragments of `fragments` bytes.
+    fn send_frames(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fragments: Option<usize>,
+        tx: &mut impl Transmit,
+    ) -> Result<(), SendError> {
+        match fragments {
+            Some(size) => {
+                let head = self.encoder.begin(kind, None)?;
+                tx.queue().extend_from_slice(&head);
+                for piece in data.chunks(size) {
+                    self.frame_payload(piece, tx)?;
+                }
+            }
+            None => {
+                let head = self.encoder.begin(kind, Some(data.len() as u64))?;
+                tx.queue().extend_from_slice(&head);
+                self.frame_payload(data, tx)?;
             }
         }
         self.end(tx).map(|_| ())

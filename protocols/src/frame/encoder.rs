@@ -107,6 +107,8 @@ pub struct Encoder {
     /// (payload bytes masked so far, plus the header's when the mask covers it).
     frame_mask: Option<FrameMask>,
     masked: usize,
+    /// The next data frame carries RSV1 (compressed payload).
+    rsv1_next: bool,
 }
 
 /// What a hybi-04 client cannot send without the connection key of its handshake.
@@ -150,7 +152,20 @@ impl Encoder {
             open: None,
             frame_mask: None,
             masked: 0,
+            rsv1_next: false,
         }
+    }
+
+    /// Set RSV1 on the next data frame written (by [`Encoder::begin`] with a length,
+    /// [`Encoder::chunk`] or [`Encoder::end`]): its payload is compressed. Which frames
+    /// carry it is the extension's rule (permessage-deflate: a message's first frame only;
+    /// deflate-frame: every compressed frame); the encoder only writes the bit.
+    pub fn mark_compressed(&mut self) {
+        debug_assert!(matches!(
+            self.caps.masking,
+            Masking::Payload | Masking::None
+        ));
+        self.rsv1_next = true;
     }
 
     /// True while a message begun with [`Encoder::begin`] has not been ended.
@@ -227,16 +242,24 @@ impl Encoder {
         fin: bool,
         len: u64,
     ) -> Result<FrameHead, EncodeError> {
-        if self.keys.is_none() {
+        let rsv1 = std::mem::take(&mut self.rsv1_next);
+        let mut head = if self.keys.is_none() {
             // A server (or an unmasked dialect): the plain head, no mask to keep. Kept apart
             // from `frame`, whose result carries a mask, so the common case stays small.
             self.frame_mask = None;
             self.masked = 0;
-            return Ok(FrameHead::framed(wire, op, fin, len, None));
+            FrameHead::framed(wire, op, fin, len, None)
+        } else {
+            let (head, mask, at) = self.frame(wire, op, fin, len)?;
+            self.frame_mask = mask;
+            self.masked = at;
+            head
+        };
+        if rsv1 {
+            // Only dialects whose header starts the head (not masked from in front) have
+            // an extension that sets RSV1.
+            head.set_rsv1();
         }
-        let (head, mask, at) = self.frame(wire, op, fin, len)?;
-        self.frame_mask = mask;
-        self.masked = at;
         Ok(head)
     }
 

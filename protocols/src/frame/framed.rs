@@ -5,6 +5,7 @@ use super::mask::{apply_long_mask, apply_mask, hybi04_frame_key, ConnectionKey, 
 use super::wire::{Op, Wire};
 use super::Decode;
 use crate::close;
+use crate::compression::Scope;
 use crate::dialect::{Caps, Dialect, Masking, Role};
 use crate::error::ProtocolError;
 use crate::event::{CloseFrame, Event, MessageKind};
@@ -23,6 +24,8 @@ enum State {
         /// the header bytes when the mask covers the header too (hybi-04..06).
         done: u64,
         fin: bool,
+        /// The payload is compressed (the frame's RSV1, or per message its first frame's).
+        compressed: bool,
     },
     /// The peer's close frame was decoded; everything after it is ignored.
     Closed,
@@ -70,6 +73,8 @@ struct Header {
     len: u64,
     key: Option<[u8; 4]>,
     size: usize,
+    /// RSV1: compressed, where an extension gives the bit that meaning.
+    rsv1: bool,
 }
 
 /// What one decoding step found: an [`Event`] with its payload given as a range of the
@@ -87,6 +92,11 @@ enum Found {
         len: Option<u64>,
     },
     Data(usize, usize),
+    Compressed {
+        start: usize,
+        end: usize,
+        frame_end: bool,
+    },
     End,
     Ping(usize, usize),
     Pong(usize, usize),
@@ -108,6 +118,9 @@ struct Rules {
     prefix: Prefix,
     max_frame: u64,
     max_message: u64,
+    /// What RSV1 means: compressed payload, per message or per frame, once an extension
+    /// gave it that meaning; reserved otherwise.
+    compression: Option<Scope>,
 }
 
 /// Streaming decoder for length-framed dialects (hybi-03, hybi-04..08, RFC 6455).
@@ -127,6 +140,8 @@ pub struct FramedDecoder {
     /// The open data message and the bytes declared for it so far.
     message: Option<MessageKind>,
     message_len: u64,
+    /// Per message: the open message's first frame had RSV1.
+    message_compressed: bool,
     utf8: Utf8Validator,
     error: Option<ProtocolError>,
 }
@@ -176,15 +191,25 @@ impl FramedDecoder {
                 prefix,
                 max_frame: limits.max_frame,
                 max_message: limits.max_message,
+                compression: None,
             },
             state: State::Header,
             connection_key,
             long_key: [0; 20],
             message: None,
             message_len: 0,
+            message_compressed: false,
             utf8: Utf8Validator::new(),
             error: None,
         }
+    }
+
+    /// Give RSV1 the meaning a negotiated extension gives it: compressed payload, per
+    /// message (permessage-deflate) or per frame (deflate-frame). Compressed payload is then
+    /// reported as [`Event::Compressed`], and text is left for the inflating side to
+    /// validate (what arrives here is not the text yet).
+    pub fn set_compression(&mut self, scope: Option<Scope>) {
+        self.rules.compression = scope;
     }
 
     #[inline]
@@ -193,9 +218,12 @@ impl FramedDecoder {
             [b0, b1, ..] => (*b0, *b1),
             _ => return Ok(None),
         };
-        if b0 & rules.wire.reserved0 != 0 || b1 & rules.wire.reserved1 != 0 {
+        // RSV1 is 0x40 on every wire that has it; an extension may have given it a meaning.
+        let rsv1_free = if rules.compression.is_some() { 0x40 } else { 0 };
+        if b0 & rules.wire.reserved0 & !rsv1_free != 0 || b1 & rules.wire.reserved1 != 0 {
             return Err(ProtocolError::ReservedBits);
         }
+        let rsv1 = b0 & rsv1_free != 0;
         let opcode = b0 & 0x0f;
         let op =
             rules.wire.ops[usize::from(opcode)].ok_or(ProtocolError::ReservedOpcode(opcode))?;
@@ -252,6 +280,7 @@ impl FramedDecoder {
             len,
             key,
             size,
+            rsv1,
         }))
     }
 
@@ -399,6 +428,9 @@ impl FramedDecoder {
                         return Ok((pos, Found::Nothing));
                     };
                     if header.op.is_control() {
+                        if header.rsv1 {
+                            return Err(ProtocolError::MisplacedCompressedBit);
+                        }
                         if !header.fin {
                             return Err(ProtocolError::FragmentedControlFrame);
                         }
@@ -423,15 +455,30 @@ impl FramedDecoder {
                         return Ok((end, found));
                     }
                     let starts = self.admit_data_frame(rules, &header)?;
+                    let compressed = match rules.compression {
+                        None => false,
+                        Some(Scope::Frame) => header.rsv1,
+                        // RFC 7692 §6.1: RSV1 on the first frame marks the whole message.
+                        Some(Scope::Message) if starts.is_some() => {
+                            self.message_compressed = header.rsv1;
+                            header.rsv1
+                        }
+                        Some(Scope::Message) if header.rsv1 => {
+                            return Err(ProtocolError::MisplacedCompressedBit)
+                        }
+                        Some(Scope::Message) => self.message_compressed,
+                    };
                     pos += header.size;
                     self.state = State::Payload {
                         remaining: header.len,
                         key: mask,
                         done: mask_at,
                         fin: header.fin,
+                        compressed,
                     };
                     if let Some(kind) = starts {
-                        let len = header.fin.then_some(header.len);
+                        // A compressed message's length is known once it is inflated.
+                        let len = (header.fin && !compressed).then_some(header.len);
                         return Ok((pos, Found::Start { kind, len }));
                     }
                 }
@@ -441,7 +488,11 @@ impl FramedDecoder {
                     self.state = State::Header;
                     if fin {
                         let kind = self.message.take();
-                        if kind == Some(MessageKind::Text) && self.utf8.finish().is_err() {
+                        let validates = rules.compression.is_none();
+                        if validates
+                            && kind == Some(MessageKind::Text)
+                            && self.utf8.finish().is_err()
+                        {
                             return Err(ProtocolError::IncompleteUtf8);
                         }
                         return Ok((pos, Found::End));
@@ -451,6 +502,7 @@ impl FramedDecoder {
                     ref mut remaining,
                     key,
                     ref mut done,
+                    compressed,
                     ..
                 } => {
                     let available = buf.len() - pos;
@@ -462,7 +514,22 @@ impl FramedDecoder {
                     key.apply(data, &self.long_key, *done);
                     *remaining -= n as u64;
                     *done += n as u64;
-                    if self.message == Some(MessageKind::Text) && self.utf8.feed(data).is_err() {
+                    if compressed {
+                        let frame_end = *remaining == 0;
+                        let (start, end) = (pos, pos + n);
+                        return Ok((
+                            end,
+                            Found::Compressed {
+                                start,
+                                end,
+                                frame_end,
+                            },
+                        ));
+                    }
+                    if rules.compression.is_none()
+                        && self.message == Some(MessageKind::Text)
+                        && self.utf8.feed(data).is_err()
+                    {
                         return Err(ProtocolError::InvalidUtf8);
                     }
                     return Ok((pos + n, Found::Data(pos, pos + n)));
@@ -478,6 +545,14 @@ impl FramedDecoder {
             Found::Nothing => return Ok(None),
             Found::Start { kind, len } => Event::MessageStart { kind, len },
             Found::Data(start, end) => Event::Data(&buf[start..end]),
+            Found::Compressed {
+                start,
+                end,
+                frame_end,
+            } => Event::Compressed {
+                data: &buf[start..end],
+                frame_end,
+            },
             Found::End => Event::MessageEnd,
             Found::Ping(start, end) => Event::Ping(&buf[start..end]),
             Found::Pong(start, end) => Event::Pong(&buf[start..end]),

@@ -110,6 +110,15 @@ impl Decoder {
             ),
         }
     }
+
+    /// Give RSV1 the meaning a negotiated compression extension gives it
+    /// ([`FramedDecoder::set_compression`]). Sentinel framing has no RSV1 and no
+    /// compression: for it this does nothing.
+    pub fn set_compression(&mut self, scope: Option<crate::compression::Scope>) {
+        if let Decoder::Framed(d) = self {
+            d.set_compression(scope);
+        }
+    }
 }
 
 impl Decode for Decoder {

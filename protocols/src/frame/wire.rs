@@ -130,6 +130,11 @@ impl FrameHead {
         &mut self.bytes[..usize::from(self.len)]
     }
 
+    /// Set RSV1 (0x40 of the first header byte).
+    pub(crate) fn set_rsv1(&mut self) {
+        self.bytes[0] |= 0x40;
+    }
+
     pub(crate) fn from_slice(bytes: &[u8]) -> Self {
         let mut head = Self::empty();
         head.push(bytes);

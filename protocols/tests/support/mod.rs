@@ -26,6 +26,8 @@ pub fn decoder(dialect: Dialect, role: Role, limits: &Limits) -> Decoder {
 pub enum Ev {
     Start(MessageKind, Option<u64>),
     Data(Vec<u8>),
+    /// Compressed payload of one frame so far, and whether its frame has ended.
+    Compressed(Vec<u8>, bool),
     End,
     Ping(Vec<u8>),
     Pong(Vec<u8>),
@@ -77,6 +79,17 @@ fn push(events: &mut Vec<Ev>, event: Event<'_>) {
                 return;
             }
             Ev::Data(d.to_vec())
+        }
+        Event::Compressed { data, frame_end } => {
+            assert!(!data.is_empty(), "Compressed events are never empty");
+            if let Some(Ev::Compressed(prev, ended)) = events.last_mut() {
+                if !*ended {
+                    prev.extend_from_slice(data);
+                    *ended = frame_end;
+                    return;
+                }
+            }
+            Ev::Compressed(data.to_vec(), frame_end)
         }
         Event::MessageEnd => Ev::End,
         Event::Ping(p) => Ev::Ping(p.to_vec()),
