@@ -55,9 +55,10 @@ impl Deflater {
     }
 
     /// Compress `input` and append it to `out`, sync-flushed so the peer can inflate all of
-    /// it now. With `last` the stream ends here: its 4-byte tail is stripped (the message's
-    /// under permessage-deflate, each frame's under deflate-frame) and, without context
-    /// takeover, the state let go.
+    /// it now. With `last` the stream ends here (the message's under permessage-deflate,
+    /// each frame's under deflate-frame): it ends on the header of an empty stored block
+    /// whose 4-byte tail the peer adds back, and without context takeover the state is let
+    /// go.
     pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) {
         let bits = self.params.window_bits;
         let zlib = self
@@ -79,10 +80,18 @@ impl Deflater {
             }
         }
         if last {
-            // A flush with nothing new since the last one writes nothing (zlib's "no progress"):
-            // the tail the peer will add then follows the previous flush's, an empty block.
-            if out[start..].ends_with(&TAIL) {
+            if out.len() > start {
+                // A sync flush ends with an empty stored block: its header bits, then
+                // LEN/NLEN `00 00 FF FF`, which the peer puts back.
+                debug_assert!(out[start..].ends_with(&TAIL));
                 out.truncate(out.len() - TAIL.len());
+            } else {
+                // Nothing new since the last flush, which already ended on a whole stored
+                // block (zlib writes nothing for a repeated flush). The peer will still add
+                // `00 00 FF FF`: give it the header those bytes complete, an empty stored
+                // block's (BFINAL 0, BTYPE 00, padding), as RFC 7692 §7.2.3.6 sends an
+                // empty message.
+                out.push(0x00);
             }
             self.end_stream();
         }

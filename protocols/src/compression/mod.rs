@@ -204,6 +204,30 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_that_ends_on_a_flush_still_ends_where_the_peer_adds_the_tail() {
+        // With context takeover, a message streamed as a flushed piece then an end with
+        // nothing new, then an empty message, then a short one: each must leave the peer's
+        // inflater where the next message starts (a found bug: the end wrote nothing, and
+        // the tail the peer added then began a stored block of 0xFF00 bytes).
+        let agreed = agreed(Scope::Message, 13, true);
+        let mut deflater = Deflater::new(&agreed, 0);
+        let mut inflater = Inflater::new(&agreed, u64::MAX);
+        let mut streamed = Vec::new();
+        deflater.compress(b"UU", &mut streamed, false);
+        let mut end = Vec::new();
+        deflater.compress(&[], &mut end, true);
+        assert_eq!(end, [0x00], "an empty stored block's header");
+        let got = inflate(&mut inflater, MessageKind::Binary, &[streamed, end], 64);
+        assert_eq!(got.unwrap(), b"UU");
+        for message in [&b""[..], b"\x17\x9c", b""] {
+            let mut frame = Vec::new();
+            deflater.compress(message, &mut frame, true);
+            let got = inflate(&mut inflater, MessageKind::Binary, &[frame], 64);
+            assert_eq!(got.unwrap(), message);
+        }
+    }
+
+    #[test]
     fn a_bomb_fails_at_the_limit_having_inflated_one_piece_past_it() {
         // 16 MiB of zeros compresses to about 16 KiB.
         let agreed = agreed(Scope::Message, 15, false);
