@@ -37,7 +37,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct Connect {
-    /// ws://host[:port]/path[?query], or wss://… for TLS.
+    /// `ws://host[:port]/path[?query]`, or `wss://…` for TLS.
     url: String,
     /// The dialect to speak: hixie-75, hixie-76 (= hybi-00), hybi-03 (= draft03), hybi-04,
     /// hybi-05, hybi-06, hybi-07, hybi-08, rfc6455 (= hybi-13); a hybi dialect also by its
