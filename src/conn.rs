@@ -12,7 +12,7 @@ use crate::SendError;
 use mio::net::TcpStream;
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use ws_protocols::compression::Inflater;
+use ws_protocols::compression::{Compression, Inflater};
 use ws_protocols::connection::{
     self as protocol, Assembly, CloseOutcome, Connection, Mask, OutboundOptions, Transmit,
 };
@@ -86,6 +86,8 @@ pub(crate) struct Opening {
     /// An outgoing connection ([`crate::Cx::connect`]): the request we sent, until the
     /// server's answer passes.
     pub client_handshake: Option<ClientHandshake>,
+    /// The compression the handshake agreed (our side of it), for the codec at open.
+    pub compression: Option<Compression>,
 }
 
 impl Conn {

@@ -4,6 +4,7 @@ use crate::handler::Handler;
 use crate::settings::Delivery;
 use crate::socket::SocketId;
 use std::collections::BTreeSet;
+use ws_protocols::compression::DeflatePolicy;
 
 /// A handler mounted at a path pattern, optionally for one subprotocol.
 ///
@@ -24,6 +25,8 @@ pub struct Mount {
     pub(crate) delivery: Option<Delivery>,
     /// Overrides the server's `max_frame` and `max_message` for this route.
     pub(crate) max_message: Option<u64>,
+    /// Overrides the server's compression policy for this route.
+    pub(crate) compression: Option<DeflatePolicy>,
     pub(crate) handler: Box<dyn Handler>,
     pub(crate) clients: BTreeSet<SocketId>,
 }
@@ -45,6 +48,7 @@ impl Mount {
             subprotocol: None,
             delivery: None,
             max_message: None,
+            compression: None,
             handler: Box::new(handler),
             clients: BTreeSet::new(),
         }
@@ -78,6 +82,23 @@ impl Mount {
     /// ```
     pub fn max_message(mut self, bytes: u64) -> Self {
         self.max_message = Some(bytes);
+        self
+    }
+
+    /// Agree to compression on this route as `policy` says, whatever the server's
+    /// `Settings::compression` (for example [`DeflatePolicy::OFF`] for a route of
+    /// incompressible payloads).
+    ///
+    /// ```
+    /// use ws::protocols::compression::DeflatePolicy;
+    /// use ws::{Handler, Mount};
+    /// struct Video;
+    /// impl Handler for Video {}
+    /// let mount = Mount::new("/video", Video).compression(DeflatePolicy::OFF);
+    /// # let _ = mount;
+    /// ```
+    pub fn compression(mut self, policy: DeflatePolicy) -> Self {
+        self.compression = Some(policy);
         self
     }
 

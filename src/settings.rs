@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use ws_protocols::compression::DeflatePolicy;
 use ws_protocols::Limits;
 
 /// How messages reach a handler.
@@ -120,6 +121,14 @@ pub struct Settings {
     /// With `tls` set: refuse plain connections (HTTP 400 saying to use `wss://`). Default
     /// false.
     pub tls_only: bool,
+    /// Compression agreed to with clients that offer it: permessage-deflate (every current
+    /// browser), else deflate-frame (`x-webkit-deflate-frame`, WebKit and Chrome of
+    /// 2012-2013), on hybi-07, hybi-08 and RFC 6455. Default
+    /// [`DeflatePolicy::default`]: both, keeping no compression context between messages
+    /// either way, so an idle connection holds no compression state; messages under 64
+    /// bytes go uncompressed. [`DeflatePolicy::OFF`] declines every offer. Routes may
+    /// choose otherwise ([`crate::Mount::compression`]).
+    pub compression: DeflatePolicy,
 }
 
 impl Default for Settings {
@@ -145,6 +154,7 @@ impl Default for Settings {
             hixie_binary: HixieBinary::Refuse,
             tls: None,
             tls_only: false,
+            compression: DeflatePolicy::default(),
         }
     }
 }
@@ -197,6 +207,8 @@ setters! {
     hixie_binary: HixieBinary,
     /// Set `tls`.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// Set `compression`.
+    compression: DeflatePolicy,
     /// Set `tls_only`.
     tls_only: bool,
 }

@@ -7,6 +7,7 @@ use super::url::WsUrl;
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
+use ws_protocols::compression::Compression;
 use ws_protocols::frame::ConnectionKey;
 use ws_protocols::handshake::{client_request, ClientConfig, ClientHandshake, Status};
 
@@ -21,6 +22,8 @@ pub(crate) struct Opened {
     pub leftover: Vec<u8>,
     /// hybi-04: the connection key the server's nonce gave, for our masks.
     pub connection_key: Option<ConnectionKey>,
+    /// The compression agreed, from our side.
+    pub compression: Option<Compression>,
 }
 
 /// Fill `buf` from the OS random source.
@@ -106,6 +109,7 @@ pub(crate) fn with_config<R>(
         subprotocols: &subprotocols,
         extra_headers: &headers,
         secure: url.secure(),
+        compression: options.compression.is_on().then_some(options.compression),
         ..ClientConfig::new(options.dialect, &host, url.target())
     })
 }
@@ -176,5 +180,6 @@ fn handshake_on(
         headers: response.headers,
         leftover: buf.split_off(response.consumed),
         connection_key: response.connection_key,
+        compression: response.compression,
     })
 }

@@ -107,7 +107,7 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
     let mut mask_seed = [0u8; 16];
     handshake::os_random(&mut mask_seed)?;
     let reader = opened.stream.try_clone()?;
-    let connection = Connection::with_connection_key(
+    let mut connection = Connection::with_connection_key(
         options.dialect,
         Role::Client,
         &options.limits,
@@ -118,6 +118,13 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
         },
         opened.connection_key,
     );
+    let inflater = opened.compression.map(|agreed| {
+        connection.set_compression(
+            &agreed,
+            options.compression.min_size,
+            options.limits.max_message,
+        )
+    });
     // The reading and the writing run on different threads: each half goes its own way,
     // and what the reader owes the server reaches the writer through `Shared`.
     let (inbound, outbound) = connection.split();
@@ -134,8 +141,8 @@ pub fn connect_with(url: &str, options: ConnectOptions) -> Result<Client, Client
         reader,
         opened.transport,
         inbound,
-        &options.limits,
-        options.read_timeout,
+        inflater,
+        &options,
         opened.leftover,
     );
     let sender = ClientSender::new(shared.clone());

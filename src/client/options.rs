@@ -3,6 +3,7 @@
 use super::transport::ServerVerification;
 use crate::settings::HixieBinary;
 use std::time::Duration;
+use ws_protocols::compression::DeflatePolicy;
 use ws_protocols::{Dialect, Limits};
 
 /// How to connect: the dialect to speak, what to put in the opening handshake, timeouts and
@@ -47,8 +48,8 @@ pub struct ConnectOptions {
     /// Extra request headers (`Cookie`, `Authorization`, ...), sent after the handshake's
     /// own. A name must be an HTTP token and a value may not contain CR, LF or NUL:
     /// `connect_with` refuses anything else with [`crate::ClientError::Config`]. No
-    /// extension is implemented: a `Sec-WebSocket-Extensions` offer the server accepts makes
-    /// its compressed frames fail with a protocol error. Default none.
+    /// extension but compression (`compression`) is implemented: a `Sec-WebSocket-Extensions`
+    /// offer made here that the server accepts makes the handshake fail. Default none.
     pub headers: Vec<(String, String)>,
     /// Time allowed for the TCP connection to each resolved address. Default 10 s; `None`
     /// leaves it to the operating system.
@@ -83,6 +84,10 @@ pub struct ConnectOptions {
     /// How a `wss://` server's certificate is checked. Default: against the system's root
     /// certificates, host name included.
     pub verification: ServerVerification,
+    /// Compression to offer on hybi-07, hybi-08 and RFC 6455: permessage-deflate, and
+    /// deflate-frame as `x-webkit-deflate-frame`, under the policy's context and window
+    /// rules (see [`DeflatePolicy`]). Default [`DeflatePolicy::OFF`]: nothing offered.
+    pub compression: DeflatePolicy,
 }
 
 impl Default for ConnectOptions {
@@ -101,11 +106,25 @@ impl Default for ConnectOptions {
             fragment_size: None,
             hixie_binary: HixieBinary::Refuse,
             verification: ServerVerification::SystemRoots,
+            compression: DeflatePolicy::OFF,
         }
     }
 }
 
 impl ConnectOptions {
+    /// Offer compression as `policy` says ([`DeflatePolicy::default`]: permessage-deflate
+    /// and deflate-frame, no context kept between messages).
+    ///
+    /// ```
+    /// use ws::protocols::compression::DeflatePolicy;
+    /// let options = ws::ConnectOptions::default().compression(DeflatePolicy::default());
+    /// assert!(options.compression.permessage_deflate);
+    /// ```
+    pub fn compression(mut self, policy: DeflatePolicy) -> Self {
+        self.compression = policy;
+        self
+    }
+
     /// Trust only the certificates of this PEM file for `wss://` (a private CA).
     ///
     /// ```

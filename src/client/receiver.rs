@@ -3,6 +3,7 @@
 
 use super::error::ClientError;
 use super::event::{ClientEvent, ClientPiece};
+use super::options::ConnectOptions;
 use super::shared::Shared;
 use super::transport::Transport;
 use crate::socket::CloseInfo;
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use ws_protocols::compression::{Fed, Inflater};
 use ws_protocols::connection::{fail_body, Assembly, AssemblyError, Inbound, Reply};
 use ws_protocols::message::Message;
-use ws_protocols::{Event, Limits, ProtocolError};
+use ws_protocols::{Event, ProtocolError};
 
 /// Read buffer. The decoder hands payload out as it arrives, so what stays between reads is
 /// at most an incomplete frame header or control frame (under 150 bytes).
@@ -91,16 +92,17 @@ impl ClientReceiver {
         stream: TcpStream,
         transport: Transport,
         inbound: Inbound,
-        limits: &Limits,
-        read_timeout: Option<Duration>,
+        inflater: Option<Inflater>,
+        options: &ConnectOptions,
         leftover: Vec<u8>,
     ) -> Self {
+        let (limits, read_timeout) = (&options.limits, options.read_timeout);
         let end = leftover.len();
         let mut buf = leftover;
         buf.resize(READ_BUF.max(end), 0);
         ClientReceiver {
             inbound,
-            inflater: None,
+            inflater: inflater.map(Box::new),
             inflated: Vec::new(),
             ready: VecDeque::new(),
             assembly: Assembly::new(usize::try_from(limits.max_message).unwrap_or(usize::MAX)),

@@ -36,6 +36,7 @@ impl EventLoop {
                 Ok(Status::Partial) => {}
                 Ok(Status::Complete(response)) => {
                     conn.subprotocol = response.subprotocol;
+                    conn.opening().compression = response.compression;
                     self.open(id, response.consumed, response.connection_key);
                 }
                 Err(e) => {
@@ -90,11 +91,17 @@ impl EventLoop {
             Decision::Accept { subprotocol } => subprotocol,
             Decision::Reject { status, reason } => return self.refuse(id, status, &reason),
         };
+        let policy = mount.compression.unwrap_or(self.settings.compression);
+        let agreed = request.negotiate_compression(&policy);
+        let extensions = agreed
+            .as_ref()
+            .map(|a| [("Sec-WebSocket-Extensions", a.response.as_str())]);
         let mut response = Vec::new();
         let secure = self.conns.get(id).is_some_and(|c| c.tls.is_some());
         let accept = Accept {
             subprotocol: subprotocol.as_deref(),
             secure,
+            extra_headers: extensions.as_ref().map_or(&[], |h| &h[..]),
             ..Default::default()
         };
         if let Err(e) = request.write_response(&accept, &mut response) {
@@ -109,6 +116,7 @@ impl EventLoop {
         let key3 = request.key3_len() > 0;
         let consumed = request.head_len();
         conn.opening().request = Some(request);
+        conn.opening().compression = agreed.map(|a| a.compression);
         if !key3 {
             conn.out.extend(&response);
             return self.open(id, consumed, None);
@@ -237,7 +245,17 @@ impl EventLoop {
             );
             conn.codec = Some(codec);
         }
-        let dialect = conn.codec.as_ref().expect("just set").dialect();
+        let compression = conn.opening.as_mut().and_then(|o| o.compression.take());
+        let codec = conn.codec.as_mut().expect("just set");
+        if let Some(agreed) = compression {
+            let policy = mount.compression.unwrap_or(self.settings.compression);
+            let inflater =
+                codec
+                    .connection
+                    .set_compression(&agreed, policy.min_size, limits.max_message);
+            codec.inflater = Some(Box::new(inflater));
+        }
+        let dialect = codec.dialect();
         conn.phase = Phase::Open;
         conn.opened = true;
         conn.deadlines[TimerKind::Handshake as usize] = None;

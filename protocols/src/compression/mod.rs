@@ -32,9 +32,14 @@
 
 mod deflate;
 mod inflate;
+mod negotiation;
 
 pub use deflate::Deflater;
 pub use inflate::{Fed, Inflater};
+pub use negotiation::{
+    accept_response, dialect_compresses, elements, negotiate, offer, parse_element, Agreed,
+    DeflatePolicy, Element, ExtensionError, DEFLATE_FRAME_NAMES, PERMESSAGE_DEFLATE,
+};
 
 /// The 4 bytes a sync flush ends with (an empty stored block), which the sender strips and
 /// the receiver puts back (RFC 7692 §7.2.1, §7.2.2).

@@ -11,6 +11,7 @@ use super::hixie76;
 use super::http;
 use super::hybi;
 use super::Status;
+use crate::compression::{self, dialect_compresses, Compression, DeflatePolicy};
 use crate::dialect::{Dialect, HandshakeFamily, Masking};
 use crate::frame::ConnectionKey;
 use crate::limits::Limits;
@@ -36,6 +37,11 @@ pub struct ClientConfig<'a> {
     pub extra_headers: &'a [(&'a str, &'a str)],
     /// The connection is TLS: the hixie location echo is expected with `wss://`.
     pub secure: bool,
+    /// Compression to offer (permessage-deflate, deflate-frame), on dialects that can carry
+    /// it ([`crate::compression::dialect_compresses`]); the response is then checked
+    /// against the offer and what was agreed is in [`ServerResponse::compression`]. Leave
+    /// `Sec-WebSocket-Extensions` out of `extra_headers` when this is set.
+    pub compression: Option<DeflatePolicy>,
 }
 
 impl<'a> ClientConfig<'a> {
@@ -49,6 +55,7 @@ impl<'a> ClientConfig<'a> {
             subprotocols: &[],
             extra_headers: &[],
             secure: false,
+            compression: None,
         }
     }
 }
@@ -73,6 +80,8 @@ pub struct ClientHandshake {
     location: String,
     offered: Vec<String>,
     offered_extensions: bool,
+    /// The compression offered, if any.
+    offered_compression: Option<DeflatePolicy>,
     /// hybi-04: the `Sec-WebSocket-Key` sent, which the connection key is made from.
     hybi04_key: Option<String>,
 }
@@ -91,6 +100,9 @@ pub struct ServerResponse {
     /// for [`crate::frame::Encoder::client_with_connection_key`]; `None` for every other
     /// dialect.
     pub connection_key: Option<ConnectionKey>,
+    /// The compression agreed, from the client's side (`None` if none was offered or the
+    /// server took none), for [`crate::connection::Connection::set_compression`].
+    pub compression: Option<Compression>,
 }
 
 /// The header a dialect's clients name the origin in. hybi-04 renamed `Origin` to
@@ -180,7 +192,14 @@ pub fn client_request(
             Expect::Accept(accept)
         }
     };
-    let mut offered_extensions = false;
+    let offered_compression = cfg
+        .compression
+        .filter(|_| dialect_compresses(cfg.dialect))
+        .filter(|policy| policy.is_on());
+    if let Some(offer) = offered_compression.as_ref().and_then(compression::offer) {
+        http::header(out, "Sec-WebSocket-Extensions", &offer);
+    }
+    let mut offered_extensions = offered_compression.is_some();
     for (name, value) in cfg.extra_headers {
         if http::is_valid_header(name, value) {
             offered_extensions |= name.eq_ignore_ascii_case("Sec-WebSocket-Extensions");
@@ -197,6 +216,7 @@ pub fn client_request(
         location: family::location(cfg.secure, &host, &target),
         offered,
         offered_extensions,
+        offered_compression,
         hybi04_key,
     }
 }
@@ -305,6 +325,14 @@ impl ClientHandshake {
             ),
             (Some(_), Some(_)) => return Err(E::UnexpectedSubprotocol),
         };
+        let extensions =
+            all("Sec-WebSocket-Extensions").filter_map(|v| std::str::from_utf8(v).ok());
+        let compression = match &self.offered_compression {
+            Some(policy) => {
+                compression::accept_response(extensions, policy).map_err(E::BadExtensions)?
+            }
+            None => None,
+        };
         // RFC 6455 §9.1: the server may only accept extensions the client offered.
         if self.dialect.caps().handshake == HandshakeFamily::KeyAccept
             && !self.offered_extensions
@@ -344,6 +372,7 @@ impl ClientHandshake {
                 .collect(),
             consumed,
             connection_key,
+            compression,
         }))
     }
 }

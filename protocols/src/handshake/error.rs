@@ -231,6 +231,9 @@ pub enum ClientHandshakeError {
     /// hybi-04: no `Sec-WebSocket-Nonce`, an empty one, or more than one, so no connection
     /// key to mask frames with (docs/protocols.md §3.3).
     MissingNonce,
+    /// The server's answer to our compression offer breaks it (RFC 7692 §7.1); close with
+    /// 1010 where the connection got that far.
+    BadExtensions(crate::compression::ExtensionError),
 }
 
 impl fmt::Display for ClientHandshakeError {
@@ -253,6 +256,7 @@ impl fmt::Display for ClientHandshakeError {
             UnexpectedSubprotocol => "server chose a subprotocol that was not offered",
             UnexpectedExtensions => "server accepted extensions that were not offered",
             MissingNonce => "hybi-04 response has no single Sec-WebSocket-Nonce",
+            BadExtensions(e) => return write!(f, "server's Sec-WebSocket-Extensions: {e}"),
         })
     }
 }

@@ -110,6 +110,16 @@ impl Request {
         &self.extensions
     }
 
+    /// The compression to agree to under `policy`, if the client offered any that is
+    /// acceptable (see [`crate::compression::negotiate`]): what to speak, and the
+    /// `Sec-WebSocket-Extensions` value for [`super::Accept::extra_headers`].
+    pub fn negotiate_compression(
+        &self,
+        policy: &crate::compression::DeflatePolicy,
+    ) -> Option<crate::compression::Agreed> {
+        crate::compression::negotiate(&self.extensions, self.dialect(), policy)
+    }
+
     /// The cookies of every `Cookie` header, as `(name, value)` pairs (RFC 6265 §4.2.1:
     /// `name=value` separated by `;`). Values are not unquoted; malformed pairs and
     /// non-UTF-8 headers are skipped.

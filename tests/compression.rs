@@ -1,0 +1,222 @@
+//! Compression through the server and our client: permessage-deflate and deflate-frame
+//! under each policy, on every dialect that has RSV1; the bomb, a corrupt stream and a
+//! misplaced RSV1 answered with their close codes; pipe sessions between members with and
+//! without compression, SHA-256 checked.
+
+mod support;
+
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::net::SocketAddr;
+use support::{Client, Received, TestServer};
+use ws::protocols::compression::{Compression, DeflatePolicy, Deflater, Scope, StreamParams};
+use ws::protocols::Dialect;
+use ws::{ClientEvent, ConnectOptions, Settings};
+
+/// JSON-like text: what compression is for.
+fn json(records: usize) -> String {
+    (0..records)
+        .map(|i| {
+            format!("{{\"id\":{i},\"name\":\"item {i}\",\"tags\":[\"a\",\"b\"],\"ok\":true}}\n")
+        })
+        .collect()
+}
+
+fn connect(addr: SocketAddr, dialect: Dialect, policy: DeflatePolicy) -> ws::Client {
+    let options = ConnectOptions::default()
+        .dialect(dialect)
+        .compression(policy);
+    ws::connect_with(&format!("ws://{addr}/echo"), options).expect("connect")
+}
+
+fn echo_round(client: &mut ws::Client) {
+    let text = json(2000);
+    for message in ["", "short", text.as_str(), &text[..1000]] {
+        client.send_text(message).unwrap();
+        assert_eq!(
+            client.recv().unwrap(),
+            ClientEvent::Text(message.to_owned())
+        );
+    }
+    // A short period, within reach of a 9-bit window (zlib looks back 2^bits - 262 bytes).
+    let binary: Vec<u8> = (0..300_000u32).map(|i| (i % 97) as u8).collect();
+    client.send_binary(&binary).unwrap();
+    assert_eq!(client.recv().unwrap(), ClientEvent::Binary(binary));
+}
+
+#[test]
+fn every_policy_and_extension_echoes_on_every_dialect_with_rsv1() {
+    let server_policies = [DeflatePolicy::default(), DeflatePolicy::keep_context()];
+    let frame_only = DeflatePolicy {
+        permessage_deflate: false,
+        ..DeflatePolicy::default()
+    };
+    let small_windows = DeflatePolicy {
+        our_max_window_bits: 9,
+        peer_max_window_bits: 10,
+        ..DeflatePolicy::keep_context()
+    };
+    for server_policy in server_policies {
+        let server = TestServer::echo(Settings::default().compression(server_policy));
+        for dialect in [Dialect::Hybi07, Dialect::Hybi08, Dialect::Rfc6455] {
+            for client_policy in [
+                DeflatePolicy::default(),
+                DeflatePolicy::keep_context(),
+                frame_only,
+                small_windows,
+            ] {
+                let mut client = connect(server.addr, dialect, client_policy);
+                let before = server.handle.stats().bytes_read;
+                echo_round(&mut client);
+                // 600 KB of payload went in; compressed, far less crossed the wire.
+                let read = server.handle.stats().bytes_read - before;
+                assert!(
+                    read < 100_000,
+                    "{dialect} {client_policy:?}: {read} bytes read"
+                );
+                client.close(1000, "").unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_server_with_compression_off_declines_and_plain_messages_still_flow() {
+    let server = TestServer::echo(Settings::default().compression(DeflatePolicy::OFF));
+    let mut client = connect(server.addr, Dialect::Rfc6455, DeflatePolicy::default());
+    let before = server.handle.stats().bytes_read;
+    echo_round(&mut client);
+    assert!(server.handle.stats().bytes_read - before > 400_000);
+}
+
+/// A raw client that offered permessage-deflate and got it (no context kept either way).
+fn offered(addr: SocketAddr) -> Client {
+    let offer = [("Sec-WebSocket-Extensions", "permessage-deflate")];
+    Client::connect_full(addr, "/echo", Dialect::Rfc6455, &[], &offer).expect("handshake")
+}
+
+/// A masked binary frame with the zero key, RSV1 as given.
+fn frame(rsv1: bool, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x82 | if rsv1 { 0x40 } else { 0 }];
+    match payload.len() {
+        n @ 0..=125 => frame.push(0x80 | n as u8),
+        n @ 126..=0xFFFF => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+fn deflated(data: &[u8]) -> Vec<u8> {
+    let stream = StreamParams {
+        window_bits: 15,
+        keep_context: false,
+    };
+    let agreed = Compression {
+        scope: Scope::Message,
+        ours: stream,
+        theirs: stream,
+    };
+    let mut out = Vec::new();
+    Deflater::new(&agreed, 0).compress(data, &mut out, true);
+    out
+}
+
+#[test]
+fn a_bomb_a_corrupt_stream_and_a_misplaced_rsv1_get_their_close_codes() {
+    let limit = 1 << 20;
+    let server = TestServer::echo(Settings::default().max_message(limit));
+    // 256 MiB of zeros in about 256 KB: closed with 1009 once a MiB is inflated, having
+    // held nothing like it.
+    let bomb = deflated(&vec![0u8; 256 << 20]);
+    assert!(bomb.len() < 300 << 10);
+    let mut client = offered(server.addr);
+    let _ = client.stream.write_all(&frame(true, &bomb));
+    assert!(matches!(client.recv(), Received::Close(Some(1009), _)));
+    let stats = server.handle.stats();
+    assert!(
+        stats.message_peak <= limit as usize + (64 << 10),
+        "{stats:?}"
+    );
+    // A reserved block type: 1007.
+    let mut client = offered(server.addr);
+    client
+        .stream
+        .write_all(&frame(true, &[0xff, 0xff, 0xff]))
+        .unwrap();
+    assert!(matches!(client.recv(), Received::Close(Some(1007), _)));
+    // RSV1 on a continuation: 1002.
+    let mut client = offered(server.addr);
+    let mut bytes = vec![0x02, 0x81, 0, 0, 0, 0, b'a'];
+    bytes.extend_from_slice(&[0xc0, 0x80, 0, 0, 0, 0]);
+    client.stream.write_all(&bytes).unwrap();
+    assert!(matches!(client.recv(), Received::Close(Some(1002), _)));
+    // RSV1 without an offer: 1002.
+    let mut client = Client::connect(server.addr, "/echo", Dialect::Rfc6455);
+    client
+        .stream
+        .write_all(&frame(true, &deflated(b"hi")))
+        .unwrap();
+    assert!(matches!(client.recv(), Received::Close(Some(1002), _)));
+    // The server serves on: a good compressed message, and an uncompressed one.
+    let mut client = offered(server.addr);
+    client
+        .stream
+        .write_all(&frame(true, &deflated(b"fine")))
+        .unwrap();
+    client.stream.write_all(&frame(false, b"plain")).unwrap();
+    assert_eq!(client.recv_message(), Received::Binary(b"fine".to_vec()));
+    assert_eq!(client.recv_message(), Received::Binary(b"plain".to_vec()));
+}
+
+#[test]
+fn pipe_sessions_translate_between_compressed_and_plain_members() {
+    let server = TestServer::start(
+        ws::Server::builder()
+            .settings(Settings::default().keepalive(None))
+            .mount(ws::Sessions::mount("/sessions/*", Default::default())),
+    );
+    let text = json(200_000); // about 13 MB
+    let digest = Sha256::digest(text.as_bytes());
+    for (i, (from, to)) in [
+        (DeflatePolicy::default(), DeflatePolicy::OFF),
+        (DeflatePolicy::OFF, DeflatePolicy::keep_context()),
+        (DeflatePolicy::keep_context(), DeflatePolicy::default()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let url = format!("ws://{}/sessions/s{i}", server.addr);
+        let join =
+            |policy| ws::connect_with(&url, ConnectOptions::default().compression(policy)).unwrap();
+        let mut receiver = join(to);
+        let mut hixie =
+            ws::connect_with(&url, ConnectOptions::default().dialect(Dialect::Hixie76)).unwrap();
+        let mut sender = join(from);
+        // The session says when everyone is in (see tests/pipe.rs); members then send.
+        for member in [&mut receiver, &mut hixie, &mut sender] {
+            while !matches!(member.recv().unwrap(), ClientEvent::Text(t) if t.contains("ready")) {}
+        }
+        // Cut-through: receivers move at the pace of the slowest, so read both at once.
+        let readers: Vec<_> = [receiver, hixie]
+            .into_iter()
+            .map(|mut member| {
+                std::thread::spawn(move || match member.recv().unwrap() {
+                    ClientEvent::Text(got) => Sha256::digest(got.as_bytes()),
+                    other => panic!("{other:?}"),
+                })
+            })
+            .collect();
+        sender.send_text(&text).unwrap();
+        for reader in readers {
+            assert_eq!(reader.join().unwrap(), digest, "pair {i}");
+        }
+    }
+}
