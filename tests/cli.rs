@@ -46,6 +46,9 @@ fn help_lists_every_option() {
         "--memory-budget",
         "--session-max-held-messages",
         "--session-max-message",
+        "--tls-cert",
+        "--compression",
+        "--compression-min-size",
     ] {
         assert!(help.contains(option), "--help mentions {option}");
     }

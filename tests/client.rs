@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+use support::cli::run_client as run_cli;
 use support::{TestServer, DEADLINE};
 use ws::protocols::handshake::{accept, Accept, Status};
 use ws::protocols::{
@@ -767,39 +768,6 @@ fn a_server_that_never_answers_the_handshake_times_out() {
 }
 
 // The command-line client, as a user runs it.
-
-/// Run `omniws-client ARGS` with `input` on stdin; its exit code, stdout and stderr.
-fn run_cli(args: &[&str], input: &[u8]) -> (Option<i32>, String, String) {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_omniws-client"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("omniws-client runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    // Written from a thread (a 64 KiB line fills the pipe); dropped at the end: EOF.
-    thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let (mut out, mut err) = (String::new(), String::new());
-        let _ = stdout.read_to_string(&mut out);
-        let _ = stderr.read_to_string(&mut err);
-        let _ = tx.send((out, err));
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok((out, err)) => (child.wait().unwrap().code(), out, err),
-        Err(_) => {
-            let _ = child.kill();
-            panic!("omniws-client {args:?} did not finish within {DEADLINE:?}");
-        }
-    }
-}
 
 #[test]
 fn cli_echoes_stdin_lines_in_every_dialect() {

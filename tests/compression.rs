@@ -220,3 +220,52 @@ fn pipe_sessions_translate_between_compressed_and_plain_members() {
         }
     }
 }
+
+/// The 101 the command-line server at `addr` answers to a permessage-deflate offer.
+fn answer_to_offer(addr: SocketAddr) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(support::DEADLINE)).unwrap();
+    let request = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+        Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(std::io::Read::read(&mut stream, &mut byte).unwrap(), 1);
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[test]
+fn the_command_line_server_compresses_by_default_and_the_client_offers_with_deflate() {
+    let (_server, addr) = support::cli::start_cli(&[], |_| {});
+    let head = answer_to_offer(addr);
+    assert!(
+        head.contains(
+            "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+             client_no_context_takeover\r\n"
+        ),
+        "{head}"
+    );
+    let lines = json(300);
+    let url = format!("ws://{addr}/echo");
+    for dialect in ["rfc6455", "hybi-08", "hybi-07"] {
+        let (code, out, err) = support::cli::run_client(
+            &[
+                "connect",
+                &url,
+                "--deflate",
+                "--dialect",
+                dialect,
+                "--await-echo",
+            ],
+            lines.as_bytes(),
+        );
+        assert_eq!(code, Some(0), "{dialect}: {err}");
+        assert!(out == lines, "{dialect}: the echo differs");
+    }
+    let (_off, addr) = support::cli::start_cli(&["--compression", "off"], |_| {});
+    assert!(!answer_to_offer(addr).contains("Sec-WebSocket-Extensions"));
+}

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
+use ws::protocols::compression::DeflatePolicy;
 use ws::protocols::{close, Dialect};
 use ws::{ClientError, ClientEvent, ClientSender, ConnectOptions};
 
@@ -83,6 +84,10 @@ struct Connect {
     /// wss://: accept any certificate (tests and trusted networks only).
     #[arg(long)]
     insecure: bool,
+    /// Offer compression (permessage-deflate, then x-webkit-deflate-frame; hybi-07, hybi-08
+    /// and RFC 6455), keeping no context between messages.
+    #[arg(long)]
+    deflate: bool,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -208,6 +213,10 @@ fn run(args: Connect) -> Result<(), String> {
         .handshake_timeout(timeout)
         .close_timeout(seconds(args.close_timeout))
         .max_message(args.max_message);
+    let options = match args.deflate {
+        true => options.compression(DeflatePolicy::default()),
+        false => options,
+    };
     let options = match &args.origin {
         Some(origin) => options.origin(origin.clone()),
         None => options,

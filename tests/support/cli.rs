@@ -1,9 +1,12 @@
 //! The command-line server as a newcomer runs it: started with its defaults (plus what a test
 //! passes), on a free port read from the line it prints.
 
-use std::io::{BufRead, BufReader};
+use super::DEADLINE;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
 
 /// Kills the server if the test fails before stopping it, so no process outlives the test.
 pub struct KillOnDrop(pub std::process::Child);
@@ -39,4 +42,37 @@ pub fn start_cli(args: &[&str], configure: impl FnOnce(&mut Command)) -> (KillOn
         .and_then(|r| r.split('/').next())
         .expect("address");
     (child, addr.parse().unwrap())
+}
+
+/// Run the command-line client, `omniws-client ARGS`, with `input` on stdin; its exit code, stdout and stderr.
+pub fn run_client(args: &[&str], input: &[u8]) -> (Option<i32>, String, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omniws-client"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("omniws-client runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from a thread (a 64 KiB line fills the pipe); dropped at the end: EOF.
+    thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut out, mut err) = (String::new(), String::new());
+        let _ = stdout.read_to_string(&mut out);
+        let _ = stderr.read_to_string(&mut err);
+        let _ = tx.send((out, err));
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok((out, err)) => (child.wait().unwrap().code(), out, err),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("omniws-client {args:?} did not finish within {DEADLINE:?}");
+        }
+    }
 }
