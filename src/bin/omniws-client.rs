@@ -233,10 +233,13 @@ fn run(args: Connect) -> Result<(), String> {
         .map_err(|e| format!("cannot connect to {}: {e}", args.url))?;
     if args.verbose {
         eprintln!(
-            "connected to {} ({}, subprotocol {})",
+            "connected to {} ({}, subprotocol {}, extensions {})",
             args.url,
             client.dialect(),
-            client.subprotocol().unwrap_or("none")
+            client.subprotocol().unwrap_or("none"),
+            client
+                .response_header("Sec-WebSocket-Extensions")
+                .unwrap_or("none")
         );
     }
     let (mut sender, mut receiver) = client.split();

@@ -84,8 +84,10 @@ start() {
 }
 
 # check NAME DIALECT text|binary: send the lines, compare what comes back. Over wss:// when
-# CA (a CA file our client is to trust) is set.
+# CA (a CA file our client is to trust) is set; offering compression (--deflate) when
+# DEFLATE is set, and then failing unless the server agreed to it.
 CA=""
+DEFLATE=""
 check() {
   local name="$1" dialect="$2" kind="$3"
   local label="$name $dialect $kind" log="$OUT/$name.$dialect.$kind"
@@ -95,12 +97,16 @@ check() {
     url="wss://localhost:$port/"
     args+=(--ca "$CA")
   fi
+  [ -n "$DEFLATE" ] && args+=(--deflate -v)
   args=(connect "$url" "${args[@]}")
   [ "$kind" = binary ] && args+=(--binary)
   timeout 60 "$client" "${args[@]}" <"$OUT/$kind.in" >"$log.out" 2>"$log.err"
   local rc=$?
+  [ -n "$DEFLATE" ] && label="$label deflate"
   if [ "$rc" -ne 0 ]; then
     report "$label" FAIL "exit $rc: $(tail -n 1 "$log.err")"
+  elif [ -n "$DEFLATE" ] && ! grep -q "extensions permessage-deflate" "$log.err"; then
+    report "$label" FAIL "compression not agreed: $(grep -m 1 'connected to' "$log.err")"
   elif ! cmp -s "$OUT/$kind.expected" "$log.out"; then
     report "$label" FAIL "echo differs: $(cmp "$OUT/$kind.expected" "$log.out" 2>&1 | head -n 1)"
   else
@@ -124,12 +130,14 @@ S="$KIT/servers"
 python="$CONFORMANCE_HOME/python-venv/bin/python"
 if [ -x "$python" ]; then
   start py-websockets "$python" "$S/py_websockets_echo.py" \
-    && check_all py-websockets rfc6455
+    && check_all py-websockets rfc6455 \
+    && DEFLATE=1 check_all py-websockets rfc6455
 else
   report py-websockets FAIL "not installed: $KIT/install.sh python"
 fi
 start node-ws node "$S/node_ws_echo.js" \
-  && check_all node-ws rfc6455 hybi-08
+  && check_all node-ws rfc6455 hybi-08 \
+  && DEFLATE=1 check_all node-ws rfc6455 hybi-08
 start node-websocket-driver node "$S/node_websocket_driver_echo.js" \
   && check_all node-websocket-driver rfc6455 hixie-76 hixie-75
 start node-ws04 node "$S/node_ws04_echo.js" \

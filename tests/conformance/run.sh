@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Third-party peers against our /echo: every client of ../shared/conformance/peers in every
-# dialect it speaks, then the Autobahn fuzzing client at versions 13 and 8.
+# Third-party peers against our /echo (the CLI server with its defaults): every client of
+# ../shared/conformance/peers in every dialect it speaks, npm ws with permessage-deflate
+# (with and without context takeover), then the Autobahn fuzzing client at versions 13 and
+# 8: every case but compression's, then a subset of the compression cases (12.* and 13.*,
+# AUTOBAHN_DEFLATE_CASES: sub-cases 1, 9 and 13 of every group, messages of 16 B, 4 KiB and
+# 256 KiB; the full set takes about 35 minutes per version).
 #
 # usage: tests/conformance/run.sh [--no-autobahn]
 # env:   KIT (default ../shared/conformance), CONFORMANCE_HOME (as install.sh),
-#        AUTOBAHN_CASES (default '*'; 12.* and 13.* are excluded by the kit: compression has
-#        its own issue), OUT (reports, default target/conformance)
+#        AUTOBAHN_CASES (default '*'; 12.* and 13.* are excluded by the kit),
+#        AUTOBAHN_DEFLATE_CASES (default '12.*.1,12.*.9,12.*.13,13.*.1,13.*.9,13.*.13'; empty:
+#        none), OUT (reports, default target/conformance)
 # Needs the kit installed (KIT/install.sh) and target/release/omniws built.
 # Exit 0 only if every peer passed and no Autobahn case FAILED.
 set -uo pipefail
@@ -31,6 +36,10 @@ for v in 13 8; do
   run "node ws v$v" node "$P/node_ws_client.js" "$url" --version "$v"
   run "node websocket v$v" node "$P/node_websocket_node_client.js" "$url" --version "$v"
 done
+for v in 13 8; do
+  run "node ws v$v permessage-deflate" env KIT="$KIT" node tests/conformance/node_ws_deflate_client.js "$url" --version "$v"
+  run "node ws v$v deflate, context kept" env KIT="$KIT" node tests/conformance/node_ws_deflate_client.js "$url" --version "$v" --context
+done
 run "node websocket-client hixie-76" node "$P/node_hixie76_client.js" "$url"
 for v in 13 8 76 75; do
   run "perl Protocol::WebSocket $v" perl "$P/perl_protocol_websocket_client.pl" "$url" --version "$v"
@@ -46,6 +55,15 @@ if [ "${1:-}" != "--no-autobahn" ]; then
     if AUTOBAHN_VERSION=$version AUTOBAHN_AGENT=omniws "$KIT/run-autobahn.sh" "$url" "$cases" "$OUT/autobahn-$version" \
         | tail -n 6; then :; else failures=$((failures + 1)); fi
   done
+  deflate_cases="${AUTOBAHN_DEFLATE_CASES-12.*.1,12.*.9,12.*.13,13.*.1,13.*.9,13.*.13}"
+  if [ -n "$deflate_cases" ]; then
+    for version in 18 10; do
+      echo "--- autobahn compression cases, version $version"
+      if AUTOBAHN_EXCLUDE="" AUTOBAHN_VERSION=$version AUTOBAHN_AGENT=omniws \
+          "$KIT/run-autobahn.sh" "$url" "$deflate_cases" "$OUT/autobahn-deflate-$version" \
+          | tail -n 6; then :; else failures=$((failures + 1)); fi
+    done
+  fi
 fi
 
 if kill -0 "$pid" 2>/dev/null; then
