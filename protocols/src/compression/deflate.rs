@@ -11,8 +11,9 @@ pub struct Deflater {
     /// Messages shorter than this go out uncompressed (both extensions allow it).
     min_size: usize,
     /// The zlib state: present while a message is being written, or always with context
-    /// takeover once the first message was compressed.
-    zlib: Option<Compress>,
+    /// takeover once the first message was compressed. Boxed: an idle connection holds only
+    /// the pointer.
+    zlib: Option<Box<Compress>>,
 }
 
 impl std::fmt::Debug for Deflater {
@@ -61,9 +62,13 @@ impl Deflater {
     /// go.
     pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) {
         let bits = self.params.window_bits;
-        let zlib = self
-            .zlib
-            .get_or_insert_with(|| Compress::new_with_window_bits(Level::default(), false, bits));
+        let zlib = self.zlib.get_or_insert_with(|| {
+            Box::new(Compress::new_with_window_bits(
+                Level::default(),
+                false,
+                bits,
+            ))
+        });
         let start = out.len();
         let mut used = 0;
         loop {

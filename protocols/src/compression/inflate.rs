@@ -45,8 +45,8 @@ pub struct Inflater {
     params: StreamParams,
     max_message: u64,
     /// The zlib state: present while a stream is open, or always with context takeover once
-    /// the first compressed payload came.
-    zlib: Option<Decompress>,
+    /// the first compressed payload came. Boxed: an idle connection holds only the pointer.
+    zlib: Option<Box<Decompress>>,
     open: Option<Open>,
     utf8: Utf8Validator,
     /// Compressed input the receiver had no room for yet, and how far it has been used.
@@ -289,7 +289,7 @@ impl Inflater {
         let bits = zlib_window_bits(self.params.window_bits);
         let zlib = self
             .zlib
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, bits)));
         let room = self
             .open
             .map_or(u64::MAX, |o| self.max_message.saturating_sub(o.len));
