@@ -39,8 +39,8 @@ pub struct DeflatePolicy {
     /// Chrome builds of 2012-2013. A server takes it only when no acceptable
     /// permessage-deflate offer came.
     pub deflate_frame: bool,
-    /// Keep our compression context from one message to the next: better ratios, 300 KB or
-    /// so per connection held for its whole life. Without it the state lives only while a
+    /// Keep our compression context from one message to the next: better ratios, but zlib's
+    /// window and tables stay allocated for the connection's life once it has sent. Without it the state lives only while a
     /// message is being written (and we say so: `server_no_context_takeover` from a server,
     /// `client_no_context_takeover` from a client).
     pub keep_our_context: bool,
