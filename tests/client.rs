@@ -793,7 +793,7 @@ fn cli_echoes_stdin_lines_in_every_dialect() {
             out.len()
         );
         assert!(
-            err.contains(&format!("({name}, subprotocol none)")),
+            err.contains(&format!("({name}, subprotocol none, extensions none)")),
             "{err}"
         );
         assert!(err.contains("(clean)"), "{err}");
@@ -837,7 +837,7 @@ fn cli_offers_subprotocols_and_sends_origin_and_headers() {
     ];
     let (code, out, err) = run_cli(&args, b"one\n");
     assert_eq!((code, out.as_str()), (Some(0), "one\n"), "{err}");
-    assert!(err.contains("(hybi-08, subprotocol chat)"), "{err}");
+    assert!(err.contains("(hybi-08, subprotocol chat, extensions none)"), "{err}");
 }
 
 #[test]
