@@ -279,12 +279,16 @@ impl Conn {
         Ok((&mut codec.connection, tx))
     }
 
-    /// Whether inflated output or compressed input waits for the handler.
+    /// Whether inflated output or compressed input waits for the handler (of an open
+    /// connection: once it fails or closes, what was kept is never delivered).
     pub(crate) fn inflate_pending(&self) -> bool {
-        self.codec
-            .as_ref()
-            .and_then(|c| c.inflater.as_ref())
-            .is_some_and(|i| i.is_pending())
+        self.phase == Phase::Open
+            && !self.close_received()
+            && self
+                .codec
+                .as_ref()
+                .and_then(|c| c.inflater.as_ref())
+                .is_some_and(|i| i.is_pending())
     }
 
     /// Whether control frames are being held for the end of a data frame.

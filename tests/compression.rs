@@ -269,3 +269,71 @@ fn the_command_line_server_compresses_by_default_and_the_client_offers_with_defl
     let (_off, addr) = support::cli::start_cli(&["--compression", "off"], |_| {});
     assert!(!answer_to_offer(addr).contains("Sec-WebSocket-Extensions"));
 }
+
+/// Streams each message back as a digest, pausing its sender after every piece and resuming
+/// it a millisecond later: inflation must stop and resume inside compressed payload.
+struct PausingDigest {
+    hasher: Sha256,
+    pieces: usize,
+}
+
+impl ws::Handler for PausingDigest {
+    fn on_message_start(
+        &mut self,
+        _cx: &mut ws::Cx<'_>,
+        _id: ws::SocketId,
+        _kind: ws::protocols::MessageKind,
+        _len: Option<u64>,
+    ) {
+        self.hasher = Sha256::new();
+        self.pieces = 0;
+    }
+
+    fn on_message_data(&mut self, cx: &mut ws::Cx<'_>, id: ws::SocketId, data: &[u8]) {
+        assert!(data.len() <= 32 << 10, "inflated pieces are bounded");
+        self.hasher.update(data);
+        self.pieces += 1;
+        cx.pause(id);
+        cx.set_timer(id, std::time::Duration::from_millis(1));
+    }
+
+    fn on_timer(&mut self, cx: &mut ws::Cx<'_>, id: ws::SocketId) {
+        cx.resume(id);
+    }
+
+    fn on_message_end(&mut self, cx: &mut ws::Cx<'_>, id: ws::SocketId) {
+        let digest = std::mem::replace(&mut self.hasher, Sha256::new()).finalize();
+        let answer = format!("{} {:x}", self.pieces, digest);
+        if let Some(socket) = cx.socket(id) {
+            let _ = socket.send_text(&answer);
+        }
+    }
+}
+
+#[test]
+fn a_handler_that_pauses_inside_a_compressed_message_gets_all_of_it_in_order() {
+    let server = TestServer::start(
+        ws::Server::builder()
+            .settings(Settings::default().delivery(ws::Delivery::Stream))
+            .route(
+                "/echo",
+                PausingDigest {
+                    hasher: Sha256::new(),
+                    pieces: 0,
+                },
+            ),
+    );
+    let mut client = connect(server.addr, Dialect::Rfc6455, DeflatePolicy::default());
+    // 4 MB of text that compresses about 15:1: one read holds many inflated pieces.
+    let text = json(60_000);
+    for _ in 0..2 {
+        client.send_text(&text).unwrap();
+        let answer = match client.recv().unwrap() {
+            ClientEvent::Text(answer) => answer,
+            other => panic!("a digest, not {other:?}"),
+        };
+        let (pieces, digest) = answer.split_once(' ').unwrap();
+        assert_eq!(digest, format!("{:x}", Sha256::digest(text.as_bytes())));
+        assert!(pieces.parse::<usize>().unwrap() >= text.len() / (32 << 10));
+    }
+}

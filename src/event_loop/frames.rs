@@ -140,9 +140,18 @@ impl EventLoop {
         else {
             return;
         };
-        self.inflate(id, inflater, |inflater, out, deliver| {
+        let fed = self.inflate(id, inflater, |inflater, out, deliver| {
             inflater.resume(out, |piece| deliver(Event::Data(piece)))
         });
+        let nothing_kept = self
+            .conns
+            .get(id)
+            .is_some_and(|c| c.unprocessed.is_empty() && c.input.is_empty());
+        if fed == Fed::Done && nothing_kept {
+            // The decoder may owe events that take no bytes (the end of the message whose
+            // last payload this was): give it the chance a read's loop would have.
+            self.process_frames(id, &mut []);
+        }
     }
 
     /// Whether a handler paused `id` while `left` bytes of its read are still to process.
