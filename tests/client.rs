@@ -837,7 +837,10 @@ fn cli_offers_subprotocols_and_sends_origin_and_headers() {
     ];
     let (code, out, err) = run_cli(&args, b"one\n");
     assert_eq!((code, out.as_str()), (Some(0), "one\n"), "{err}");
-    assert!(err.contains("(hybi-08, subprotocol chat, extensions none)"), "{err}");
+    assert!(
+        err.contains("(hybi-08, subprotocol chat, extensions none)"),
+        "{err}"
+    );
 }
 
 #[test]
