@@ -31,14 +31,16 @@
 //! ```
 
 mod deflate;
+mod extension_list;
 mod inflate;
 mod negotiation;
 
 pub use deflate::Deflater;
+pub use extension_list::{elements, parse_element, Element};
 pub use inflate::{Fed, Inflater};
 pub use negotiation::{
-    accept_response, dialect_compresses, elements, negotiate, offer, parse_element, Agreed,
-    DeflatePolicy, Element, ExtensionError, DEFLATE_FRAME_NAMES, PERMESSAGE_DEFLATE,
+    accept_response, dialect_compresses, negotiate, offer, Agreed, DeflatePolicy, ExtensionError,
+    DEFLATE_FRAME_NAMES, PERMESSAGE_DEFLATE,
 };
 
 /// The 4 bytes a sync flush ends with (an empty stored block), which the sender strips and

@@ -19,6 +19,7 @@
 //! );
 //! ```
 
+use super::extension_list::{elements, parse_element, Element};
 use super::{Compression, Scope, StreamParams};
 use crate::dialect::{Dialect, Framing};
 use std::fmt;
@@ -152,69 +153,19 @@ impl fmt::Display for ExtensionError {
 
 impl std::error::Error for ExtensionError {}
 
-/// One element of an extension list: a name and its parameters, values unquoted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Element {
-    /// The extension's name, as sent.
-    pub name: String,
-    /// Parameters in order; `None` for one without a value.
-    pub params: Vec<(String, Option<String>)>,
-}
-
-/// Parse one element of an extension list (`name; a; b=1; c="2"`), strictly: names and
-/// values must be tokens (a quoted value's content too, RFC 6455 §9.1).
-pub fn parse_element(text: &str) -> Result<Element, ExtensionError> {
-    let mut parts = text.split(';').map(str::trim);
-    let name = parts.next().unwrap_or_default();
-    if !is_token(name) {
-        return Err(ExtensionError::Malformed);
-    }
-    let mut params = Vec::new();
-    for part in parts {
-        let (key, value) = match part.split_once('=') {
-            None => (part, None),
-            Some((key, value)) => {
-                let value = value.trim();
-                let value = match value.strip_prefix('"') {
-                    Some(quoted) => quoted.strip_suffix('"').ok_or(ExtensionError::Malformed)?,
-                    None => value,
-                };
-                (key.trim_end(), Some(value))
-            }
-        };
-        if !is_token(key) || value.is_some_and(|v| !is_token(v)) {
-            return Err(ExtensionError::Malformed);
-        }
-        params.push((key.to_owned(), value.map(str::to_owned)));
-    }
-    Ok(Element {
-        name: name.to_owned(),
-        params,
-    })
-}
-
-/// Split header values into list elements (commas between elements; our parameters'
-/// values never hold commas, and an element split inside a quoted string fails to parse).
-pub fn elements<'a>(values: impl IntoIterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
-    values
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-}
-
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 /// Window bits: 8 to 15 in decimal without a leading zero (RFC 7692 §7.1.2).
 fn window_bits(name: &'static str, value: Option<&str>) -> Result<u8, ExtensionError> {
     let invalid = || ExtensionError::InvalidValue(name);
     let value = value.ok_or_else(invalid)?;
+    // Digits only: `u8::from_str` would also take a sign ("+9").
+    if value.is_empty() || value.len() > 2 || value.starts_with('0') {
+        return Err(invalid());
+    }
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
     match value.parse::<u8>() {
-        Ok(bits @ 8..=15) if !value.starts_with('0') && value.len() <= 2 => Ok(bits),
+        Ok(bits @ 8..=15) => Ok(bits),
         _ => Err(invalid()),
     }
 }
@@ -286,18 +237,18 @@ pub fn negotiate<S: AsRef<str>>(
     if !dialect_compresses(dialect) || !policy.is_on() {
         return None;
     }
-    let parsed: Vec<Element> = elements(offers.iter().map(AsRef::as_ref))
-        .filter_map(|e| parse_element(e).ok())
-        .collect();
-    let permessage = parsed
-        .iter()
+    // Two passes over the offers, each parsing as it goes: permessage-deflate anywhere in
+    // the list wins over deflate-frame, and a malformed element is declined like any other
+    // unacceptable offer (RFC 7692 §5: "the next" element is the client's next choice).
+    let parsed =
+        || elements(offers.iter().map(AsRef::as_ref)).filter_map(|e| parse_element(e).ok());
+    let permessage = parsed()
         .filter(|e| policy.permessage_deflate && e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
-        .find_map(|e| accept_permessage(e, policy).ok());
+        .find_map(|e| accept_permessage(&e, policy).ok());
     permessage.or_else(|| {
-        parsed
-            .iter()
+        parsed()
             .filter(|e| policy.deflate_frame && is_deflate_frame(&e.name))
-            .find_map(|e| accept_deflate_frame(e, policy).ok())
+            .find_map(|e| accept_deflate_frame(&e, policy).ok())
     })
 }
 
@@ -322,15 +273,24 @@ fn accept_permessage(offer: &Element, policy: &DeflatePolicy) -> Result<Agreed, 
     if !our_keep {
         response.push_str("; server_no_context_takeover");
     }
-    // Theirs: a client that offers client_no_context_takeover will not keep its context;
-    // one that does not may be told not to (§7.1.1.2 lets a server include it unasked).
+    // Theirs. §7.1.1.2 puts no condition on the response: "A server MAY include the
+    // "client_no_context_takeover" extension parameter in an extension negotiation
+    // response", and "by including [it] in an extension negotiation response, a server
+    // prevents the peer client from using context takeover". So a server may impose it on
+    // a client that did not offer it, and a client must accept it unasked (unlike
+    // client_max_window_bits, which §7.1.2.2 forbids in a response to an offer without
+    // it). Offered, it is only a hint (the server "may either ignore the parameter or use
+    // the parameter"); we echo it, which is what lets us drop our inflater's window.
     let their_keep = policy.let_peer_keep_context && !client_no_takeover;
     if !their_keep {
         response.push_str("; client_no_context_takeover");
     }
     // A limit the client puts on our window must be answered with one at most as large
-    // (§7.1.2.1); unasked we may announce a smaller one. An agreed 8 is sent uncompressed
-    // (zlib has no 8-bit raw deflate; see `Deflater::wants`).
+    // (§7.1.2.1); unasked we may announce a smaller one. A client may ask for 8, which we
+    // agree to: zlib (and zlib-rs) refuse raw deflate with an 8-bit window (since zlib
+    // 1.2.9, madler/zlib#171: before that 8 silently became 9, and the peer was not told),
+    // and `Deflater` sends an agreed-8 stream uncompressed, which permessage-deflate
+    // allows for any message. Declining would lose compression in the other direction too.
     let our_bits = match params.get(SERVER_BITS) {
         Some(value) => window_bits(SERVER_BITS, value)?.min(policy.our_bits()),
         None => policy.our_bits(),
@@ -771,6 +731,314 @@ mod tests {
             (agreed.scope, agreed.ours),
             (Scope::Frame, params(10, false))
         );
+    }
+
+    #[test]
+    fn the_rfc_example_list_is_answered_from_its_first_offer() {
+        // RFC 7692's example of an offer list: the client prefers a server window of 10
+        // and falls back to none; we can honour the first, so it wins.
+        let list = "permessage-deflate; client_max_window_bits; server_max_window_bits=10, \
+                    permessage-deflate; client_max_window_bits";
+        let keep = DeflatePolicy::keep_context();
+        let (response, agreed) = server(&[list], &keep).unwrap();
+        assert_eq!(response, "permessage-deflate; server_max_window_bits=10");
+        assert_eq!(
+            (agreed.ours, agreed.theirs),
+            (params(10, true), params(15, true))
+        );
+        // The same two offers on two header lines are the same list (RFC 6455 §9.1).
+        let lines = [
+            "permessage-deflate; client_max_window_bits; server_max_window_bits=10",
+            "permessage-deflate; client_max_window_bits",
+        ];
+        assert_eq!(server(&lines, &keep), server(&[list], &keep));
+        // A client that offered that list accepts the answer and sees the mirror image.
+        let client_policy = DeflatePolicy {
+            peer_max_window_bits: 10,
+            deflate_frame: false,
+            ..keep
+        };
+        let client = accept_response([response.as_str()], &client_policy)
+            .unwrap()
+            .unwrap();
+        assert_eq!((client.ours, client.theirs), (agreed.theirs, agreed.ours));
+    }
+
+    #[test]
+    fn every_kind_of_bad_offer_is_declined_for_its_reason() {
+        use ExtensionError::*;
+        let policy = DeflatePolicy::keep_context();
+        let pmd = |params: &str| format!("permessage-deflate; {params}");
+        let mut cases: Vec<(String, ExtensionError)> = vec![
+            (pmd("foo"), UnknownParameter),
+            (pmd("foo=1"), UnknownParameter),
+            // deflate-frame's parameter is unknown to permessage-deflate.
+            (pmd("max_window_bits=10"), UnknownParameter),
+            (
+                pmd("server_no_context_takeover; server_no_context_takeover"),
+                RepeatedParameter(SERVER_NO_TAKEOVER),
+            ),
+            (
+                pmd("client_no_context_takeover; CLIENT_NO_CONTEXT_TAKEOVER"),
+                RepeatedParameter(CLIENT_NO_TAKEOVER),
+            ),
+            (
+                pmd("server_max_window_bits=10; server_max_window_bits=10"),
+                RepeatedParameter(SERVER_BITS),
+            ),
+            (
+                pmd("client_max_window_bits; client_max_window_bits=9"),
+                RepeatedParameter(CLIENT_BITS),
+            ),
+            (
+                pmd("server_no_context_takeover=1"),
+                InvalidValue(SERVER_NO_TAKEOVER),
+            ),
+            (
+                pmd("client_no_context_takeover=\"true\""),
+                InvalidValue(CLIENT_NO_TAKEOVER),
+            ),
+            // server_max_window_bits needs a value; client_max_window_bits may lack one.
+            (pmd("server_max_window_bits"), InvalidValue(SERVER_BITS)),
+        ];
+        for bad in [
+            "7",
+            "16",
+            "0",
+            "00",
+            "010",
+            "08",
+            "+9",
+            "-9",
+            "9.0",
+            "0x9",
+            "abc",
+            "255",
+            "1000",
+            "99999999999999999999",
+            "\"16\"",
+            "\"08\"",
+        ] {
+            cases.push((
+                pmd(&format!("server_max_window_bits={bad}")),
+                InvalidValue(SERVER_BITS),
+            ));
+            cases.push((
+                pmd(&format!("client_max_window_bits={bad}")),
+                InvalidValue(CLIENT_BITS),
+            ));
+        }
+        for (offer, why) in &cases {
+            let element = parse_element(offer).unwrap();
+            let declined = accept_permessage(&element, &policy).map(|a| a.response);
+            assert_eq!(declined, Err(*why), "{offer}");
+            assert_eq!(server(&[offer], &policy), None, "{offer}");
+            // Declined, not fatal: the next offer in the list is taken.
+            let (response, _) = server(&[offer, "permessage-deflate"], &policy).unwrap();
+            assert_eq!(response, "permessage-deflate", "{offer}");
+        }
+        // Elements that break RFC 6455 §9.1 are declined whole, never half-read.
+        for offer in [
+            "permessage-deflate; client_max_window_bits=\"10",
+            "permessage-deflate;; server_no_context_takeover",
+            "permessage-deflate server_no_context_takeover",
+            "permessage-deflate; =1",
+            "permessage-deflate; client_max_window_bits=\"1 0\"",
+            "permessage-deflate; client_max_window_bits=",
+        ] {
+            assert_eq!(parse_element(offer), Err(Malformed), "{offer}");
+            assert_eq!(server(&[offer], &policy), None, "{offer}");
+        }
+        // A list quoted inside one value is not an offer of what it names.
+        assert_eq!(
+            server(&[r#"foo; x=", permessage-deflate, ""#], &policy),
+            None
+        );
+        // deflate-frame's own kinds.
+        let frame = DeflatePolicy {
+            permessage_deflate: false,
+            ..policy
+        };
+        for (offer, why) in [
+            ("deflate-frame; foo", UnknownParameter),
+            ("deflate-frame; server_max_window_bits=10", UnknownParameter),
+            (
+                "deflate-frame; no_context_takeover; no_context_takeover",
+                RepeatedParameter(NO_TAKEOVER),
+            ),
+            (
+                "x-webkit-deflate-frame; max_window_bits=9; max_window_bits=9",
+                RepeatedParameter(BITS),
+            ),
+            (
+                "x-webkit-deflate-frame; no_context_takeover=1",
+                InvalidValue(NO_TAKEOVER),
+            ),
+            (
+                "x-webkit-deflate-frame; max_window_bits",
+                InvalidValue(BITS),
+            ),
+            (
+                "x-webkit-deflate-frame; max_window_bits=16",
+                InvalidValue(BITS),
+            ),
+            (
+                "x-webkit-deflate-frame; max_window_bits=7",
+                InvalidValue(BITS),
+            ),
+        ] {
+            let element = parse_element(offer).unwrap();
+            let declined = accept_deflate_frame(&element, &frame).map(|a| a.response);
+            assert_eq!(declined, Err(why), "{offer}");
+            assert_eq!(server(&[offer], &frame), None, "{offer}");
+        }
+    }
+
+    #[test]
+    fn quoted_values_and_a_requested_8_bit_window_are_agreed() {
+        let keep = DeflatePolicy::keep_context();
+        let (response, agreed) = server(
+            &["permessage-deflate; server_max_window_bits=\"1\\2\""],
+            &keep,
+        )
+        .unwrap();
+        assert_eq!(response, "permessage-deflate; server_max_window_bits=12");
+        assert_eq!(agreed.ours.window_bits, 12);
+        // 8 is in the RFC's range: agreed, and our Deflater then sends plain messages
+        // (zlib has no raw 8-bit deflate), which the extension allows.
+        let (response, agreed) =
+            server(&["permessage-deflate; server_max_window_bits=8"], &keep).unwrap();
+        assert_eq!(response, "permessage-deflate; server_max_window_bits=8");
+        assert_eq!(agreed.ours.window_bits, 8);
+        let (response, agreed) =
+            server(&["permessage-deflate; client_max_window_bits=8"], &keep).unwrap();
+        assert_eq!(response, "permessage-deflate; client_max_window_bits=8");
+        assert_eq!(agreed.theirs.window_bits, 8);
+        // Names are matched without regard to case; the response uses the RFC's spelling.
+        let (response, _) =
+            server(&["PerMessage-Deflate; Server_No_Context_Takeover"], &keep).unwrap();
+        assert_eq!(response, "permessage-deflate; server_no_context_takeover");
+    }
+
+    #[test]
+    fn a_client_may_be_told_not_to_keep_its_context_unasked() {
+        // §7.1.1.2: a server MAY include client_no_context_takeover in any response.
+        let keep = DeflatePolicy::keep_context();
+        let agreed = accept_response(["permessage-deflate; client_no_context_takeover"], &keep)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (agreed.ours, agreed.theirs),
+            (params(15, false), params(15, true))
+        );
+        // And server_no_context_takeover unasked (§7.1.1.1), and a smaller server window
+        // than asked (§7.1.2.1).
+        let limited = DeflatePolicy {
+            peer_max_window_bits: 12,
+            ..keep
+        };
+        let agreed = accept_response(
+            ["permessage-deflate; server_no_context_takeover; server_max_window_bits=9"],
+            &limited,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(agreed.theirs, params(9, false));
+        // client_max_window_bits without a value is an offer's form only (§7.1.2.2).
+        assert_eq!(
+            accept_response(["permessage-deflate; client_max_window_bits"], &keep),
+            Err(ExtensionError::InvalidValue(CLIENT_BITS))
+        );
+        // deflate-frame is answered under the name we offered; the draft's other name fails.
+        assert_eq!(
+            accept_response(["deflate-frame"], &keep),
+            Err(ExtensionError::NotOffered)
+        );
+        let off = DeflatePolicy {
+            deflate_frame: false,
+            ..keep
+        };
+        assert_eq!(
+            accept_response(["x-webkit-deflate-frame"], &off),
+            Err(ExtensionError::NotOffered)
+        );
+    }
+
+    /// Every combination of a client policy and a server policy, over window sizes that
+    /// matter (8: zlib's gap; 9; a middle one; 15): our server answers our client's offer,
+    /// our client accepts the answer, and the two see one connection from its two ends.
+    #[test]
+    fn every_pair_of_policies_agrees_on_mirrored_streams() {
+        let mut policies = Vec::new();
+        for flags in 0..16u8 {
+            for our in [8, 9, 12, 15] {
+                for peer in [8, 9, 12, 15] {
+                    policies.push(DeflatePolicy {
+                        permessage_deflate: flags & 1 != 0,
+                        deflate_frame: flags & 2 != 0,
+                        keep_our_context: flags & 4 != 0,
+                        let_peer_keep_context: flags & 8 != 0,
+                        our_max_window_bits: our,
+                        peer_max_window_bits: peer,
+                        min_size: 64,
+                    });
+                }
+            }
+        }
+        for c in &policies {
+            let Some(offered) = offer(c) else {
+                assert!(!c.is_on());
+                continue;
+            };
+            for (i, element) in elements([offered.as_str()]).enumerate() {
+                assert!(parse_element(element).is_ok(), "{offered}");
+                assert!(i < 2);
+            }
+            for s in &policies {
+                let agreed = negotiate(&[offered.as_str()], Dialect::Rfc6455, s);
+                let common_pmd = c.permessage_deflate && s.permessage_deflate;
+                let common_frame = c.deflate_frame && s.deflate_frame;
+                let Some(agreed) = agreed else {
+                    assert!(!common_pmd && !common_frame, "{c:?} {s:?}");
+                    continue;
+                };
+                let (server, response) = (agreed.compression, agreed.response);
+                let scope = if common_pmd {
+                    Scope::Message
+                } else {
+                    Scope::Frame
+                };
+                assert_eq!(server.scope, scope, "{c:?} {s:?}");
+                let client = accept_response([response.as_str()], c)
+                    .unwrap_or_else(|e| panic!("{e}: {response} for {c:?} {s:?}"))
+                    .expect("an answer");
+                assert_eq!(client.scope, scope);
+                // Each stream: the receiver's window holds the sender's, and a sender that
+                // keeps its context has a receiver that keeps it too.
+                for (sender, receiver) in
+                    [(client.ours, server.theirs), (server.ours, client.theirs)]
+                {
+                    assert!(sender.window_bits <= receiver.window_bits, "{response}");
+                    assert!(!sender.keep_context || receiver.keep_context, "{response}");
+                }
+                if scope == Scope::Message {
+                    // permessage-deflate states both streams exactly.
+                    assert_eq!((client.ours, client.theirs), (server.theirs, server.ours));
+                }
+                // Each side's policy holds for what it sends and what it lets the peer send.
+                for (side, policy) in [(client, c), (server, s)] {
+                    assert!(side.ours.window_bits <= policy.our_bits());
+                    assert!(!side.ours.keep_context || policy.keep_our_context);
+                    if !policy.let_peer_keep_context {
+                        assert!(!side.theirs.keep_context, "{response}");
+                    }
+                }
+                assert!(client.theirs.window_bits <= c.peer_bits());
+                if scope == Scope::Message {
+                    assert!(server.theirs.window_bits <= s.peer_bits());
+                }
+            }
+        }
     }
 
     #[test]

@@ -98,9 +98,8 @@ pub(crate) fn classify(
     }
     let subprotocols = subprotocols(&h, dialect)?;
     let extensions = if dialect.caps().handshake == HandshakeFamily::KeyAccept {
-        h.all("Sec-WebSocket-Extensions")?
-            .iter()
-            .flat_map(|v| extension_entries(v))
+        // Split as the negotiation reads them: at commas outside quoted strings.
+        crate::compression::elements(h.all("Sec-WebSocket-Extensions")?.iter().copied())
             .map(str::to_owned)
             .collect()
     } else {
@@ -251,31 +250,6 @@ fn subprotocols(h: &Headers<'_, '_>, dialect: Dialect) -> Result<Vec<String>, Ha
     }
 }
 
-/// Split an extension offer at the commas outside quoted strings (hybi-14 allows quoted
-/// parameter values, RFC 7230 §3.2.6), trimming entries and dropping empty ones.
-fn extension_entries(value: &str) -> Vec<&str> {
-    let mut entries = Vec::new();
-    let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (i, b) in value.bytes().enumerate() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' if quoted => escaped = true,
-            b'"' => quoted = !quoted,
-            b',' if !quoted => {
-                entries.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    entries.push(&value[start..]);
-    entries
-        .into_iter()
-        .map(|e| e.trim_matches([' ', '\t']))
-        .filter(|e| !e.is_empty())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,21 +281,5 @@ mod tests {
         for bad in ["*", "chat", "h:80", "ftp://h/", "http:///x", "/a#frag", ""] {
             assert_eq!(split_target(bad), Err(E::InvalidTarget), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn extension_offers_split_outside_quotes() {
-        assert_eq!(
-            extension_entries(r#"permessage-deflate; client_max_window_bits, x; a="1,2", , y"#),
-            [
-                "permessage-deflate; client_max_window_bits",
-                r#"x; a="1,2""#,
-                "y"
-            ]
-        );
-        assert_eq!(
-            extension_entries(r#"a; b="\",", c"#),
-            [r#"a; b="\",""#, "c"]
-        );
     }
 }
