@@ -325,10 +325,13 @@ impl ClientHandshake {
             ),
             (Some(_), Some(_)) => return Err(E::UnexpectedSubprotocol),
         };
-        let extensions =
-            all("Sec-WebSocket-Extensions").filter_map(|v| std::str::from_utf8(v).ok());
         let compression = match &self.offered_compression {
             Some(policy) => {
+                // A value that is not even text is no extension list: fail, not skip it.
+                let extensions = all("Sec-WebSocket-Extensions")
+                    .map(std::str::from_utf8)
+                    .collect::<Result<Vec<&str>, _>>()
+                    .map_err(|_| E::BadExtensions(compression::ExtensionError::Malformed))?;
                 compression::accept_response(extensions, policy).map_err(E::BadExtensions)?
             }
             None => None,

@@ -3,6 +3,7 @@
 //! the client's refusal of tampered answers.
 
 mod client;
+mod compression;
 mod garbage;
 mod refusals;
 mod support;
