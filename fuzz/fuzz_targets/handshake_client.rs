@@ -23,6 +23,7 @@ fuzz_target!(|input: (u8, u8, &[u8])| {
         subprotocols: &["chat"],
         extra_headers: &[],
         secure: false,
+        compression: None,
     };
     let mut request = Vec::new();
     let handshake = client_request(&config, &mut random, &mut request);
