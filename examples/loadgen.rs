@@ -10,10 +10,15 @@
 //!     --size 20 --seconds 5 --window 16 --binary
 //! ```
 //!
-//! Options (defaults in brackets): `--url URL` (required), `--connections N` [100],
-//! `--size BYTES` [20], `--seconds S` measured [5], `--warmup S` before measuring [1],
-//! `--window W` messages in flight per connection [16], `--binary` [default] or `--text`,
-//! `--server-pid PID` to report that process's CPU use (all its threads) while measuring.
+//! Options (defaults in brackets): `--url URL` (required; `ws://` or `wss://`), `--ca FILE`
+//! (PEM; the certificates a `wss://` server's chain must lead to, required with `wss://`),
+//! `--connections N` [100], `--size BYTES` [20], `--seconds S` measured [5], `--warmup S`
+//! before measuring [1], `--window W` messages in flight per connection [16], `--binary`
+//! [default] or `--text`, `--server-pid PID` to report that process's CPU use (all its
+//! threads) while measuring, `--handshakes` for the handshake mode below.
+//!
+//! Over `wss://` each connection is a tokio-rustls client (rustls 0.23, ring, TLS 1.2 or 1.3,
+//! ALPN `http/1.1`, no session resumption: `examples/bench_tls/`) and the rest is the same.
 //!
 //! Each connection sends W messages, then one more for every echo it receives. Every echo is
 //! checked: its type (text for text, binary for binary), its length, and its content, which
@@ -30,6 +35,19 @@
 //! msgs_per_sec=123456 mb_per_sec=2.47 connections=100 size=20 errors=0 mode=binary window=16 seconds=5.000 messages=617280 client_cpu=0.98 server_cpu=0.99
 //! ```
 //!
+//! # Handshake mode
+//!
+//! With `--handshakes`, N connections at a time each loop: connect TCP, the TLS handshake
+//! (`wss://`; a full one, never resumed), the WebSocket opening handshake, the closing
+//! handshake (our Close, the server's Close, then the end of the stream), and again. No
+//! message is sent; `--size`, `--window` and the message type are ignored. The rate counts
+//! the opening handshakes completed while measuring; a connection whose close fails is an
+//! error like any other:
+//!
+//! ```text
+//! handshakes_per_sec=2345 connections=8 errors=0 seconds=5.000 handshakes=11725 client_cpu=1.00 server_cpu=0.62
+//! ```
+//!
 //! The exit status is 0 only if every connection opened, every echo was right and every
 //! connection closed cleanly; otherwise the problems go to stderr and the status is 1
 //! (2 for bad arguments).
@@ -40,9 +58,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{future, SinkExt, StreamExt};
+use rustls::pki_types::ServerName;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+#[path = "bench_tls/mod.rs"]
+mod bench_tls;
+use bench_tls::MaybeTls;
 
 /// Largest message and frame accepted, as in the peer server.
 const MAX_SIZE: usize = 64 << 20;
@@ -58,6 +82,8 @@ const MAX_REPORTED: usize = 10;
 #[derive(Debug, Clone)]
 struct Options {
     url: String,
+    ca: Option<String>,
+    handshakes: bool,
     connections: usize,
     size: usize,
     seconds: f64,
@@ -68,14 +94,17 @@ struct Options {
 }
 
 fn usage() -> String {
-    "usage: loadgen --url ws://127.0.0.1:PORT/echo [--connections N] [--size BYTES] \
-     [--seconds S] [--warmup S] [--window W] [--binary|--text] [--server-pid PID]"
+    "usage: loadgen --url ws[s]://127.0.0.1:PORT/echo [--ca FILE] [--handshakes] \
+     [--connections N] [--size BYTES] [--seconds S] [--warmup S] [--window W] \
+     [--binary|--text] [--server-pid PID]"
         .to_string()
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut opts = Options {
         url: String::new(),
+        ca: None,
+        handshakes: false,
         connections: 100,
         size: 20,
         seconds: 5.0,
@@ -89,6 +118,8 @@ fn parse_options() -> Result<Options, String> {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--url" => opts.url = value("--url")?,
+            "--ca" => opts.ca = Some(value("--ca")?),
+            "--handshakes" => opts.handshakes = true,
             "--connections" => opts.connections = parse_num(&value("--connections")?)?,
             "--size" => opts.size = parse_num(&value("--size")?)?,
             "--seconds" => opts.seconds = parse_num(&value("--seconds")?)?,
@@ -101,8 +132,11 @@ fn parse_options() -> Result<Options, String> {
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
     }
-    if !opts.url.starts_with("ws://") {
-        return Err(format!("--url must be a ws:// URL\n{}", usage()));
+    match (opts.url.split_once("://"), &opts.ca) {
+        (Some(("ws", _)), None) | (Some(("wss", _)), Some(_)) => {}
+        (Some(("ws", _)), Some(_)) => return Err("--ca is for wss:// URLs".to_string()),
+        (Some(("wss", _)), None) => return Err("a wss:// URL needs --ca FILE".to_string()),
+        _ => return Err(format!("--url must be a ws:// or wss:// URL\n{}", usage())),
     }
     if opts.connections == 0 || opts.window == 0 || opts.size == 0 || opts.size > MAX_SIZE {
         return Err(format!(
@@ -189,12 +223,72 @@ impl Payloads {
 
 /// Counters shared by every connection and the measuring loop (one thread, relaxed atomics).
 struct Shared {
-    echoes: AtomicU64,
+    /// Echoes received, or in the handshake mode opening handshakes completed.
+    done: AtomicU64,
     stop: AtomicBool,
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<MaybeTls>;
+
+/// Where connections go: the URL, its `HOST:PORT`, and for `wss://` the TLS connector and
+/// the name the certificate must carry.
+struct Target {
+    url: String,
+    addr: String,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+impl Target {
+    fn new(opts: &Options) -> Result<Target, String> {
+        let (scheme, rest) = opts.url.split_once("://").unwrap_or_default();
+        let authority = rest.split('/').next().unwrap_or_default();
+        let has_port = authority.rsplit_once(':').is_some() && !authority.ends_with(']');
+        let addr = match (has_port, scheme) {
+            (true, _) => authority.to_owned(),
+            (false, "wss") => format!("{authority}:443"),
+            (false, _) => format!("{authority}:80"),
+        };
+        let tls = match &opts.ca {
+            Some(ca) => Some((
+                TlsConnector::from(bench_tls::client_config(ca.as_ref())?),
+                bench_tls::server_name(authority)?,
+            )),
+            None => None,
+        };
+        Ok(Target {
+            url: opts.url.clone(),
+            addr,
+            tls,
+        })
+    }
+
+    /// One connection: TCP (with `TCP_NODELAY`, as servers and real clients set it), TLS for
+    /// `wss://`, the opening handshake; all within `CONNECT_TIMEOUT`.
+    async fn open(&self) -> Result<Ws, String> {
+        let open = async {
+            let tcp = tokio::net::TcpStream::connect(&self.addr)
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            tcp.set_nodelay(true)
+                .map_err(|e| format!("set_nodelay: {e}"))?;
+            let tls = self.tls.as_ref().map(|(connector, name)| (connector, name));
+            let stream = MaybeTls::connect(tls, tcp)
+                .await
+                .map_err(|e| format!("TLS handshake: {e}"))?;
+            let (ws, _response) = tokio_tungstenite::client_async_with_config(
+                self.url.as_str(),
+                stream,
+                Some(config()),
+            )
+            .await
+            .map_err(|e| format!("opening handshake: {e}"))?;
+            Ok(ws)
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, open)
+            .await
+            .unwrap_or_else(|_| Err(format!("no handshake within {CONNECT_TIMEOUT:?}")))
+    }
+}
 
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
@@ -253,7 +347,7 @@ async fn drive(ws: Ws, id: usize, opts: Arc<Options>, shared: Arc<Shared>) -> Ve
                         return fail(e);
                     }
                     received += 1;
-                    shared.echoes.fetch_add(1, Ordering::Relaxed);
+                    shared.done.fetch_add(1, Ordering::Relaxed);
                     credits.add_permits(1);
                 }
                 Some(Ok(Message::Close(frame))) => {
@@ -282,6 +376,42 @@ async fn drive(ws: Ws, id: usize, opts: Arc<Options>, shared: Arc<Shared>) -> Ve
         .collect()
 }
 
+/// The handshake mode's connection slot: open a connection, count it, close it with the
+/// closing handshake, again, until `shared.stop`. Returns its problem, if any (the first
+/// ends the slot).
+async fn cycle(id: usize, target: Arc<Target>, shared: Arc<Shared>) -> Vec<String> {
+    let result = async {
+        while !shared.stop.load(Ordering::Relaxed) {
+            let mut ws = target.open().await?;
+            shared.done.fetch_add(1, Ordering::Relaxed);
+            let close = async {
+                ws.close(None).await.map_err(|e| format!("close: {e}"))?;
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Close(_))) => {}
+                        None => return Ok(()),
+                        Some(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed)) => {
+                            return Ok(())
+                        }
+                        Some(Ok(other)) => return Err(format!("unexpected {other:?}")),
+                        Some(Err(e)) => return Err(format!("closing: {e}")),
+                    }
+                }
+            };
+            tokio::time::timeout(CONNECT_TIMEOUT, close)
+                .await
+                .unwrap_or_else(|_| Err(format!("not closed within {CONNECT_TIMEOUT:?}")))?;
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    result
+        .err()
+        .map(|e| format!("connection slot {id}: {e}"))
+        .into_iter()
+        .collect()
+}
+
 /// CPU time used by one thread, in nanoseconds, from its `schedstat` file (Linux; 0 elsewhere).
 fn schedstat_ns(path: &std::path::Path) -> u64 {
     std::fs::read_to_string(path)
@@ -307,7 +437,8 @@ fn process_cpu_ns(pid: u32) -> u64 {
 }
 
 struct Report {
-    messages: u64,
+    /// Echoes received, or handshakes completed, while measuring.
+    count: u64,
     elapsed: Duration,
     client_cpu: f64,
     server_cpu: Option<f64>,
@@ -317,59 +448,66 @@ struct Report {
 async fn run(opts: Options) -> Report {
     let opts = Arc::new(opts);
     let shared = Arc::new(Shared {
-        echoes: AtomicU64::new(0),
+        done: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
     let mut report = Report {
-        messages: 0,
+        count: 0,
         elapsed: Duration::ZERO,
         client_cpu: 0.0,
         server_cpu: None,
         errors: Vec::new(),
     };
 
-    let mut sockets = Vec::with_capacity(opts.connections);
-    for id in 0..opts.connections {
-        let connect = tokio_tungstenite::connect_async_with_config(
-            opts.url.as_str(),
-            Some(config()),
-            true, // TCP_NODELAY, as servers and real clients set it
-        );
-        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-            Ok(Ok((ws, _response))) => sockets.push(ws),
-            Ok(Err(e)) => report.errors.push(format!("connection {id}: connect: {e}")),
-            Err(_) => report.errors.push(format!(
-                "connection {id}: connect: no handshake within {CONNECT_TIMEOUT:?}"
-            )),
-        }
-        if !report.errors.is_empty() {
+    let target = match Target::new(&opts) {
+        Ok(target) => Arc::new(target),
+        Err(e) => {
+            report.errors.push(e);
             return report;
         }
-    }
+    };
 
-    let tasks: Vec<_> = sockets
-        .into_iter()
-        .enumerate()
-        .map(|(id, ws)| tokio::spawn(drive(ws, id, opts.clone(), shared.clone())))
-        .collect();
+    let tasks: Vec<_> = if opts.handshakes {
+        (0..opts.connections)
+            .map(|id| tokio::spawn(cycle(id, target.clone(), shared.clone())))
+            .collect()
+    } else {
+        // Every connection is open before any sends, so the warm-up starts from the same
+        // state on every server.
+        let mut sockets = Vec::with_capacity(opts.connections);
+        for id in 0..opts.connections {
+            match target.open().await {
+                Ok(ws) => sockets.push(ws),
+                Err(e) => {
+                    report.errors.push(format!("connection {id}: {e}"));
+                    return report;
+                }
+            }
+        }
+        sockets
+            .into_iter()
+            .enumerate()
+            .map(|(id, ws)| tokio::spawn(drive(ws, id, opts.clone(), shared.clone())))
+            .collect()
+    };
 
     tokio::time::sleep(Duration::from_secs_f64(opts.warmup)).await;
     let server_cpu_ns = || opts.server_pid.map(process_cpu_ns);
-    let (start, start_echoes, start_cpu, start_server) = (
+    let (start, start_done, start_cpu, start_server) = (
         Instant::now(),
-        shared.echoes.load(Ordering::Relaxed),
+        shared.done.load(Ordering::Relaxed),
         own_cpu_ns(),
         server_cpu_ns(),
     );
     tokio::time::sleep(Duration::from_secs_f64(opts.seconds)).await;
-    let (end, end_echoes, end_cpu, end_server) = (
+    let (end, end_done, end_cpu, end_server) = (
         Instant::now(),
-        shared.echoes.load(Ordering::Relaxed),
+        shared.done.load(Ordering::Relaxed),
         own_cpu_ns(),
         server_cpu_ns(),
     );
     shared.stop.store(true, Ordering::Relaxed);
-    report.messages = end_echoes - start_echoes;
+    report.count = end_done - start_done;
     report.elapsed = end - start;
     let wall_ns = report.elapsed.as_nanos() as f64;
     report.client_cpu = end_cpu.saturating_sub(start_cpu) as f64 / wall_ns;
@@ -412,27 +550,36 @@ fn main() -> ExitCode {
 
     let seconds = report.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
-        report.messages as f64 / seconds
+        report.count as f64 / seconds
     } else {
         0.0
     };
     let server_cpu = report
         .server_cpu
         .map_or(String::new(), |share| format!(" server_cpu={share:.2}"));
-    println!(
-        "msgs_per_sec={:.0} mb_per_sec={:.2} connections={} size={} errors={} mode={} window={} \
-         seconds={:.3} messages={} client_cpu={:.2}{server_cpu}",
-        rate,
-        rate * opts.size as f64 / 1e6,
-        opts.connections,
-        opts.size,
-        report.errors.len(),
-        if opts.text { "text" } else { "binary" },
-        opts.window,
-        seconds,
-        report.messages,
-        report.client_cpu,
-    );
+    if opts.handshakes {
+        println!(
+            "handshakes_per_sec={rate:.0} connections={} errors={} seconds={seconds:.3} \
+             handshakes={} client_cpu={:.2}{server_cpu}",
+            opts.connections,
+            report.errors.len(),
+            report.count,
+            report.client_cpu,
+        );
+    } else {
+        println!(
+            "msgs_per_sec={rate:.0} mb_per_sec={:.2} connections={} size={} errors={} mode={} \
+             window={} seconds={seconds:.3} messages={} client_cpu={:.2}{server_cpu}",
+            rate * opts.size as f64 / 1e6,
+            opts.connections,
+            opts.size,
+            report.errors.len(),
+            if opts.text { "text" } else { "binary" },
+            opts.window,
+            report.count,
+            report.client_cpu,
+        );
+    }
     for e in report.errors.iter().take(MAX_REPORTED) {
         eprintln!("loadgen: {e}");
     }
