@@ -81,10 +81,21 @@
 //! transfer, so it lowers `mb_per_sec`; without `--sha256` nothing is hashed and only the
 //! checksum above is kept.
 //!
+//! # TLS
+//! A `wss://` URL (with `--ca FILE`, the PEM certificates the server's chain must lead to)
+//! makes both members rustls clients (ring provider, no resumption, ALPN `http/1.1`:
+//! `examples/bench_tls/`); `--receiver-url URL` gives the receiver another URL, so one member
+//! can be plain and the other TLS (the session name is in each URL). The TLS handshakes are
+//! done before the clock starts; the transfer then costs the sender an encryption and the
+//! receiver a decryption of every byte, on the same 2 cores as the server. The line says
+//! `sender_scheme=` and `receiver_scheme=` (`ws` or `wss`).
+//!
 //! Exit status 0 only if the message arrived whole and right; 1 otherwise (problems on
 //! stderr), 2 for bad arguments. Every socket operation has a timeout.
 
+use crate::bench_tls;
 use crate::checksum::Checksum;
+use crate::stream::{Stream, TlsClient};
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -112,10 +123,52 @@ enum Mask {
     Live,
 }
 
+/// A WebSocket URL, taken apart.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    /// `HOST:PORT`.
+    host: String,
+    path: String,
+    tls: bool,
+}
+
+impl Endpoint {
+    fn parse(url: &str) -> Result<Endpoint, String> {
+        let (tls, rest) = match url.split_once("://") {
+            Some(("ws", rest)) => (false, rest),
+            Some(("wss", rest)) => (true, rest),
+            _ => {
+                return Err(format!(
+                    "a URL must be ws:// or wss://HOST:PORT/PATH, not {url:?}"
+                ))
+            }
+        };
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let path = if path.is_empty() { "/" } else { path };
+        Ok(Endpoint {
+            host: host.to_owned(),
+            path: path.to_owned(),
+            tls,
+        })
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls {
+            "wss"
+        } else {
+            "ws"
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Options {
-    /// `Some((host:port, path))` in WebSocket mode, `None` with `raw`.
-    ws: Option<(String, String)>,
+    /// `Some` in WebSocket mode, `None` with `raw`.
+    ws: Option<Endpoint>,
+    /// `--receiver-url`: the receiver's, if not `ws`.
+    receiver_ws: Option<Endpoint>,
+    /// `--ca FILE`, for `wss://`.
+    ca: Option<String>,
     raw: Option<String>,
     bytes: u64,
     mask: Mask,
@@ -133,6 +186,8 @@ impl Options {
     pub fn parse(args: &[String]) -> Result<Options, String> {
         let mut options = Options {
             ws: None,
+            receiver_ws: None,
+            ca: None,
             raw: None,
             bytes: 256 << 20,
             mask: Mask::Premasked,
@@ -148,15 +203,9 @@ impl Options {
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or(format!("{arg} needs a value"));
             match arg.as_str() {
-                "--url" => {
-                    let url = value()?;
-                    let rest = url
-                        .strip_prefix("ws://")
-                        .ok_or(format!("--url must be ws://HOST:PORT/PATH, not {url:?}"))?;
-                    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-                    let path = if path.is_empty() { "/" } else { path };
-                    options.ws = Some((host.to_owned(), path.to_owned()));
-                }
+                "--url" => options.ws = Some(Endpoint::parse(value()?)?),
+                "--receiver-url" => options.receiver_ws = Some(Endpoint::parse(value()?)?),
+                "--ca" => options.ca = Some(value()?.to_owned()),
                 "--raw" => options.raw = Some(value()?.to_owned()),
                 "--mib" => {
                     let mib: u64 = value()?.parse().map_err(|e| format!("--mib: {e}"))?;
@@ -206,6 +255,16 @@ impl Options {
         }
         if options.ws.is_some() == options.raw.is_some() {
             return Err("give exactly one of --url and --raw".into());
+        }
+        if options.receiver_ws.is_some() && options.ws.is_none() {
+            return Err("--receiver-url needs --url".into());
+        }
+        let tls = [&options.ws, &options.receiver_ws]
+            .into_iter()
+            .flatten()
+            .any(|endpoint| endpoint.tls);
+        if tls != options.ca.is_some() {
+            return Err("--ca FILE goes with wss:// URLs, and only with them".into());
         }
         if options.fragment.is_some() {
             if options.raw.is_some() {
@@ -312,25 +371,26 @@ fn hex(bytes: &[u8]) -> String {
 
 // ===== connecting =====
 
-fn connect(addr: &str) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(stream)
+/// A TCP connection to `addr`, TLS over it with `tls`.
+fn connect(addr: &str, tls: Option<&TlsClient>) -> io::Result<Stream> {
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    tcp.set_write_timeout(Some(IO_TIMEOUT))?;
+    Stream::new(tcp, tls)
 }
 
-/// One end of the session: its socket and, in WebSocket mode, its codec and the bytes read
-/// past what has been decoded.
+/// One end of the session: its connection and, in WebSocket mode, its codec and the bytes
+/// read past what has been decoded.
 struct Peer {
-    stream: TcpStream,
+    stream: Stream,
     ws: Option<(Encoder, Decoder)>,
     pending: Vec<u8>,
 }
 
 impl Peer {
     fn raw(addr: &str) -> io::Result<Peer> {
-        let mut stream = connect(addr)?;
+        let mut stream = connect(addr, None)?;
         let mut line = [0u8; READY.len() + 1];
         stream.read_exact(&mut line)?;
         if line[..READY.len()] != *READY.as_bytes() || line[READY.len()] != b'\n' {
@@ -348,8 +408,14 @@ impl Peer {
 
     /// Connect and complete `dialect`'s opening handshake (waiting for `session ready` is
     /// separate, since it comes only once both members are in).
-    fn ws(dialect: Dialect, host: &str, path: &str, seed: u64) -> io::Result<Peer> {
-        let mut stream = connect(host)?;
+    fn ws(
+        dialect: Dialect,
+        endpoint: &Endpoint,
+        tls: Option<&TlsClient>,
+        seed: u64,
+    ) -> io::Result<Peer> {
+        let (host, path) = (endpoint.host.as_str(), endpoint.path.as_str());
+        let mut stream = connect(host, tls.filter(|_| endpoint.tls))?;
         let mut x = seed;
         let mut random = |buf: &mut [u8]| {
             for b in buf {
@@ -435,7 +501,7 @@ impl Peer {
                 let _ = self.stream.write_all(&out);
             }
         }
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let _ = self.stream.shutdown_write();
         let _ = self.stream.set_read_timeout(Some(Duration::from_secs(2)));
         let mut sink = [0u8; 4096];
         while matches!(self.stream.read(&mut sink), Ok(n) if n > 0) {}
@@ -656,18 +722,36 @@ pub fn run(options: &Options) -> Result<(), String> {
     let expected = expected.finish();
 
     let seed = seed();
+    let tls = match &options.ca {
+        Some(ca) => {
+            let name = [&options.ws, &options.receiver_ws]
+                .into_iter()
+                .flatten()
+                .find(|endpoint| endpoint.tls)
+                .map_or(Ok(None), |endpoint| {
+                    bench_tls::server_name(&endpoint.host).map(Some)
+                })?;
+            Some(TlsClient {
+                config: bench_tls::client_config(ca.as_ref())?,
+                name: name.ok_or("--ca without a wss:// URL")?,
+            })
+        }
+        None => None,
+    };
     let (mut receiver, mut sender) = match (&options.ws, &options.raw) {
-        (Some((host, path)), _) => {
-            let receiver = Peer::ws(options.receiver, host, path, seed)
+        (Some(endpoint), _) => {
+            let at = options.receiver_ws.as_ref().unwrap_or(endpoint);
+            let receiver = Peer::ws(options.receiver, at, tls.as_ref(), seed)
                 .map_err(|e| format!("receiver: {e}"))?;
-            let sender = Peer::ws(options.sender, host, path, seed.rotate_left(17) ^ 0x5555)
+            let sender_seed = seed.rotate_left(17) ^ 0x5555;
+            let sender = Peer::ws(options.sender, endpoint, tls.as_ref(), sender_seed)
                 .map_err(|e| format!("sender: {e}"))?;
             (receiver, sender)
         }
         (None, Some(addr)) => {
             // The relay pairs connections in accept order and greets both once paired, so
             // the receiver's greeting comes only after the sender has connected.
-            let receiver = connect(addr).map_err(|e| format!("receiver: {e}"))?;
+            let receiver = connect(addr, None).map_err(|e| format!("receiver: {e}"))?;
             let sender = Peer::raw(addr).map_err(|e| format!("sender: {e}"))?;
             let mut receiver = Peer {
                 stream: receiver,
@@ -808,9 +892,12 @@ pub fn run(options: &Options) -> Result<(), String> {
     if let Some(fragment) = options.fragment {
         line += &format!(" fragment={fragment}");
     }
-    if options.ws.is_some() {
+    if let Some(endpoint) = &options.ws {
+        let at = options.receiver_ws.as_ref().unwrap_or(endpoint);
         line += &format!(
-            " sender={} receiver={} kind={}",
+            " sender_scheme={} receiver_scheme={} sender={} receiver={} kind={}",
+            endpoint.scheme(),
+            at.scheme(),
             options.sender.name(),
             options.receiver.name(),
             match options.kind {
@@ -855,7 +942,7 @@ mod tests {
         });
         let limits = Limits::default();
         let mut peer = Peer {
-            stream: client,
+            stream: Stream::Plain(client),
             ws: Some((
                 Encoder::client(dialect, [7; 16]),
                 Decoder::new(dialect, Role::Client, &limits),

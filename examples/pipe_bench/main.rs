@@ -10,9 +10,12 @@
 //! cargo build --release --example pipe_bench
 //! target/release/examples/pipe_bench drive --url ws://127.0.0.1:8088/sessions/bench \
 //!     [--mib 256] [--mask premasked|live] [--server-pid PID] [--fragment BYTES] [--sha256]
+//! target/release/examples/pipe_bench drive --url wss://127.0.0.1:8088/sessions/bench \
+//!     --ca ca.pem [--receiver-url ws://127.0.0.1:8088/sessions/bench] [...]
 //! target/release/examples/pipe_bench drive --raw 127.0.0.1:9002 [--mib 256] [--server-pid PID]
 //! target/release/examples/pipe_bench raw-relay --port 9002
-//! target/release/examples/pipe_bench tungstenite-relay --port 9003
+//! target/release/examples/pipe_bench tungstenite-relay --port 9003 \
+//!     [--tls-cert chain.pem --tls-key key.pem]
 //! ```
 //!
 //! - `drive` ([`driver`]): connects a receiver, then a sender, to one session, waits for the
@@ -24,22 +27,29 @@
 //! - `raw-relay` ([`raw_relay`]): pairs consecutive TCP connections and copies bytes both
 //!   ways; the driver's `--raw` mode sends it the same payload without WebSocket framing.
 //! - `tungstenite-relay` ([`tungstenite_relay`]): `/sessions/NAME` on tokio-tungstenite
-//!   (current-thread runtime), forwarding each whole message once tungstenite has read it.
+//!   (current-thread runtime), forwarding each whole message once tungstenite has read it;
+//!   with `--tls-cert`/`--tls-key`, `wss://` only, behind a tokio-rustls acceptor.
+//!
+//! `drive` speaks `wss://` with `--ca` ([`stream`]; `scripts/bench-tls.sh` uses it).
 
+#[path = "../bench_tls/mod.rs"]
+mod bench_tls;
 mod checksum;
 mod driver;
 mod raw_relay;
+mod stream;
 mod tungstenite_relay;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  pipe_bench drive (--url ws://HOST:PORT/sessions/NAME | --raw HOST:PORT) [--mib N]
+  pipe_bench drive (--url ws[s]://HOST:PORT/sessions/NAME | --raw HOST:PORT) [--mib N]
+                   [--receiver-url ws[s]://HOST:PORT/sessions/NAME] [--ca FILE]
                    [--mask premasked|live] [--server-pid PID]
                    [--sender-dialect NAME] [--receiver-dialect NAME] [--kind binary|text]
                    [--fragment BYTES] [--sha256]
   pipe_bench raw-relay --port PORT
-  pipe_bench tungstenite-relay --port PORT";
+  pipe_bench tungstenite-relay --port PORT [--tls-cert FILE --tls-key FILE]";
 
 /// The value of `--port PORT`, the only argument of the relays.
 fn port_arg(args: &[String]) -> Result<u16, String> {
@@ -68,13 +78,18 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        Some((command, rest)) if command == "tungstenite-relay" => match port_arg(rest) {
-            Ok(port) => tungstenite_relay::run(port),
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
+        Some((command, rest)) if command == "tungstenite-relay" => {
+            let mut rest = rest.to_vec();
+            match bench_tls::take_server_options(&mut rest)
+                .and_then(|tls| Ok((port_arg(&rest)?, tls)))
+            {
+                Ok((port, tls)) => tungstenite_relay::run(port, tls),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
             }
-        },
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

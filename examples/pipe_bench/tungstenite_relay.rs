@@ -11,6 +11,9 @@
 //! Like the server under test it sends the text message `session ready` to every member when
 //! the session reaches two members, and to each later joiner. Message and frame sizes are
 //! unlimited (a benchmark peer, never to face the internet).
+//!
+//! With a TLS acceptor (`--tls-cert`/`--tls-key`) every connection is a tokio-rustls server
+//! first (`wss://` only), and the relay above it is the same.
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -18,10 +21,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::bench_tls::MaybeTls;
 
 /// Messages that may wait for one member's writer before senders wait.
 const QUEUE: usize = 4;
@@ -35,8 +41,15 @@ fn config() -> WebSocketConfig {
         .max_frame_size(None)
 }
 
-async fn serve(stream: TcpStream, id: u64, sessions: Sessions) {
+async fn serve(stream: TcpStream, id: u64, sessions: Sessions, tls: Option<TlsAcceptor>) {
     let _ = stream.set_nodelay(true);
+    let stream = match MaybeTls::accept(tls.as_ref(), stream).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            eprintln!("tungstenite relay: TLS handshake: {e}");
+            return;
+        }
+    };
     let mut name = None;
     // The signature is tungstenite's `Callback`; its error type is its HTTP response.
     #[allow(clippy::result_large_err)]
@@ -126,17 +139,18 @@ async fn serve(stream: TcpStream, id: u64, sessions: Sessions) {
     let _ = writer.await;
 }
 
-async fn listen(port: u16) -> std::io::Result<()> {
+async fn listen(port: u16, tls: Option<TlsAcceptor>) -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let port = listener.local_addr()?.port();
-    println!("tungstenite relay listening on ws://127.0.0.1:{port}/sessions/NAME");
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    println!("tungstenite relay listening on {scheme}://127.0.0.1:{port}/sessions/NAME");
     let sessions = Sessions::default();
     let ids = AtomicU64::new(0);
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let id = ids.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(serve(stream, id, sessions.clone()));
+                tokio::spawn(serve(stream, id, sessions.clone(), tls.clone()));
             }
             Err(e) => {
                 eprintln!("tungstenite relay: accept: {e}");
@@ -146,10 +160,12 @@ async fn listen(port: u16) -> std::io::Result<()> {
     }
 }
 
-pub fn run(port: u16) -> Result<(), String> {
+pub fn run(port: u16, tls: Option<TlsAcceptor>) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(listen(port)).map_err(|e| e.to_string())
+    runtime
+        .block_on(listen(port, tls))
+        .map_err(|e| e.to_string())
 }
