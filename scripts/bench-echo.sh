@@ -94,40 +94,12 @@ done
 # --- processes we started, and only those; free ports ---------------------------------
 . scripts/bench-lib.sh
 
-# start NAME PORT CMD... : starts CMD in its own process group pinned to SERVER_CPU, waits until
-# PORT listens, and sets STARTED_PID to the process to watch (the end of a single chain of
-# children, so that a wrapper such as `cargo run` is looked through).
+# start NAME PORT CMD... : starts CMD pinned to SERVER_CPU (bench-lib.sh's start_server).
 start() {
     local name=$1 port=$2
     shift 2
-    if port_listening "$port"; then
-        log "port $port is already in use; set BENCH_PORT / BENCH_PEER_PORT to free ports"
-        exit 1
-    fi
-    log "starting $name on port $port: $*"
-    # A background job of a script is not a group leader, so setsid runs CMD in place: $! is
-    # the new session and process group.
-    setsid taskset -c "$SERVER_CPU" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
-    local pid=$!
-    STARTED_PGIDS+=("$pid")
-    await_listening "$name" "$port" "$pid"
-    if [[ "$(ps -o pgid= -p "$pid" | tr -d ' ')" != "$pid" ]]; then
-        log "$name (pid $pid) is not in a process group of its own"
-        exit 1
-    fi
-    local leaf=$pid children
-    while children=$(cat /proc/"$leaf"/task/*/children 2>/dev/null) &&
-        [[ -n "$children" && $(wc -w <<<"$children") -eq 1 ]]; do
-        leaf=${children// /}
-    done
-    STARTED_PID=$leaf
-    log "$name listening (pid $STARTED_PID)"
+    start_server "$name" "$port" "$SERVER_CPU" "$@"
 }
-
-# field NAME LINE : the value of NAME=... in a loadgen line.
-field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # --- build -------------------------------------------------------------------------------
 log "building (release)"

@@ -1,7 +1,8 @@
 # Shared by the benchmark scripts (source it after defining `log`, `LOG_DIR` and
 # `START_TIMEOUT_TENTHS`): the process groups a script started, and only those, are stopped
-# on exit; free ports are found with `ss`; servers are awaited until they listen; each run is
-# checked for failure.
+# on exit; servers are started in their own groups and awaited until they listen; free ports
+# are found with `ss`; each run is checked for failure; `key=value` lines are read and
+# medians taken.
 
 STARTED_PGIDS=()
 cleanup() {
@@ -68,3 +69,42 @@ free_port() {
     done
     echo "$port"
 }
+
+# start_server NAME PORT CPUS CMD... : starts CMD in its own process group, pinned with
+# `taskset -c CPUS` unless CPUS is empty, its output in $LOG_DIR/NAME.log; waits until PORT
+# listens; sets STARTED_PID to the process to watch (the end of a single chain of children,
+# so that a wrapper such as `cargo run` is looked through).
+start_server() {
+    local name=$1 port=$2 cpus=$3
+    shift 3
+    if port_listening "$port"; then
+        log "port $port is already in use"
+        exit 1
+    fi
+    local pin=()
+    [[ -n "$cpus" ]] && pin=(taskset -c "$cpus")
+    log "starting $name on port $port${cpus:+ (CPU $cpus)}: $*"
+    # A background job of a script is not a group leader, so setsid runs CMD in place: $! is
+    # the new session and process group.
+    setsid "${pin[@]}" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    local pid=$!
+    STARTED_PGIDS+=("$pid")
+    await_listening "$name" "$port" "$pid"
+    if [[ "$(ps -o pgid= -p "$pid" | tr -d ' ')" != "$pid" ]]; then
+        log "$name (pid $pid) is not in a process group of its own"
+        exit 1
+    fi
+    local leaf=$pid children
+    while children=$(cat /proc/"$leaf"/task/*/children 2>/dev/null) &&
+        [[ -n "$children" && $(wc -w <<<"$children") -eq 1 ]]; do
+        leaf=${children// /}
+    done
+    STARTED_PID=$leaf
+    log "$name listening (pid $STARTED_PID)"
+}
+
+# field NAME LINE : the value of NAME=... in a `key=value` line.
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+# median : the median of the numbers on standard input, one a line.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -57,24 +57,14 @@ log() { echo "bench-pipe: $*" >&2; }
 # --- processes we started, and only those; free ports ---------------------------------
 . scripts/bench-lib.sh
 
-# start NAME PORT CMD... : starts CMD in its own process group (setsid runs it in place, so
-# $! is the server itself), waits until PORT listens, and records the pid in PID_<NAME>.
+# start NAME PORT CMD... : starts CMD, not pinned (bench-lib.sh's start_server), and records
+# its pid in PID_<NAME>.
 start() {
     local name=$1 port=$2
     shift 2
-    log "starting $name on port $port: $*"
-    setsid "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
-    local pid=$!
-    STARTED_PGIDS+=("$pid")
-    await_listening "$name" "$port" "$pid"
-    printf -v "PID_$name" '%s' "$pid"
-    log "$name listening (pid $pid)"
+    start_server "$name" "$port" "" "$@"
+    printf -v "PID_$name" '%s' "$STARTED_PID"
 }
-
-# field NAME LINE : the value of NAME=... in a driver line.
-field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # --- build -------------------------------------------------------------------------------
 log "building (release)"
