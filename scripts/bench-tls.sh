@@ -34,8 +34,9 @@
 #   7. Prints two Markdown tables: medians and the ratios ours / tungstenite for steps 4 and 5
 #      (rates per second, and per CPU-second of the server: its CPU time over the measured
 #      window, less sensitive to other work on a shared machine); medians of MB/s (10^6 bytes),
-#      of the per-round ratio to ours over ws://, of the time to first byte and of the
-#      server's CPU time per transfer for step 6, and the highest peak RSS of each server.
+#      of the per-round ratio to the same server's MB/s over ws:// (the relay's: to ours over
+#      ws://), of the time to first byte and of the server's CPU time per transfer for step 6,
+#      and the highest peak RSS of each transfer kind.
 #   Every run is bounded in time; a failed run (a wrong echo, a failed handshake, wrong
 #   bytes, a server gone) stops the benchmark with status 1. It stops only the process groups
 #   it started (trap on exit).
@@ -44,7 +45,9 @@
 # BENCH_WARMUP [1], BENCH_HS_CONNECTIONS [32], BENCH_CONNECTIONS [100], BENCH_WINDOW [16],
 # BENCH_SIZE [20], BENCH_MIB [256], BENCH_PIPE_ROUNDS [5], BENCH_SERVER_CPU [0] and
 # BENCH_CLIENT_CPU [1] (taskset CPU lists), BENCH_PORT [free ports from 22000 up],
-# BENCH_OURS [target/release/omniws] (another build of the server, for an A/B),
+# BENCH_OURS [target/release/omniws] (another build of the server), BENCH_OURS_B [none]: a
+# second build measured beside it in every test of the same run ("ours-b"; an A/B of a change:
+# build the other version into another target directory and name its omniws here),
 # BENCH_LOG_DIR [a new temporary directory] for the certificates, the servers' output and
 # every run's line.
 set -euo pipefail
@@ -125,6 +128,17 @@ serve ours "$SERVER_CPU" "$OURS" --host 127.0.0.1 --port {PORT} "${TLS[@]}"
 serve tungstenite "$SERVER_CPU" target/release/examples/tungstenite_echo --port {PORT} "${TLS[@]}"
 serve ours-pipe "" "$OURS" --host 127.0.0.1 --port {PORT} "${TLS[@]}"
 serve relay "" "$PIPE" tungstenite-relay --port {PORT} "${TLS[@]}"
+OURS_NAMES=(ours)
+# The transfers of the pipe test: label, server, scheme, and the label whose MB/s is the
+# ratio's base.
+TRANSFERS=("ours-ws ours-pipe ws ours-ws" "ours-wss ours-pipe wss ours-ws")
+if [[ -n "${BENCH_OURS_B:-}" ]]; then
+    serve ours-b "$SERVER_CPU" "$BENCH_OURS_B" --host 127.0.0.1 --port {PORT} "${TLS[@]}"
+    serve ours-b-pipe "" "$BENCH_OURS_B" --host 127.0.0.1 --port {PORT} "${TLS[@]}"
+    OURS_NAMES+=(ours-b)
+    TRANSFERS+=("ours-b-ws ours-b-pipe ws ours-b-ws" "ours-b-wss ours-b-pipe wss ours-b-ws")
+fi
+TRANSFERS+=("relay-wss relay wss ours-ws")
 
 # --- handshakes and echo -----------------------------------------------------------------
 # load TEST NAME RATE_FIELD LOADGEN_ARGS... : one loadgen run against server NAME over wss://;
@@ -145,7 +159,7 @@ load() {
     sleep 0.5 # let the closed connections' sockets go before the next run
 }
 
-LOADED=(ours tungstenite)
+LOADED=("${OURS_NAMES[@]}" tungstenite)
 for test in handshakes echo; do
     for name in "${LOADED[@]}"; do rm -f "$LOG_DIR/$test-$name.txt"; done
 done
@@ -166,9 +180,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # --- pipe ----------------------------------------------------------------------------------
-# The transfers: label, server, scheme.
-TRANSFERS=("ours-ws ours-pipe ws" "ours-wss ours-pipe wss" "relay-wss relay wss")
-
 # transfer LABEL SERVER SCHEME ROUND : one driver run; appends "ROUND line" to
 # $LOG_DIR/pipe-LABEL.txt.
 transfer() {
@@ -189,7 +200,7 @@ log "pipe: one binary message of $MIB MiB per transfer, 1 warm-up + $PIPE_ROUNDS
 for t in "${TRANSFERS[@]}"; do rm -f "$LOG_DIR/pipe-${t%% *}.txt"; done
 for round in warmup $(seq 1 "$PIPE_ROUNDS"); do
     for t in "${TRANSFERS[@]}"; do
-        read -r label name scheme <<<"$t"
+        read -r label name scheme _ <<<"$t"
         transfer "$label" "$name" "$scheme" "$round"
     done
 done
@@ -208,7 +219,7 @@ pipe_values() {
 }
 
 echo
-echo "TLS: ours = $OURS, peer = tokio-tungstenite 0.29 behind tokio-rustls 0.26 (current-thread" \
+echo "TLS: ours = $OURS${BENCH_OURS_B:+, ours-b = $BENCH_OURS_B}, peer = tokio-tungstenite 0.29 behind tokio-rustls 0.26 (current-thread" \
     "runtime); rustls 0.23 with ring on both; ECDSA P-256 leaf; $(date -u +%Y-%m-%dT%H:%MZ)," \
     "$(nproc) cores"
 echo
@@ -216,26 +227,44 @@ echo "Handshakes ($HS_CONNECTIONS connections at a time, full handshakes) and ec
     "connections, window $WINDOW, $SIZE-byte binary messages), medians of $ROUNDS runs of" \
     "${RUN_SECONDS}s:"
 echo
-echo "| over wss:// | ours | tungstenite | ours/tungstenite |"
-echo "|---|---:|---:|---:|"
+header="| over wss:// |"
+rule="|---|"
+for name in "${OURS_NAMES[@]}"; do
+    header+=" $name |"
+    rule+="---:|"
+done
+header+=" tungstenite |"
+rule+="---:|"
+for name in "${OURS_NAMES[@]}"; do
+    header+=" $name/tungstenite |"
+    rule+="---:|"
+done
+echo "$header"
+echo "$rule"
 for row in "handshakes 1 handshakes/s" "handshakes 2 handshakes/server-CPU-s" \
     "echo 1 echo msgs/s" "echo 2 echo msgs/server-CPU-s"; do
     read -r test col label <<<"$row"
-    ours=$(column "$test" ours "$col")
     theirs=$(column "$test" tungstenite "$col")
-    awk -v l="$label" -v a="$ours" -v b="$theirs" \
-        'BEGIN { printf "| %s | %.0f | %.0f | %.2f |\n", l, a, b, (b > 0 ? a / b : 0) }'
+    line="| $label |"
+    ratios=""
+    for name in "${OURS_NAMES[@]}"; do
+        ours=$(column "$test" "$name" "$col")
+        line+=$(awk -v a="$ours" 'BEGIN { printf " %.0f |", a }')
+        ratios+=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf " %.2f |", (b > 0 ? a / b : 0) }')
+    done
+    line+=$(awk -v b="$theirs" 'BEGIN { printf " %.0f |", b }')
+    echo "$line$ratios"
 done
 echo
 echo "Pipe: one $MIB MiB binary message per transfer (premasked), medians of $PIPE_ROUNDS" \
     "rounds; MB = 10^6 bytes:"
 echo
-echo "| transfer | MB/s | ratio to ours over ws:// | TTFB ms | server CPU s | peak RSS MiB |"
+echo "| transfer | MB/s | ratio to plain ws:// | TTFB ms | server CPU s | peak RSS MiB |"
 echo "|---|---:|---:|---:|---:|---:|"
 for t in "${TRANSFERS[@]}"; do
-    read -r label name scheme <<<"$t"
+    read -r label name scheme base <<<"$t"
     rate=$(pipe_values "$label" mb_per_sec | median)
-    ratio=$(paste -d' ' <(pipe_values "$label" mb_per_sec) <(pipe_values ours-ws mb_per_sec) |
+    ratio=$(paste -d' ' <(pipe_values "$label" mb_per_sec) <(pipe_values "$base" mb_per_sec) |
         awk '{ printf "%.4f\n", ($2 > 0 ? $1 / $2 : 0) }' | median)
     ttfb=$(pipe_values "$label" ttfb_ms | median)
     cpu=$(pipe_values "$label" server_cpu_s | median)
@@ -243,7 +272,9 @@ for t in "${TRANSFERS[@]}"; do
     case $label in
         ours-ws) what="omniws /sessions, ws://" ;;
         ours-wss) what="omniws /sessions, wss://" ;;
-        relay-wss) what="tokio-tungstenite + tokio-rustls store-and-forward, wss://" ;;
+        ours-b-ws) what="ours-b /sessions, ws://" ;;
+        ours-b-wss) what="ours-b /sessions, wss:// (ratio to ours-b ws://)" ;;
+        relay-wss) what="tokio-tungstenite + tokio-rustls store-and-forward, wss:// (ratio to ours ws://)" ;;
     esac
     printf '| %s | %.0f | %.2f | %.2f | %.3f | %.1f |\n' "$what" "$rate" "$ratio" "$ttfb" \
         "$cpu" "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')"
