@@ -7,11 +7,11 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
-use support::{raw_connect, status_of, Client, Received, TestServer};
+use std::time::Duration;
+use support::{await_stats, raw_connect, status_of, Client, Received, TestServer};
 use ws::protocols::frame::Control;
 use ws::protocols::{Dialect, MessageKind};
-use ws::{SessionOptions, Sessions, Settings, StatsSnapshot};
+use ws::{SessionOptions, Sessions, Settings};
 
 /// The head of a masked RFC 6455 binary frame declaring `len` payload bytes, with the
 /// all-zero mask key, so the payload goes on the wire as it is.
@@ -30,19 +30,6 @@ fn frame_head(fin: bool, len: u64) -> Vec<u8> {
     }
     head.extend_from_slice(&[0; 4]);
     head
-}
-
-/// Poll the server's stats until `done` holds, or fail after a deadline.
-fn await_stats(server: &TestServer, what: &str, done: impl Fn(&StatsSnapshot) -> bool) {
-    let deadline = Instant::now() + support::DEADLINE;
-    loop {
-        let stats = server.handle.stats();
-        if done(&stats) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what}: {stats:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn sessions(options: SessionOptions) -> TestServer {

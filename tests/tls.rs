@@ -220,15 +220,7 @@ fn bad_tls_costs_nothing_lasting() {
     // Nothing of the bad clients is left behind. Polled, not waited for with round trips,
     // whose own connections would count.
     drop((garbage, distrustful));
-    let deadline = std::time::Instant::now() + support::DEADLINE;
-    while server.handle.stats().connections_open > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            server.handle.stats()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    support::await_stats(&server, "the bad clients gone", |s| s.connections_open == 0);
 }
 
 #[test]

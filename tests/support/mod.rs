@@ -16,6 +16,19 @@ use ws::{Handle, Server, Settings};
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// Poll the server's stats until `done` holds, or fail after a deadline.
+pub fn await_stats(server: &TestServer, what: &str, done: impl Fn(&ws::StatsSnapshot) -> bool) {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let stats = server.handle.stats();
+        if done(&stats) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {stats:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub handle: Handle,
