@@ -499,7 +499,14 @@ impl EventLoop {
                             self.scratch = buf;
                             return self.refuse(id, 400, "this port speaks only TLS: use wss://");
                         }
-                        Sniffed::Plain | Sniffed::NotYet => {}
+                        Sniffed::Plain | Sniffed::Unreadable => {}
+                        // Reading now could take a ClientHello that arrived since the peek
+                        // as plain HTTP; wait for the next readiness event instead.
+                        Sniffed::NotYet => {
+                            conn.read_pending = false;
+                            self.scratch = buf;
+                            return;
+                        }
                     }
                 }
             }
@@ -824,6 +831,8 @@ enum Sniffed {
     Tls(Box<TlsLayer>),
     /// Anything else: plain HTTP.
     Plain,
+    /// The end of the stream, or an error: the read that follows reports it.
+    Unreadable,
     /// Nothing has arrived yet.
     NotYet,
 }
@@ -841,7 +850,9 @@ fn sniff_tls(stream: &TcpStream, config: &Arc<rustls::ServerConfig>) -> Sniffed 
             }
         },
         Ok(1) => Sniffed::Plain,
-        _ => Sniffed::NotYet,
+        Ok(_) => Sniffed::Unreadable,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sniffed::NotYet,
+        Err(_) => Sniffed::Unreadable,
     }
 }
 
