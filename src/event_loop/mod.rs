@@ -1,14 +1,17 @@
 //! The single-threaded mio loop: accepts, reads, flushes, fires timers and calls handlers.
 //! Protocol decisions live in `ws_protocols`. The opening handshake and routing are in
-//! `upgrade.rs`, frames in and their delivery to handlers in `frames.rs`; this file is the
-//! loop's steps: poll, accept, read, service (flush, backpressure, close requests), timers.
+//! `upgrade.rs`, frames in and their delivery to handlers in `frames.rs`, timers as they come
+//! due in `deadlines.rs`, the TLS-or-plain test of a new connection in `sniff.rs`; this file is
+//! the loop's steps: poll, accept, read, service (flush, backpressure, close requests).
 //!
 //! mio readiness is edge-triggered: after an event we must read until `WouldBlock` or we may
 //! never be woken again for that socket. When we stop early (a paused connection, or the
 //! per-event read budget that keeps one busy peer from starving the rest) we remember it in
 //! `read_pending` and come back through the `ready` queue.
 
+mod deadlines;
 mod frames;
+mod sniff;
 mod upgrade;
 
 use crate::conn::{insert_conn, AlreadyAnswered, Conn, Phase, FIRST_CONN};
@@ -22,10 +25,11 @@ use crate::router::Mount;
 use crate::settings::Settings;
 use crate::socket::{CloseInfo, Socket, SocketId};
 use crate::timers::{TimerKind, Timers};
-use crate::tls_layer::{TlsLayer, HANDSHAKE_RECORD};
+use crate::tls_layer::TlsLayer;
 use crate::Error;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use sniff::{sniff_tls, Sniffed};
 use std::collections::VecDeque;
 use std::io;
 use std::net::Shutdown;
@@ -33,8 +37,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ws_protocols::close;
-use ws_protocols::connection::Verdict;
-use ws_protocols::frame::Control;
+
 use ws_protocols::handshake::write_error_response;
 
 const LISTENER: Token = Token(0);
@@ -612,7 +615,7 @@ impl EventLoop {
 
     // ===== writing, backpressure, lifecycle =====
 
-    fn service_touched(&mut self) {
+    pub(super) fn service_touched(&mut self) {
         while let Some(id) = self.touched.pop() {
             self.service(id);
         }
@@ -697,80 +700,7 @@ impl EventLoop {
         }
     }
 
-    fn fire_timers(&mut self, now: Instant) {
-        while let Some((at, id, kind)) = self.timers.pop_due(now) {
-            let Some(conn) = self.conns.get_mut(id) else {
-                continue;
-            };
-            if conn.deadlines[kind as usize] != Some(at) {
-                continue; // re-armed or cancelled since
-            }
-            conn.deadlines[kind as usize] = None;
-            match kind {
-                TimerKind::Handshake => {
-                    log::debug!("{id} handshake timeout ({:?})", conn.peer);
-                    self.remove(id, abnormal("handshake timeout"));
-                }
-                TimerKind::Close => self.remove(id, abnormal("close timeout")),
-                TimerKind::App => {
-                    let route = conn.route;
-                    self.touched.push(id);
-                    self.call(route, |h, cx| h.on_timer(cx, id));
-                }
-                TimerKind::Ping => {
-                    conn.out.trim();
-                    if conn.phase != Phase::Open || conn.close_sent() {
-                        continue;
-                    }
-                    let progress = conn.progress();
-                    let Some(codec) = conn.codec.as_mut() else {
-                        continue;
-                    };
-                    match codec.connection.keepalive.on_interval(progress) {
-                        Verdict::Dead => {
-                            log::debug!("{id} no answer to ping: dropping");
-                            self.remove(id, abnormal("no answer to keepalive ping"));
-                            continue;
-                        }
-                        // Our ping still waits behind data the peer is reading, slowly:
-                        // alive. Wait another interval.
-                        Verdict::Wait => {}
-                        Verdict::SendPing => {
-                            let _ = conn.send_control(Control::Ping, b"");
-                            let progress = conn.progress();
-                            if let Some(codec) = conn.codec.as_mut() {
-                                codec.connection.keepalive.ping_sent(progress);
-                            }
-                            self.touched.push(id);
-                        }
-                    }
-                    if let Some(interval) = self.settings.keepalive {
-                        self.timers
-                            .arm(&mut conn.deadlines, id, TimerKind::Ping, now + interval);
-                    }
-                }
-                TimerKind::Idle => {
-                    conn.out.trim();
-                    let Some(idle) = self.settings.idle_timeout else {
-                        continue;
-                    };
-                    let due = conn.last_activity + idle;
-                    if due > now {
-                        self.timers
-                            .arm(&mut conn.deadlines, id, TimerKind::Idle, due);
-                    } else {
-                        log::debug!("{id} idle for {idle:?}: closing");
-                        let _ = conn.close(close::GOING_AWAY, "idle timeout");
-                        conn.shutdown_after_flush |= !conn.close_sent();
-                        self.touched.push(id);
-                    }
-                }
-            }
-        }
-        self.service_touched();
-    }
-
-    fn remove(&mut self, id: SocketId, fallback: CloseInfo) {
+    pub(super) fn remove(&mut self, id: SocketId, fallback: CloseInfo) {
         let Some(mut conn) = self.conns.remove(id) else {
             return;
         };
@@ -805,7 +735,11 @@ impl EventLoop {
     }
 
     /// Run a handler callback of `route` with access to the connections.
-    fn call(&mut self, route: Option<usize>, f: impl FnOnce(&mut dyn Handler, &mut Cx<'_>)) {
+    pub(super) fn call(
+        &mut self,
+        route: Option<usize>,
+        f: impl FnOnce(&mut dyn Handler, &mut Cx<'_>),
+    ) {
         let Some(route) = route else { return };
         let Mount {
             handler, clients, ..
@@ -825,37 +759,6 @@ impl EventLoop {
     }
 }
 
-/// What the first bytes of a connection on a port that serves TLS say.
-enum Sniffed {
-    /// A TLS record: the connection gets its TLS layer.
-    Tls(Box<TlsLayer>),
-    /// Anything else: plain HTTP.
-    Plain,
-    /// The end of the stream, or an error: the read that follows reports it.
-    Unreadable,
-    /// Nothing has arrived yet.
-    NotYet,
-}
-
-/// Look at the first byte without taking it: a TLS handshake record starts with 0x16, which
-/// no HTTP method does.
-fn sniff_tls(stream: &TcpStream, config: &Arc<rustls::ServerConfig>) -> Sniffed {
-    let mut first = [0u8; 1];
-    match stream.peek(&mut first) {
-        Ok(1) if first[0] == HANDSHAKE_RECORD => match TlsLayer::new(Arc::clone(config)) {
-            Ok(layer) => Sniffed::Tls(Box::new(layer)),
-            Err(e) => {
-                log::error!("TLS layer refused its configuration: {e}");
-                Sniffed::Plain
-            }
-        },
-        Ok(1) => Sniffed::Plain,
-        Ok(_) => Sniffed::Unreadable,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sniffed::NotYet,
-        Err(_) => Sniffed::Unreadable,
-    }
-}
-
-fn abnormal(reason: &str) -> CloseInfo {
+pub(super) fn abnormal(reason: &str) -> CloseInfo {
     CloseInfo::abnormal(reason)
 }
