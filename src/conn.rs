@@ -135,6 +135,10 @@ pub(crate) struct Conn {
     pub shutdown_after_flush: bool,
     /// Bytes written to the socket so far.
     pub bytes_out: u64,
+    /// Bytes read from the socket so far.
+    pub bytes_in: u64,
+    /// Bytes of the message being received so far (for the message-size histogram).
+    pub message_len: u64,
     /// `bytes_out` when last added to the server-wide total.
     reported_out: u64,
     /// When the last byte arrived (idle timeout).
@@ -185,6 +189,8 @@ impl Conn {
             close_info: None,
             shutdown_after_flush: false,
             bytes_out: 0,
+            bytes_in: 0,
+            message_len: 0,
             reported_out: 0,
             last_activity: std::time::Instant::now(),
             opened: false,

@@ -2,6 +2,7 @@
 //! read, and the [`Handle`] through which they do both.
 
 use crate::stats::{Stats, StatsSnapshot};
+use crate::status::{Disclosure, Status};
 use crate::Error;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,11 @@ pub(crate) enum Command {
     Wake(usize),
     /// Read the TLS certificate and key files again (`Builder::tls`).
     ReloadTls,
+    /// Take a status snapshot and send it back.
+    Status {
+        disclosure: crate::status::Disclosure,
+        reply: std::sync::mpsc::SyncSender<crate::status::Status>,
+    },
 }
 
 /// State shared with [`crate::Handle`]s.
@@ -148,6 +154,32 @@ impl Handle {
     /// ```
     pub fn reload_tls(&self) -> Result<(), Error> {
         self.send(Command::ReloadTls)
+    }
+
+    /// A snapshot of the server taken on its loop: connections by endpoint and dialect,
+    /// handshakes, histograms, sessions and relay clients, and as many names as
+    /// `disclosure` allows. Render it with [`Status::to_json`], [`Status::to_prometheus`]
+    /// or [`Status::to_html`] to serve it from your own HTTP server. Waits for the loop
+    /// (at most 5 seconds); [`Error::Closed`] if it is gone or does not answer.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ws::Error> {
+    /// let server = ws::Server::builder().route("/echo", ws::Echo).bind("127.0.0.1:0")?;
+    /// let handle = server.handle();
+    /// std::thread::spawn(move || server.run());
+    /// let status = handle.status(ws::Disclosure::Aggregates)?;
+    /// assert_eq!(status.endpoints[0].endpoint, "/echo");
+    /// let metrics = status.to_prometheus(); // for GET /metrics in your own server
+    /// assert!(metrics.contains("# TYPE omniws_handshakes_accepted_total counter"));
+    /// # handle.shutdown()
+    /// # }
+    /// ```
+    pub fn status(&self, disclosure: Disclosure) -> Result<Status, Error> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.send(Command::Status { disclosure, reply })?;
+        answer
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .map_err(|_| Error::Closed)
     }
 
     /// The server's counters now.

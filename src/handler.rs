@@ -106,4 +106,9 @@ pub trait Handler: Send {
     /// A [`crate::RouteWaker`] of this route was woken (from any thread): a good time to pick up
     /// work other threads left for the handler, such as messages to send.
     fn on_wake(&mut self, cx: &mut Cx<'_>) {}
+
+    /// Tell a status snapshot ([`crate::Handle::status`], `/status`, `/metrics`) about the
+    /// groups of connections this handler keeps (pipe sessions, relay clients). Called on
+    /// the loop thread whenever a snapshot is taken: answer from what is at hand.
+    fn report(&self, report: &mut crate::Report) {}
 }

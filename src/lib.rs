@@ -20,6 +20,7 @@ mod cx;
 mod echo;
 mod error;
 mod event_loop;
+mod face;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handle;
@@ -37,6 +38,7 @@ mod settings;
 mod slab;
 mod socket;
 mod stats;
+mod status;
 mod timers;
 pub mod tls;
 mod tls_layer;
@@ -50,6 +52,7 @@ pub use client::{
 pub use cx::{Cx, RouteWaker};
 pub use echo::Echo;
 pub use error::{Error, SendError};
+pub use face::Pages;
 pub use handle::Handle;
 pub use handler::{Decision, Handler};
 pub use pipe::{BinaryToHixie, SessionOptions, Sessions};
@@ -60,4 +63,8 @@ pub use server::{listen, Builder, Server};
 pub use settings::{Delivery, HixieBinary, OriginPolicy, Settings};
 pub use socket::{CloseInfo, ReadyState, Socket, SocketId};
 pub use stats::StatsSnapshot;
+pub use status::{
+    html_escape, DialectStatus, Disclosure, EndpointStatus, GroupSummary, Histogram, MemberStatus,
+    RelayClientStatus, RelaySummary, Report, SessionStatus, Status,
+};
 pub use ws_protocols as protocols;

@@ -3,7 +3,9 @@
 //! Endpoints: `/echo` echoes every message back with the same type (the conformance
 //! target); `/sessions/NAME` joins pipe session NAME; `/relay` is the relay for registered
 //! clients, registered over plain HTTP on the same port (`POST /relay/clients`, `POST
-//! /relay/channels`) when `--relay-admin-token` is given. Other plain HTTP requests get 501.
+//! /relay/channels`) when `--relay-admin-token` is given; `/` is the demo page, `/status`,
+//! `/status.json` and `/metrics` tell how the server is doing. Other plain HTTP requests get
+//! 501 (404 once a plain HTTP handler is mounted).
 //! Logging via `RUST_LOG` (default `info`).
 
 use clap::{Parser, ValueEnum};
@@ -11,8 +13,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 use ws::protocols::compression::DeflatePolicy;
 use ws::{
-    BinaryToHixie, Delivery, HixieBinary, OriginPolicy, Relay, RelayAdmin, RelayOptions, Server,
-    SessionOptions, Sessions, Settings,
+    BinaryToHixie, Delivery, HixieBinary, OriginPolicy, Pages, Relay, RelayAdmin, RelayOptions,
+    Server, SessionOptions, Sessions, Settings,
 };
 
 #[derive(Parser, Debug)]
@@ -157,6 +159,30 @@ struct Options {
     /// Failed relay authentications after which a connection is closed (1008).
     #[arg(long, default_value_t = 3)]
     relay_max_auth_failures: u32,
+    /// Do not serve the demo page at `/` (chat and file transfer through sessions, echo,
+    /// relay). While it is on, `/status.json?session=NAME` describes that one session's
+    /// members to whoever names it (knowing a name is what joining it takes).
+    #[arg(long)]
+    no_demo: bool,
+    /// Do not serve `/status`, `/status.json` and `/metrics`. They are public while on, and
+    /// hold only counts: connections by endpoint and dialect, handshakes, bytes, queues,
+    /// histograms, how many sessions and relay clients; never a session name or client id.
+    #[arg(long)]
+    no_status: bool,
+    /// Let `/status` and `/status.json` also list every session by name with its members
+    /// and every relay client by id (to holders of --admin-token where it is set).
+    #[arg(long)]
+    status_details: bool,
+    /// With --status-details: the details answer only requests with
+    /// `Authorization: Bearer SECRET` (others get the counts; a wrong token gets 401).
+    #[arg(
+        long,
+        env = "OMNIWS_ADMIN_TOKEN",
+        value_name = "SECRET",
+        hide_env_values = true,
+        requires = "status_details"
+    )]
+    admin_token: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -230,6 +256,12 @@ impl Options {
                 HixieBinaryArg::LengthPrefixed => HixieBinary::LengthPrefixed,
             })
             .hixie76_headers_first(!self.hixie76_wait_for_key3)
+            .pages(Pages {
+                demo: !self.no_demo,
+                status: !self.no_status,
+                status_details: self.status_details,
+                admin_token: self.admin_token.clone(),
+            })
             .compression(DeflatePolicy {
                 min_size: self.compression_min_size,
                 ..match self.compression {

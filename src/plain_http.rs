@@ -65,6 +65,14 @@ impl HttpResponse {
         }
     }
 
+    /// The bytes on the wire for a `HEAD` request: the head alone, with the length the body
+    /// would have had.
+    pub fn head_bytes(&self) -> Vec<u8> {
+        let mut out = self.to_bytes();
+        out.truncate(out.len() - self.body.len());
+        out
+    }
+
     /// The bytes on the wire.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));

@@ -119,6 +119,14 @@ impl Mount {
                 .is_none_or(|p| offered.iter().any(|o| o == p))
     }
 
+    /// The pattern this mount was made with (`/echo`, `/sessions/*`).
+    pub fn pattern(&self) -> String {
+        match &self.pattern {
+            Pattern::Exact(p) => p.clone(),
+            Pattern::Prefix(p) => format!("{p}*"),
+        }
+    }
+
     fn matches_path(&self, path: &str) -> bool {
         match &self.pattern {
             Pattern::Exact(p) => path == p,

@@ -129,6 +129,10 @@ pub struct Settings {
     /// bytes go uncompressed. [`DeflatePolicy::OFF`] declines every offer. Routes may
     /// choose otherwise ([`crate::Mount::compression`]).
     pub compression: DeflatePolicy,
+    /// The server's own pages on plain `GET` requests: the demo page and the status pages
+    /// ([`crate::Pages`]). All off by default; they answer before any
+    /// [`crate::Builder::plain_http`] handler, which gets every other request.
+    pub pages: crate::face::Pages,
 }
 
 impl Default for Settings {
@@ -155,6 +159,7 @@ impl Default for Settings {
             tls: None,
             tls_only: false,
             compression: DeflatePolicy::default(),
+            pages: crate::face::Pages::default(),
         }
     }
 }
@@ -171,6 +176,8 @@ macro_rules! setters {
 }
 
 setters! {
+    /// Set `pages`.
+    pages: crate::face::Pages,
     /// Set `max_connections`.
     max_connections: usize,
     /// Set `max_handshaking`.

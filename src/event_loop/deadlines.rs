@@ -24,6 +24,7 @@ impl EventLoop {
             match kind {
                 TimerKind::Handshake => {
                     log::debug!("{id} handshake timeout ({:?})", conn.peer);
+                    self.census.handshake_timed_out();
                     self.remove(id, abnormal("handshake timeout"));
                 }
                 TimerKind::Close => self.remove(id, abnormal("close timeout")),

@@ -169,6 +169,17 @@ impl EventLoop {
             return;
         };
         let route = conn.route;
+        match &event {
+            Event::MessageStart { .. } => conn.message_len = 0,
+            Event::Data(data) => conn.message_len += data.len() as u64,
+            Event::MessageEnd => {
+                if let (Some(route), Some(codec)) = (route, &conn.codec) {
+                    self.census
+                        .message(route, codec.dialect(), conn.message_len);
+                }
+            }
+            _ => {}
+        }
         match event {
             // Inflated before it gets here (`inflate`); without an inflater, the decoder
             // never reports it.

@@ -12,6 +12,7 @@
 mod deadlines;
 mod frames;
 mod sniff;
+mod status;
 mod upgrade;
 
 use crate::conn::{insert_conn, AlreadyAnswered, Conn, Phase, FIRST_CONN};
@@ -86,6 +87,8 @@ pub(crate) struct EventLoop {
     /// Answers requests that are not upgrades ([`crate::Builder::plain_http`]).
     pub(crate) plain_http: Option<Box<dyn crate::plain_http::HttpHandler>>,
     shutdown_deadline: Option<Instant>,
+    /// Counters for the status page and metrics that outlive connections.
+    census: crate::status::Census,
 }
 
 impl EventLoop {
@@ -108,6 +111,7 @@ impl EventLoop {
             None => None,
         };
         let shared = Arc::new(Shared::default());
+        let census = crate::status::Census::new(mounts.len());
         shared
             .stats
             .memory_budget
@@ -134,6 +138,7 @@ impl EventLoop {
             plain_http_status: 501,
             plain_http: None,
             shutdown_deadline: None,
+            census,
         })
     }
 
@@ -370,6 +375,10 @@ impl EventLoop {
                 }
                 Command::Shutdown => self.begin_shutdown(),
                 Command::ReloadTls => self.reload_tls(),
+                Command::Status { disclosure, reply } => {
+                    // The caller may have given up waiting: nothing to do then.
+                    let _ = reply.send(self.status(disclosure));
+                }
                 Command::Wake(route) if route < self.mounts.len() => {
                     self.call(Some(route), |h, cx| h.on_wake(cx));
                     self.service_touched();
@@ -522,6 +531,7 @@ impl EventLoop {
                         codec.connection.keepalive.heard_from_peer();
                     }
                     self.shared.stats.bytes_read.fetch_add(n as u64, Relaxed);
+                    conn.bytes_in += n as u64;
                     Some(n)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -721,6 +731,11 @@ impl EventLoop {
         conn.report_written(stats);
         if let Some(route) = conn.route {
             self.mounts[route].clients.remove(&id);
+            if let Some(codec) = &conn.codec {
+                let dialect = codec.dialect();
+                self.census
+                    .closed(route, dialect, conn.bytes_in, conn.bytes_out);
+            }
         }
         if conn.opened || conn.outgoing {
             let info = conn.close_info.take().unwrap_or(fallback);

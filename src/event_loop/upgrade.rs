@@ -5,11 +5,13 @@
 
 use super::{abnormal, EventLoop};
 use crate::conn::{KeyMaterial, Phase};
+use crate::face::{self, Page};
 use crate::handler::Decision;
 use crate::plain_http::{HttpResponse, Parsed};
 use crate::router::{self, NoRoute};
 use crate::settings::Delivery;
 use crate::socket::SocketId;
+use crate::status::Disclosure;
 use crate::timers::TimerKind;
 use crate::Error;
 use std::sync::atomic::Ordering::Relaxed;
@@ -258,8 +260,17 @@ impl EventLoop {
         let dialect = codec.dialect();
         conn.phase = Phase::Open;
         conn.opened = true;
-        conn.deadlines[TimerKind::Handshake as usize] = None;
         let now = Instant::now();
+        // The handshake deadline was set at accept: what is left of it tells how long the
+        // handshake took, without a timestamp kept per connection.
+        if let Some(deadline) = conn.deadlines[TimerKind::Handshake as usize].take() {
+            let left = deadline.saturating_duration_since(now);
+            let took = self.settings.handshake_timeout.saturating_sub(left);
+            self.census.opened(route, dialect, took);
+        } else {
+            self.census
+                .opened(route, dialect, std::time::Duration::ZERO);
+        }
         if let (Some(interval), true) = (self.settings.keepalive, dialect.caps().ping) {
             self.timers
                 .arm(&mut conn.deadlines, id, TimerKind::Ping, now + interval);
@@ -298,10 +309,10 @@ impl EventLoop {
     /// A request that is not an upgrade: the `plain_http` handler answers it once it is
     /// whole, or `501`.
     fn plain_request(&mut self, id: SocketId) {
-        let Some(handler) = self.plain_http.as_mut() else {
+        if self.plain_http.is_none() && !self.settings.pages.any() {
             let status = self.plain_http_status;
             return self.refuse(id, status, "this endpoint speaks only WebSocket");
-        };
+        }
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
@@ -312,17 +323,41 @@ impl EventLoop {
                 self.refuse_with(id, response, status, reason);
             }
             Parsed::Complete(request) => {
-                let response = handler.handle(&request);
+                let response = match face::route(&request, &self.settings.pages) {
+                    Some(Ok(page)) => {
+                        let status = match &page {
+                            Page::Demo => None,
+                            Page::StatusHtml(d) | Page::StatusJson(d) => {
+                                Some(self.status(d.clone()))
+                            }
+                            Page::Metrics => Some(self.status(Disclosure::Aggregates)),
+                        };
+                        face::render(&page, status.as_ref())
+                    }
+                    Some(Err(refusal)) => refusal,
+                    None => match self.plain_http.as_mut() {
+                        Some(handler) => handler.handle(&request),
+                        None => {
+                            let status = self.plain_http_status;
+                            return self.refuse(id, status, "this endpoint speaks only WebSocket");
+                        }
+                    },
+                };
                 log::info!(
                     "{id}: {} {} -> {}",
                     request.method,
                     request.path,
                     response.status
                 );
+                let response = if request.method == "HEAD" {
+                    response.head_bytes()
+                } else {
+                    response.to_bytes()
+                };
                 let Some(conn) = self.conns.get_mut(id) else {
                     return;
                 };
-                conn.out.extend(&response.to_bytes());
+                conn.out.extend(&response);
                 conn.phase = Phase::Failing;
                 conn.shutdown_after_flush = true;
                 self.touched.push(id);
@@ -342,6 +377,7 @@ impl EventLoop {
         };
         log::info!("refused {:?}: {status} {reason}", conn.peer);
         self.shared.stats.handshakes_rejected.fetch_add(1, Relaxed);
+        self.census.refused(status);
         conn.out.extend(&response);
         conn.phase = Phase::Failing;
         conn.shutdown_after_flush = true;

@@ -710,6 +710,12 @@ impl Sessions {
 }
 
 impl Handler for Sessions {
+    fn report(&self, report: &mut crate::Report) {
+        for (name, members) in &self.sessions {
+            report.session(name, members);
+        }
+    }
+
     fn on_request(&mut self, request: &Request, suggested: Option<&str>) -> Decision {
         let name = match self.name_of(request.path()) {
             Ok(name) => name,

@@ -161,6 +161,10 @@ impl RelayHandler {
 }
 
 impl Handler for RelayHandler {
+    fn report(&self, report: &mut crate::Report) {
+        self.registry().report(report);
+    }
+
     fn on_request(&mut self, _request: &Request, suggested: Option<&str>) -> Decision {
         if self.registry().closed {
             return Decision::reject(503, "the relay is closed");

@@ -220,6 +220,13 @@ impl Registry {
         self.clients.get(&id).and_then(|c| c.conn)
     }
 
+    /// Every client, for a status snapshot.
+    pub(crate) fn report(&self, report: &mut crate::Report) {
+        for (&id, c) in &self.clients {
+            report.relay_client(id, c.conn, c.queue.len(), c.queued_bytes);
+        }
+    }
+
     /// Whether messages wait for `id` (new ones must then queue behind them, for order).
     pub(crate) fn has_queued(&self, id: u64) -> bool {
         self.clients.get(&id).is_some_and(|c| !c.queue.is_empty())
