@@ -18,7 +18,7 @@ const STATUS_REFRESH: u32 = 2;
 /// ```
 /// let pages = ws::Pages { demo: true, status: true, ..ws::Pages::default() };
 /// let server = ws::Server::builder()
-///     .settings(ws::Settings { pages, ..ws::Settings::default() })
+///     .settings(ws::Settings::default().pages(pages))
 ///     .bind("127.0.0.1:0")?;
 /// # Ok::<(), ws::Error>(())
 /// ```
