@@ -357,7 +357,9 @@ pub(crate) fn snapshot(
             (_, None) => handshaking += 1,
             _ => {}
         }
-        members.insert(conn.member.id, &conn.member);
+        if disclosure != Disclosure::Aggregates {
+            members.insert(conn.member.id, &conn.member);
+        }
     }
     let endpoints = endpoints
         .iter()
