@@ -49,6 +49,10 @@ fn help_lists_every_option() {
         "--tls-cert",
         "--compression",
         "--compression-min-size",
+        "--no-demo",
+        "--no-status",
+        "--status-details",
+        "--admin-token",
     ] {
         assert!(help.contains(option), "--help mentions {option}");
     }
