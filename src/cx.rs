@@ -173,7 +173,10 @@ impl Cx<'_> {
     pub fn waker(&self) -> RouteWaker {
         RouteWaker {
             route: self.route,
-            server: crate::Handle::new(self.shared, self.waker),
+            server: crate::Handle::new(std::sync::Arc::new([crate::loops::Link {
+                shared: std::sync::Arc::clone(self.shared),
+                waker: std::sync::Arc::clone(self.waker),
+            }])),
         }
     }
 

@@ -31,6 +31,9 @@ pub enum Error {
     },
     /// The server is gone (its loop has stopped).
     Closed,
+    /// One of the server's loops (counted from 0; [`crate::Builder::threads`]) panicked;
+    /// the others went on serving until shutdown.
+    LoopPanicked(usize),
 }
 
 impl fmt::Display for Error {
@@ -46,6 +49,7 @@ impl fmt::Display for Error {
                 "server memory budget spent ({held} of {budget} bytes held): message refused"
             ),
             Error::Closed => f.write_str("the server has stopped"),
+            Error::LoopPanicked(i) => write!(f, "loop {i} of the server panicked"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What the loop shares with other threads: the commands they hand it, the counters they
 //! read, and the [`Handle`] through which they do both.
 
+use crate::loops::Link;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::status::{Disclosure, Status};
 use crate::Error;
@@ -27,43 +28,71 @@ pub(crate) enum Command {
     Status {
         disclosure: crate::status::Disclosure,
         reply: std::sync::mpsc::SyncSender<crate::status::Status>,
+        /// Wake this loop once the reply is sent (another loop gathering a status page).
+        wake: Option<Arc<mio::Waker>>,
+    },
+    /// A connection another loop of this server accepted, whose handler lives here
+    /// ([`crate::Placement`]): what it read so far, its TLS state, and whether another
+    /// server already answered its handshake.
+    HandOver {
+        stream: mio::net::TcpStream,
+        peer: Option<std::net::SocketAddr>,
+        read: Vec<u8>,
+        answered: Option<Option<String>>,
+        tls: Option<Box<crate::tls_layer::TlsLayer>>,
     },
 }
 
-/// State shared with [`crate::Handle`]s.
-#[derive(Default)]
+/// What one loop shares with other threads.
 pub(crate) struct Shared {
-    pub stats: Stats,
+    /// Server-wide counters, one set for all the server's loops.
+    pub stats: Arc<Stats>,
     pub commands: Mutex<Vec<Command>>,
+    /// The loop is running (false once it has stopped, or panicked).
+    pub running: std::sync::atomic::AtomicBool,
+    /// Connections on this loop now (for placing new ones where there are fewest).
+    pub connections: std::sync::atomic::AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new(stats: Arc<Stats>) -> Self {
+        Shared {
+            stats,
+            commands: Mutex::new(Vec::new()),
+            running: std::sync::atomic::AtomicBool::new(true),
+            connections: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
 }
 
 /// Reaches a running server from any thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Handle {
-    shared: Arc<Shared>,
-    waker: Arc<mio::Waker>,
+    /// Every loop of the server; the first takes what needs one loop.
+    loops: Arc<[Link]>,
 }
 
 impl Handle {
-    pub(crate) fn new(shared: &Arc<Shared>, waker: &Arc<mio::Waker>) -> Self {
-        Handle {
-            shared: Arc::clone(shared),
-            waker: Arc::clone(waker),
-        }
+    pub(crate) fn new(loops: Arc<[Link]>) -> Self {
+        Handle { loops }
     }
 
+    /// Send to the first loop (which hands connections on where they belong).
     pub(crate) fn send(&self, command: Command) -> Result<(), Error> {
-        self.shared
-            .commands
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(command);
-        self.waker.wake().map_err(|_| Error::Closed)
+        self.loops[0].send(command)
     }
 
-    /// Begin a graceful shutdown.
+    /// Send a command to every loop.
+    fn broadcast(&self, command: impl Fn() -> Command) -> Result<(), Error> {
+        self.loops
+            .iter()
+            .map(|l| l.send(command()))
+            .fold(Ok(()), Result::and)
+    }
+
+    /// Begin a graceful shutdown (of every loop).
     pub fn shutdown(&self) -> Result<(), Error> {
-        self.send(Command::Shutdown)
+        self.broadcast(|| Command::Shutdown)
     }
 
     /// Hand over a connection accepted by other code, with the bytes already read from it
@@ -153,7 +182,7 @@ impl Handle {
     /// # Ok::<(), ws::Error>(())
     /// ```
     pub fn reload_tls(&self) -> Result<(), Error> {
-        self.send(Command::ReloadTls)
+        self.broadcast(|| Command::ReloadTls)
     }
 
     /// A snapshot of the server taken on its loop: connections by endpoint and dialect,
@@ -175,15 +204,33 @@ impl Handle {
     /// # }
     /// ```
     pub fn status(&self, disclosure: Disclosure) -> Result<Status, Error> {
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        self.send(Command::Status { disclosure, reply })?;
-        answer
-            .recv_timeout(std::time::Duration::from_secs(5))
-            .map_err(|_| Error::Closed)
+        let (reply, answers) = std::sync::mpsc::sync_channel(self.loops.len());
+        let mut asked = 0;
+        for link in self.loops.iter() {
+            let command = Command::Status {
+                disclosure: disclosure.clone(),
+                reply: reply.clone(),
+                wake: None,
+            };
+            if link.alive() && link.send(command).is_ok() {
+                asked += 1;
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut merged: Option<Status> = None;
+        for _ in 0..asked {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let part = answers.recv_timeout(left).map_err(|_| Error::Closed)?;
+            merged = Some(match merged {
+                Some(status) => status.merge(part),
+                None => part,
+            });
+        }
+        merged.ok_or(Error::Closed)
     }
 
     /// The server's counters now.
     pub fn stats(&self) -> StatsSnapshot {
-        self.shared.stats.snapshot()
+        self.loops[0].shared.stats.snapshot()
     }
 }

@@ -111,4 +111,13 @@ pub trait Handler: Send {
     /// groups of connections this handler keeps (pipe sessions, relay clients). Called on
     /// the loop thread whenever a snapshot is taken: answer from what is at hand.
     fn report(&self, report: &mut crate::Report) {}
+
+    /// Where a connection to this handler should be served when the server runs several
+    /// loops ([`crate::Builder::threads`]) and the route was mounted with
+    /// [`crate::Mount::per_loop`]. Asked on the loop that accepted it, before
+    /// [`Handler::on_request`]; connections that must meet (a pipe session's members) give
+    /// the same [`crate::Placement::Keyed`] key. Default: where it was accepted.
+    fn placement(&self, request: &Request) -> crate::Placement {
+        crate::Placement::Anywhere
+    }
 }

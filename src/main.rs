@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 use ws::protocols::compression::DeflatePolicy;
 use ws::{
-    BinaryToHixie, Delivery, HixieBinary, OriginPolicy, Pages, Relay, RelayAdmin, RelayOptions,
-    Server, SessionOptions, Sessions, Settings,
+    BinaryToHixie, Delivery, HixieBinary, Mount, OriginPolicy, Pages, Relay, RelayAdmin,
+    RelayOptions, Server, SessionOptions, Sessions, Settings,
 };
 
 #[derive(Parser, Debug)]
@@ -30,6 +30,11 @@ struct Options {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0")]
     host: String,
+    /// Event loops, each on its own thread with its own listener on the port (the kernel
+    /// spreads connections among them); a pipe session's members always meet on one loop.
+    /// Default: one per core.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Connections at once; beyond it new ones get HTTP 503.
     #[arg(long, default_value_t = 4096)]
     max_connections: usize,
@@ -321,13 +326,21 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let relay = Relay::new(options.relay());
-    let mut builder = Server::builder().settings(settings);
+    let threads = options.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    if threads == 0 {
+        eprintln!("omniws: --threads must be at least 1");
+        return ExitCode::from(2);
+    }
+    log::info!("{threads} loop(s)");
+    let mut builder = Server::builder().settings(settings).threads(threads);
     if let Some(tls) = tls {
         // Reread on SIGHUP.
         builder = builder.tls(tls);
     }
     builder = builder
-        .route("/echo", ws::Echo)
+        .mount(Mount::per_loop("/echo", || ws::Echo))
         .mount(Sessions::mount("/sessions/*", options.sessions()))
         .route("/relay", relay.handler());
     if let Some(token) = &options.relay_admin_token {

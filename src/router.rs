@@ -1,9 +1,11 @@
 //! Mounting handlers by path (exact or prefix) and by subprotocol.
 
 use crate::handler::Handler;
+use crate::loops::Placement;
 use crate::settings::Delivery;
 use crate::socket::SocketId;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use ws_protocols::compression::DeflatePolicy;
 
 /// A handler mounted at a path pattern, optionally for one subprotocol.
@@ -29,6 +31,21 @@ pub struct Mount {
     pub(crate) compression: Option<DeflatePolicy>,
     pub(crate) handler: Box<dyn Handler>,
     pub(crate) clients: BTreeSet<SocketId>,
+    /// Makes this route's handler for each further loop of a server with several
+    /// ([`Mount::per_loop`]). Without it the route's one handler lives on the first loop,
+    /// and its connections are served there.
+    factory: Option<Factory>,
+}
+
+type Factory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
+
+/// The stand-in, on the other loops, for a route whose one handler lives on the first
+/// loop: its connections are handed over before any callback could reach it.
+struct OnFirstLoop;
+impl Handler for OnFirstLoop {
+    fn placement(&self, _request: &ws_protocols::handshake::Request) -> Placement {
+        Placement::First
+    }
 }
 
 enum Pattern {
@@ -51,6 +68,59 @@ impl Mount {
             compression: None,
             handler: Box::new(handler),
             clients: BTreeSet::new(),
+            factory: None,
+        }
+    }
+
+    /// Mount a handler made by `make` on each loop of a server with several
+    /// ([`crate::Builder::threads`]), so the route's connections are served on whichever
+    /// loop accepted them (or where the handler's [`Handler::placement`] says). A route
+    /// mounted with [`Mount::new`] has one handler, on the first loop, which serves all its
+    /// connections.
+    ///
+    /// ```
+    /// use ws::{Echo, Mount, Server};
+    /// let server = Server::builder()
+    ///     .threads(2)
+    ///     .mount(Mount::per_loop("/echo", || Echo))
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), ws::Error>(())
+    /// ```
+    pub fn per_loop<H: Handler + 'static>(
+        pattern: &str,
+        make: impl Fn() -> H + Send + Sync + 'static,
+    ) -> Self {
+        let mut mount = Mount::new(pattern, make());
+        mount.factory = Some(Arc::new(move || Box::new(make()) as Box<dyn Handler>));
+        mount
+    }
+
+    /// This route as mounted on a further loop: a handler of its own where it has a
+    /// factory, else a stand-in that sends its connections to the first loop.
+    pub(crate) fn replica(&self) -> Mount {
+        Mount {
+            pattern: match &self.pattern {
+                Pattern::Exact(p) => Pattern::Exact(p.clone()),
+                Pattern::Prefix(p) => Pattern::Prefix(p.clone()),
+            },
+            subprotocol: self.subprotocol.clone(),
+            delivery: self.delivery,
+            max_message: self.max_message,
+            compression: self.compression,
+            handler: match &self.factory {
+                Some(make) => make(),
+                None => Box::new(OnFirstLoop),
+            },
+            clients: BTreeSet::new(),
+            factory: self.factory.clone(),
+        }
+    }
+
+    /// Where a connection to this route is served when the server has several loops.
+    pub(crate) fn placement(&self, request: &ws_protocols::handshake::Request) -> Placement {
+        match self.factory {
+            Some(_) => self.handler.placement(request),
+            None => Placement::First,
         }
     }
 

@@ -3,11 +3,14 @@
 use crate::event_loop::EventLoop;
 use crate::handle::Handle;
 use crate::handler::Handler;
+use crate::loops::Link;
 use crate::plain_http::HttpHandler;
 use crate::router::Mount;
 use crate::settings::Settings;
+use crate::stats::Stats;
 use crate::Error;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
 
 /// Collects settings and mounts, then binds.
 ///
@@ -29,6 +32,7 @@ pub struct Builder {
     mounts: Vec<Mount>,
     plain_http: Option<Box<dyn HttpHandler>>,
     tls: Option<crate::tls::TlsConfig>,
+    threads: usize,
 }
 
 impl Builder {
@@ -91,15 +95,63 @@ impl Builder {
         self.into_server(Some(listener))
     }
 
+    /// Run `threads` loops, each on its own thread. The first accepts every connection and
+    /// hands each to the loop with the fewest. Each loop is single-threaded as before; routes mounted with [`Mount::per_loop`] get a handler on
+    /// each, routes mounted with [`Mount::new`] keep their one handler on the first loop,
+    /// which serves all their connections, and connections a handler places together
+    /// ([`crate::Placement`], a pipe session's members) meet on one loop. Counters, limits,
+    /// [`Handle::status`], shutdown and certificate reloads span every loop. Default 1.
+    ///
+    /// ```
+    /// use ws::{Echo, Mount, Server};
+    /// let server = Server::builder()
+    ///     .threads(2)
+    ///     .mount(Mount::per_loop("/echo", || Echo))
+    ///     .bind("127.0.0.1:0")?;
+    /// let handle = server.handle();
+    /// std::thread::spawn(move || server.run());
+    /// handle.shutdown()?;
+    /// # Ok::<(), ws::Error>(())
+    /// ```
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
     fn into_server(self, listener: Option<TcpListener>) -> Result<Server, Error> {
         let mut settings = self.settings;
         if let Some(tls) = &self.tls {
             settings.tls = Some(tls.current());
         }
-        let mut event_loop = EventLoop::new(settings, self.mounts, listener)?;
-        event_loop.plain_http = self.plain_http;
-        event_loop.tls_source = self.tls;
-        Ok(Server { event_loop })
+        let threads = self.threads.max(1);
+        // Each loop keeps its share of the handshake budget; every other limit is counted
+        // over all of them.
+        settings.max_handshaking = settings.max_handshaking.div_ceil(threads);
+        let stats = Arc::new(Stats::default());
+        let mut first =
+            EventLoop::new(settings.clone(), self.mounts, listener, Arc::clone(&stats))?;
+        first.plain_http = self.plain_http;
+        first.tls_source = self.tls.clone();
+        let mut loops = vec![first];
+        for _ in 1..threads {
+            let mounts = loops[0].replicate_mounts();
+            let mut event_loop =
+                EventLoop::new(settings.clone(), mounts, None, Arc::clone(&stats))?;
+            event_loop.tls_source = self.tls.clone();
+            loops.push(event_loop);
+        }
+        let links: Arc<[Link]> = loops
+            .iter()
+            .map(|l| Link {
+                shared: Arc::clone(&l.shared),
+                waker: Arc::clone(&l.waker),
+            })
+            .collect();
+        for (index, event_loop) in loops.iter_mut().enumerate() {
+            event_loop.index = index;
+            event_loop.links = Arc::clone(&links);
+        }
+        Ok(Server { loops, links })
     }
 
     /// A server with no listener of its own: connections arrive through
@@ -111,7 +163,9 @@ impl Builder {
 
 /// A bound server, ready to [`Server::run`].
 pub struct Server {
-    event_loop: EventLoop,
+    /// The first loop takes signals, plain HTTP and the routes with one handler.
+    loops: Vec<EventLoop>,
+    links: Arc<[Link]>,
 }
 
 impl Server {
@@ -122,27 +176,51 @@ impl Server {
 
     /// The address the listener is bound to (None for a detached server).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.event_loop.local_addr()
+        self.loops[0].local_addr()
     }
 
     /// A handle to shut the server down, hand it connections, or read its counters, from
     /// any thread.
     pub fn handle(&self) -> Handle {
-        Handle::new(&self.event_loop.shared, &self.event_loop.waker)
+        Handle::new(Arc::clone(&self.links))
     }
 
     /// Shut down gracefully on SIGINT and SIGTERM (what the command-line server does).
     /// Installs process-wide signal handlers, so it is opt-in for embedders.
     pub fn handle_signals(mut self) -> Result<Self, Error> {
-        self.event_loop.handle_signals()?;
+        self.loops[0].handle_signals()?;
         Ok(self)
     }
 
     /// Run the event loop on this thread until shutdown: stop accepting, send a close
     /// (1001 where the dialect has codes) to every connection, wait at most the close
-    /// timeout, return.
+    /// timeout, return. With [`Builder::threads`], the first loop runs on this thread and
+    /// each other one on a thread of its own; this returns once all have stopped. A loop
+    /// that panics (in a handler) takes its own connections down and no others: the rest
+    /// go on serving, new connections that belong to it are refused with 503, and the
+    /// panic is logged and returned here as [`Error::LoopPanicked`].
     pub fn run(self) -> Result<(), Error> {
-        self.event_loop.run()
+        let mut loops = self.loops.into_iter();
+        let first = loops.next().expect("a server has a loop");
+        let others: Vec<_> = loops
+            .enumerate()
+            .map(|(i, event_loop)| {
+                std::thread::Builder::new()
+                    .name(format!("omniws-loop-{}", i + 1))
+                    .spawn(move || event_loop.run())
+            })
+            .collect::<Result<_, _>>()?;
+        let mut result = first.run();
+        for (i, thread) in others.into_iter().enumerate() {
+            let outcome = thread.join().unwrap_or_else(|_| {
+                log::error!("loop {} panicked: its connections were lost", i + 1);
+                Err(Error::LoopPanicked(i + 1))
+            });
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod deadlines;
 mod frames;
+mod hand_over;
 mod sniff;
 mod status;
 mod upgrade;
@@ -21,6 +22,7 @@ use crate::handle::{Command, Shared};
 use crate::handler::Handler;
 use crate::handshaking::Handshaking;
 use crate::listener::{Accepted, Listener};
+use crate::loops::Link;
 use crate::read_shift::{ReadShift, MAX_READ_SHIFT};
 use crate::router::Mount;
 use crate::settings::Settings;
@@ -89,6 +91,18 @@ pub(crate) struct EventLoop {
     shutdown_deadline: Option<Instant>,
     /// Counters for the status page and metrics that outlive connections.
     census: crate::status::Census,
+    /// This loop's place among the server's loops, and how to reach each of them.
+    pub(crate) index: usize,
+    pub(crate) links: Arc<[Link]>,
+    /// Status pages waiting for the other loops' parts.
+    pending_pages: Vec<status::PendingPage>,
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        // Stopped or panicked: no more connections are handed here.
+        self.shared.running.store(false, Relaxed);
+    }
 }
 
 impl EventLoop {
@@ -96,6 +110,7 @@ impl EventLoop {
         settings: Settings,
         mounts: Vec<Mount>,
         listener: Option<std::net::TcpListener>,
+        stats: Arc<crate::stats::Stats>,
     ) -> Result<Self, Error> {
         settings.validate()?;
         let poll = Poll::new()?;
@@ -110,7 +125,7 @@ impl EventLoop {
             }
             None => None,
         };
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(stats));
         let census = crate::status::Census::new(mounts.len());
         shared
             .stats
@@ -133,13 +148,24 @@ impl EventLoop {
             events_left: EVENT_BUDGET,
             turn_started: Instant::now(),
             tls_source: None,
-            shared,
-            waker,
             plain_http_status: 501,
             plain_http: None,
             shutdown_deadline: None,
             census,
+            index: 0,
+            pending_pages: Vec::new(),
+            links: Arc::new([Link {
+                shared: Arc::clone(&shared),
+                waker: Arc::clone(&waker),
+            }]),
+            shared,
+            waker,
         })
+    }
+
+    /// This loop's routes as mounted on a further loop of the same server.
+    pub(crate) fn replicate_mounts(&self) -> Vec<Mount> {
+        self.mounts.iter().map(Mount::replica).collect()
     }
 
     pub(crate) fn local_addr(&self) -> Option<std::net::SocketAddr> {
@@ -190,12 +216,22 @@ impl EventLoop {
                             None => Vec::new(),
                         };
                         for signal in pending {
+                            // The loop that hears signals speaks for the server's other loops.
+                            let links = Arc::clone(&self.links);
+                            let here = self.index;
+                            let others = links.iter().enumerate().filter(|(i, _)| *i != here);
                             if signal == signal_hook::consts::SIGHUP {
                                 log::info!("signal {signal}: reloading the TLS certificate");
                                 self.reload_tls();
+                                for (_, link) in others {
+                                    let _ = link.send(Command::ReloadTls);
+                                }
                             } else {
                                 log::info!("signal {signal}: shutting down");
                                 self.begin_shutdown();
+                                for (_, link) in others {
+                                    let _ = link.send(Command::Shutdown);
+                                }
                             }
                         }
                     }
@@ -252,7 +288,12 @@ impl EventLoop {
             stats.accept_errors.fetch_add(errors, Relaxed);
             match accepted {
                 Accepted::Conn(stream, peer) => {
-                    self.add_conn(stream, Some(peer), Vec::new(), None, None)
+                    let target = crate::loops::least_loaded(&self.links, self.index);
+                    if target == self.index {
+                        self.add_conn(stream, Some(peer), Vec::new(), None, None);
+                    } else {
+                        self.send_to_loop(target, stream, Some(peer), Vec::new(), None, None);
+                    }
                 }
                 Accepted::Shed => {
                     stats.handshakes_rejected.fetch_add(1, Relaxed);
@@ -269,7 +310,9 @@ impl EventLoop {
         let handshaking = self
             .handshaking
             .count(&self.conns, settings.max_handshaking);
-        let full = self.conns.len() >= settings.max_connections;
+        // Counted over every loop of the server: the limit is the server's.
+        let open = self.shared.stats.connections_open.load(Relaxed);
+        let full = open >= settings.max_connections;
         if handshaking < settings.max_handshaking && !full {
             return true;
         }
@@ -336,6 +379,7 @@ impl EventLoop {
             Ok(id) => id,
             Err(e) => return log::warn!("register failed: {e}"),
         };
+        self.shared.connections.fetch_add(1, Relaxed);
         self.handshaking.push(id);
         let conn = self.conns.get_mut(id).expect("just inserted");
         conn.input = read;
@@ -373,11 +417,29 @@ impl EventLoop {
                     let tls = tls.map(|session| Box::new(TlsLayer::adopt(*session)));
                     self.add_conn(TcpStream::from_std(stream), peer, read, answered, tls);
                 }
+                Command::HandOver {
+                    stream,
+                    peer,
+                    read,
+                    answered,
+                    tls,
+                } => {
+                    // Counted by the loop that sent it while it was on its way.
+                    self.shared.connections.fetch_sub(1, Relaxed);
+                    self.add_conn(stream, peer, read, answered, tls);
+                }
                 Command::Shutdown => self.begin_shutdown(),
                 Command::ReloadTls => self.reload_tls(),
-                Command::Status { disclosure, reply } => {
+                Command::Status {
+                    disclosure,
+                    reply,
+                    wake,
+                } => {
                     // The caller may have given up waiting: nothing to do then.
                     let _ = reply.send(self.status(disclosure));
+                    if let Some(waker) = wake {
+                        let _ = waker.wake();
+                    }
                 }
                 Command::Wake(route) if route < self.mounts.len() => {
                     self.call(Some(route), |h, cx| h.on_wake(cx));
@@ -385,6 +447,9 @@ impl EventLoop {
                 }
                 Command::Wake(_) => {}
             }
+        }
+        if !self.pending_pages.is_empty() {
+            self.finish_pages();
         }
     }
 
@@ -719,6 +784,7 @@ impl EventLoop {
             // A descriptor is free again: if accepting was paused for want of one, resume.
             listener.unpause();
         }
+        self.shared.connections.fetch_sub(1, Relaxed);
         let stats = &self.shared.stats;
         stats.connections_open.fetch_sub(1, Relaxed);
         stats.queued_bytes.fetch_sub(conn.reported_queue, Relaxed);

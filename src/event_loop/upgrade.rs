@@ -5,13 +5,12 @@
 
 use super::{abnormal, EventLoop};
 use crate::conn::{KeyMaterial, Phase};
-use crate::face::{self, Page};
+use crate::face;
 use crate::handler::Decision;
 use crate::plain_http::{HttpResponse, Parsed};
 use crate::router::{self, NoRoute};
 use crate::settings::Delivery;
 use crate::socket::SocketId;
-use crate::status::Disclosure;
 use crate::timers::TimerKind;
 use crate::Error;
 use std::sync::atomic::Ordering::Relaxed;
@@ -54,6 +53,8 @@ impl EventLoop {
         match read_request(&conn.input, &self.settings.limits) {
             Ok(Status::Partial) => {}
             Ok(Status::Complete(request)) => self.route_request(id, request),
+            // Plain HTTP (the relay's registration, the pages) is the first loop's.
+            Err(HandshakeError::NotWebSocket) if self.index != 0 => self.hand_over(id, 0),
             Err(HandshakeError::NotWebSocket) => self.plain_request(id),
             Err(e) => {
                 let mut response = Vec::new();
@@ -64,6 +65,14 @@ impl EventLoop {
     }
 
     fn route_request(&mut self, id: SocketId, request: Request) {
+        if self.links.len() > 1 {
+            if let Ok(route) = router::find(&self.mounts, request.path(), request.subprotocols()) {
+                let placement = self.mounts[route].placement(&request);
+                if self.placed_elsewhere(id, &placement) {
+                    return;
+                }
+            }
+        }
         let answered = self
             .conns
             .get_mut(id)
@@ -323,17 +332,14 @@ impl EventLoop {
                 self.refuse_with(id, response, status, reason);
             }
             Parsed::Complete(request) => {
+                let head_only = request.method == "HEAD";
                 let response = match face::route(&request, &self.settings.pages) {
-                    Some(Ok(page)) => {
-                        let status = match &page {
-                            Page::Demo => None,
-                            Page::StatusHtml(d) | Page::StatusJson(d) => {
-                                Some(self.status(d.clone()))
-                            }
-                            Page::Metrics => Some(self.status(Disclosure::Aggregates)),
-                        };
-                        face::render(&page, status.as_ref())
-                    }
+                    Some(Ok(page)) => match page.disclosure() {
+                        Some(disclosure) => {
+                            return self.gather_status(id, page, disclosure, head_only)
+                        }
+                        None => face::render(&page, None),
+                    },
                     Some(Err(refusal)) => refusal,
                     None => match self.plain_http.as_mut() {
                         Some(handler) => handler.handle(&request),
@@ -349,20 +355,25 @@ impl EventLoop {
                     request.path,
                     response.status
                 );
-                let response = if request.method == "HEAD" {
-                    response.head_bytes()
-                } else {
-                    response.to_bytes()
-                };
-                let Some(conn) = self.conns.get_mut(id) else {
-                    return;
-                };
-                conn.out.extend(&response);
-                conn.phase = Phase::Failing;
-                conn.shutdown_after_flush = true;
-                self.touched.push(id);
+                self.answer_plain(id, &response, head_only);
             }
         }
+    }
+
+    /// Write the answer to a plain HTTP request and close once it is out.
+    pub(super) fn answer_plain(&mut self, id: SocketId, response: &HttpResponse, head_only: bool) {
+        let bytes = if head_only {
+            response.head_bytes()
+        } else {
+            response.to_bytes()
+        };
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        conn.out.extend(&bytes);
+        conn.phase = Phase::Failing;
+        conn.shutdown_after_flush = true;
+        self.touched.push(id);
     }
 
     pub(super) fn refuse(&mut self, id: SocketId, status: u16, reason: &str) {

@@ -51,6 +51,17 @@ pub(crate) enum Page {
     Metrics,
 }
 
+impl Page {
+    /// What the page may reveal, if it shows a status snapshot at all.
+    pub(crate) fn disclosure(&self) -> Option<Disclosure> {
+        match self {
+            Page::Demo => None,
+            Page::StatusHtml(d) | Page::StatusJson(d) => Some(d.clone()),
+            Page::Metrics => Some(Disclosure::Aggregates),
+        }
+    }
+}
+
 /// Which built-in page `request` asks for: `None` if none (the application's
 /// [`crate::HttpHandler`] answers it), `Err` for an answer given without a page.
 pub(crate) fn route(request: &HttpRequest, pages: &Pages) -> Option<Result<Page, HttpResponse>> {

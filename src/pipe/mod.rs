@@ -182,7 +182,8 @@ impl Sessions {
     /// cut-through needs.
     pub fn mount(pattern: &str, options: SessionOptions) -> crate::Mount {
         let max_message = options.max_message.unwrap_or(u64::MAX);
-        crate::Mount::new(pattern, Sessions::new(pattern, options))
+        let prefix = pattern.to_owned();
+        crate::Mount::per_loop(pattern, move || Sessions::new(&prefix, options.clone()))
             .delivery(crate::Delivery::Stream)
             .max_message(max_message)
     }
@@ -710,6 +711,15 @@ impl Sessions {
 }
 
 impl Handler for Sessions {
+    /// A session's members meet on the loop that owns its name.
+    fn placement(&self, request: &Request) -> crate::Placement {
+        match self.name_of(request.path()) {
+            Ok(name) => crate::Placement::Keyed(name.to_owned()),
+            // Refused by `on_request` wherever it is.
+            Err(_) => crate::Placement::Anywhere,
+        }
+    }
+
     fn report(&self, report: &mut crate::Report) {
         for (name, members) in &self.sessions {
             report.session(name, members);

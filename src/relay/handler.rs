@@ -161,6 +161,11 @@ impl RelayHandler {
 }
 
 impl Handler for RelayHandler {
+    /// Relay clients reach each other through one loop's connections: the first loop's.
+    fn placement(&self, _request: &Request) -> crate::Placement {
+        crate::Placement::First
+    }
+
     fn report(&self, report: &mut crate::Report) {
         self.registry().report(report);
     }

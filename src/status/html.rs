@@ -31,13 +31,16 @@ impl Status {
              <meta http-equiv=\"refresh\" content=\"{refresh_seconds}\">\
              <meta name=\"viewport\" content=\"width=device-width\">\
              <title>omniws status</title><style>{STYLE}</style></head><body>\
-             <h1>omniws {} status</h1><p>up {}, {} connections open ({} handshaking), {} since start. \
+             <h1>omniws {} status</h1><p>up {}, {} connections open ({} handshaking), {} since start, \
+             on {} loop(s): {:?}. \
              <a href=\"/status.json\">JSON</a> · <a href=\"/metrics\">metrics</a></p>",
             html_escape(self.version),
             uptime(self.uptime.as_secs()),
             t.connections_open,
             self.handshaking,
             t.connections_total,
+            self.loops.len(),
+            self.loops,
         );
         o.push_str("<h2>Connections by endpoint and dialect</h2><table id=\"endpoints\"><tr><th>endpoint</th><th>dialect</th><th>open</th><th>accepted</th><th>messages in</th><th>bytes in</th><th>bytes out</th></tr>");
         for e in &self.endpoints {

@@ -66,6 +66,7 @@ impl Status {
         let mut doc = json!({
             "version": self.version,
             "uptime_seconds": self.uptime.as_secs_f64(),
+            "loops": self.loops,
             "connections": {
                 "open": t.connections_open,
                 "handshaking": self.handshaking,
@@ -120,6 +121,7 @@ impl Status {
 fn member(m: &MemberStatus) -> Value {
     json!({
         "id": m.id.to_string(),
+        "loop": m.loop_index,
         "dialect": m.dialect.map(|d| d.name()),
         "secure": m.secure,
         "bytes_in": m.bytes_in,

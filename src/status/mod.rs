@@ -55,6 +55,8 @@ pub struct Status {
     pub message_bytes: Histogram,
     /// The write queue's high- and low-water marks ([`crate::Settings::write_high_water`]).
     pub water_marks: (usize, usize),
+    /// Connections on each of the server's loops ([`crate::Builder::threads`]), in order.
+    pub loops: Vec<usize>,
     /// Pipe sessions: how many, and how many members they have.
     pub sessions: GroupSummary,
     /// Relay clients: registered, connected, and what waits for them.
@@ -135,6 +137,8 @@ pub struct SessionStatus {
 pub struct MemberStatus {
     /// The connection.
     pub id: SocketId,
+    /// The loop that serves it (0 unless the server runs several).
+    pub loop_index: usize,
     /// Its dialect (known once it is open).
     pub dialect: Option<Dialect>,
     /// Whether it came over TLS.
@@ -189,10 +193,62 @@ impl Histogram {
         self.counts.iter().sum()
     }
 
+    fn add(&mut self, other: &Histogram) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.sum += other.sum;
+    }
+
     fn observe(&mut self, value: f64) {
         let bucket = self.bounds.partition_point(|&bound| bound < value);
         self.counts[bucket] += 1;
         self.sum += value;
+    }
+}
+
+impl Status {
+    /// The snapshots of two loops of one server as one: counts add up, lists join. The
+    /// server-wide counters and the relay (one registry for all loops) are the same in both.
+    pub(crate) fn merge(mut self, other: Status) -> Status {
+        self.uptime = self.uptime.max(other.uptime);
+        self.handshaking += other.handshaking;
+        for (i, n) in other.loops.into_iter().enumerate() {
+            if i < self.loops.len() {
+                self.loops[i] += n;
+            } else {
+                self.loops.push(n);
+            }
+        }
+        for (mine, theirs) in self.endpoints.iter_mut().zip(other.endpoints) {
+            for row in theirs.dialects {
+                match mine.dialects.iter_mut().find(|r| r.dialect == row.dialect) {
+                    Some(r) => {
+                        r.open += row.open;
+                        r.accepted += row.accepted;
+                        r.messages_in += row.messages_in;
+                        r.bytes_in += row.bytes_in;
+                        r.bytes_out += row.bytes_out;
+                    }
+                    None => mine.dialects.push(row),
+                }
+            }
+            mine.dialects.sort_by_key(|r| r.dialect.map(dialect_index));
+        }
+        for (status, n) in other.refused {
+            *self.refused.entry(status).or_default() += n;
+        }
+        self.handshake_timeouts += other.handshake_timeouts;
+        self.handshake_seconds.add(&other.handshake_seconds);
+        self.message_bytes.add(&other.message_bytes);
+        self.sessions.count += other.sessions.count;
+        self.sessions.members += other.sessions.members;
+        self.session_list.extend(other.session_list);
+        if self.relay.clients == 0 {
+            self.relay = other.relay;
+            self.relay_list = other.relay_list;
+        }
+        self
     }
 }
 
@@ -334,8 +390,10 @@ pub(crate) struct Live {
 }
 
 /// Put a snapshot together: the census, the live connections, the handlers' reports.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn snapshot(
     census: &Census,
+    loop_index: usize,
     totals: StatsSnapshot,
     endpoints: &[String],
     water_marks: (usize, usize),
@@ -420,6 +478,11 @@ pub(crate) fn snapshot(
         handshake_seconds: census.handshake_seconds.clone(),
         message_bytes,
         water_marks,
+        loops: {
+            let mut loops = vec![0; loop_index + 1];
+            loops[loop_index] = live.len();
+            loops
+        },
         sessions,
         relay,
         session_list,

@@ -51,6 +51,15 @@ impl Status {
             "Connections accepted or adopted.",
             t.connections_total,
         );
+        family(
+            o,
+            "omniws_loop_connections",
+            "gauge",
+            "Connections on each event loop.",
+        );
+        for (i, n) in self.loops.iter().enumerate() {
+            let _ = writeln!(o, "omniws_loop_connections{{loop=\"{i}\"}} {n}");
+        }
 
         family(
             o,
