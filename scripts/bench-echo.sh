@@ -10,7 +10,12 @@
 #   {PORT} has it replaced by the port chosen for it. The server must serve the echo endpoint
 #   at ws://127.0.0.1:PORT/echo. Examples:
 #
-#   bash scripts/bench-echo.sh target/release/omniws --port {PORT}
+#   bash scripts/bench-echo.sh target/release/omniws --threads 1 --port {PORT}
+#       (one loop, like the peers' current-thread runtimes; without --threads the server runs
+#       one loop per core, all pinned to BENCH_SERVER_CPU)
+#   BENCH_SERVER_CPU=0,1 BENCH_CLIENT_CPU=0,1 bash scripts/bench-echo.sh \
+#       target/release/omniws --threads 2 --port {PORT}
+#       (two loops; on a 2-core machine the load generator then shares their cores)
 #   bash scripts/bench-echo.sh target/release/examples/tungstenite_echo --port {PORT}
 #   bash scripts/bench-echo.sh target/release/examples/fastwebsockets_echo --port {PORT}
 #       (a peer against itself: checks the harness, the ratio to that peer should be about 1)
