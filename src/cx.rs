@@ -230,7 +230,9 @@ impl Cx<'_> {
         }
     }
 
-    /// The open connections of the current route (empty unless client tracking is on).
+    /// The open connections of the current route (empty unless client tracking is on), on
+    /// this loop: with several loops ([`crate::Builder::threads`]) a handler made per loop
+    /// sees its own loop's; a route mounted with [`crate::Mount::new`] has all of them here.
     pub fn clients(&self) -> impl Iterator<Item = SocketId> + '_ {
         self.clients.into_iter().flatten().copied()
     }
@@ -246,7 +248,7 @@ impl Cx<'_> {
         self.shared.stats.over_budget(0)
     }
 
-    /// How many connections the current route has open.
+    /// How many connections the current route has open on this loop (see [`Cx::clients`]).
     pub fn client_count(&self) -> usize {
         self.clients.map_or(0, |c| c.len())
     }
