@@ -50,8 +50,10 @@ pub(crate) struct Shared {
     pub commands: Mutex<Vec<Command>>,
     /// The loop is running (false once it has stopped, or panicked).
     pub running: std::sync::atomic::AtomicBool,
-    /// Connections on this loop now (for placing new ones where there are fewest).
+    /// Connections on this loop, as it last published (for placing new ones where there
+    /// are fewest), and connections handed to it and not yet taken.
     pub connections: std::sync::atomic::AtomicUsize,
+    pub incoming: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             commands: Mutex::new(Vec::new()),
             running: std::sync::atomic::AtomicBool::new(true),
             connections: std::sync::atomic::AtomicUsize::new(0),
+            incoming: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }

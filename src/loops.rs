@@ -66,7 +66,10 @@ pub(crate) fn owner(key: &str, loops: usize) -> usize {
 
 /// The loop with the fewest connections, `here` where it is among the fewest.
 pub(crate) fn least_loaded(links: &[Link], here: usize) -> usize {
-    let load = |i: usize| links[i].shared.connections.load(Relaxed);
+    let load = |i: usize| {
+        let shared = &links[i].shared;
+        shared.connections.load(Relaxed) + shared.incoming.load(Relaxed)
+    };
     (0..links.len())
         .filter(|&i| links[i].alive())
         .min_by_key(|&i| (load(i), i != here))

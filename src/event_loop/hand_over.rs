@@ -36,7 +36,7 @@ impl EventLoop {
         if let Some(listener) = self.listener.as_mut() {
             listener.unpause();
         }
-        self.shared.connections.fetch_sub(1, Relaxed);
+        self.publish_load();
         let stats = &self.shared.stats;
         // The other loop counts it again when it takes it.
         stats.connections_open.fetch_sub(1, Relaxed);
@@ -53,6 +53,11 @@ impl EventLoop {
         self.send_to_loop(target, conn.stream, conn.peer, read, answered, tls);
     }
 
+    /// Tell the other loops how many connections this one has (for placing new ones).
+    pub(super) fn publish_load(&self) {
+        self.shared.connections.store(self.conns.len(), Relaxed);
+    }
+
     /// Give a connection to loop `target`, counted there while it is on its way.
     pub(super) fn send_to_loop(
         &mut self,
@@ -64,7 +69,7 @@ impl EventLoop {
         tls: Option<Box<crate::tls_layer::TlsLayer>>,
     ) {
         let link = &self.links[target];
-        link.shared.connections.fetch_add(1, Relaxed);
+        link.shared.incoming.fetch_add(1, Relaxed);
         let handed = link.send(Command::HandOver {
             stream,
             peer,
@@ -73,7 +78,7 @@ impl EventLoop {
             tls,
         });
         if handed.is_err() {
-            link.shared.connections.fetch_sub(1, Relaxed);
+            link.shared.incoming.fetch_sub(1, Relaxed);
             log::warn!("loop {target} did not take a connection from {peer:?}");
         }
     }

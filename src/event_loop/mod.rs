@@ -379,7 +379,7 @@ impl EventLoop {
             Ok(id) => id,
             Err(e) => return log::warn!("register failed: {e}"),
         };
-        self.shared.connections.fetch_add(1, Relaxed);
+        self.publish_load();
         self.handshaking.push(id);
         let conn = self.conns.get_mut(id).expect("just inserted");
         conn.input = read;
@@ -425,7 +425,7 @@ impl EventLoop {
                     tls,
                 } => {
                     // Counted by the loop that sent it while it was on its way.
-                    self.shared.connections.fetch_sub(1, Relaxed);
+                    self.shared.incoming.fetch_sub(1, Relaxed);
                     self.add_conn(stream, peer, read, answered, tls);
                 }
                 Command::Shutdown => self.begin_shutdown(),
@@ -784,7 +784,7 @@ impl EventLoop {
             // A descriptor is free again: if accepting was paused for want of one, resume.
             listener.unpause();
         }
-        self.shared.connections.fetch_sub(1, Relaxed);
+        self.publish_load();
         let stats = &self.shared.stats;
         stats.connections_open.fetch_sub(1, Relaxed);
         stats.queued_bytes.fetch_sub(conn.reported_queue, Relaxed);
