@@ -15,6 +15,7 @@
 mod attach;
 mod buffer;
 mod client;
+pub mod cluster;
 mod conn;
 mod cx;
 mod echo;
@@ -66,7 +67,7 @@ pub use settings::{Delivery, HixieBinary, OriginPolicy, Settings};
 pub use socket::{CloseInfo, ReadyState, Socket, SocketId};
 pub use stats::StatsSnapshot;
 pub use status::{
-    html_escape, DialectStatus, Disclosure, EndpointStatus, GroupSummary, Histogram, MemberStatus,
-    RelayClientStatus, RelaySummary, Report, SessionStatus, Status,
+    html_escape, ClusterStatus, DialectStatus, Disclosure, EndpointStatus, GroupSummary, Histogram,
+    MemberStatus, RelayClientStatus, RelaySummary, Report, SessionStatus, Status,
 };
 pub use ws_protocols as protocols;

@@ -164,6 +164,25 @@ struct Options {
     /// Failed relay authentications after which a connection is closed (1008).
     #[arg(long, default_value_t = 3)]
     relay_max_auth_failures: u32,
+    /// Join a cluster through this Redis (`redis://HOST:PORT`): sessions are spread over
+    /// the nodes, and members on any node meet (needs --node-name and --advertise).
+    #[arg(long, value_name = "URL", requires_all = ["node_name", "advertise"])]
+    cluster: Option<String>,
+    /// This node's name in the cluster, unique among its nodes.
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    node_name: Option<String>,
+    /// The address other nodes reach this node's port at (HOST:PORT).
+    #[arg(long, value_name = "HOST:PORT", requires = "cluster")]
+    advertise: Option<std::net::SocketAddr>,
+    /// A secret all nodes of the cluster share; links between nodes must present it.
+    #[arg(
+        long,
+        env = "OMNIWS_CLUSTER_TOKEN",
+        value_name = "SECRET",
+        hide_env_values = true,
+        requires = "cluster"
+    )]
+    cluster_token: Option<String>,
     /// Do not serve the demo page at `/` (chat and file transfer through sessions, echo,
     /// relay). While it is on, `/status.json?session=NAME` describes that one session's
     /// members to whoever names it (knowing a name is what joining it takes).
@@ -325,6 +344,24 @@ fn main() -> ExitCode {
         eprintln!("omniws: {e}");
         return ExitCode::from(2);
     }
+    let mut sessions = options.sessions();
+    if let (Some(broker), Some(node_name), Some(advertise)) =
+        (&options.cluster, &options.node_name, options.advertise)
+    {
+        let cluster = ws::cluster::ClusterOptions {
+            broker: broker.clone(),
+            node_name: node_name.clone(),
+            advertise,
+            token: options.cluster_token.clone(),
+        };
+        match ws::cluster::join(cluster) {
+            Ok(view) => sessions.cluster = Some(view),
+            Err(e) => {
+                eprintln!("omniws: cannot start the cluster thread: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let relay = Relay::new(options.relay());
     let threads = options.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -341,7 +378,7 @@ fn main() -> ExitCode {
     }
     builder = builder
         .mount(Mount::per_loop("/echo", || ws::Echo))
-        .mount(Sessions::mount("/sessions/*", options.sessions()))
+        .mount(Sessions::mount("/sessions/*", sessions))
         .route("/relay", relay.handler());
     if let Some(token) = &options.relay_admin_token {
         builder = builder.plain_http(RelayAdmin::new(relay.clone(), token));

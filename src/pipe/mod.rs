@@ -45,6 +45,7 @@
 //! a frame of declared length is only partly written to that receiver goes out right after
 //! the frame's last byte.
 
+mod bridge;
 pub(crate) mod hold;
 mod host;
 
@@ -93,6 +94,9 @@ pub struct SessionOptions {
     pub max_message: Option<u64>,
     /// Longest session name, in bytes; names are `[A-Za-z0-9._~-]+`. Default 64.
     pub max_name_len: usize,
+    /// The cluster this node belongs to: sessions owned by other nodes are reached through
+    /// bridges (`omniws --cluster`). Default `None`: every session is local.
+    pub cluster: Option<std::sync::Arc<crate::cluster::ClusterView>>,
 }
 
 impl Default for SessionOptions {
@@ -107,6 +111,7 @@ impl Default for SessionOptions {
             max_held_messages: 1024,
             max_message: None,
             max_name_len: 64,
+            cluster: None,
         }
     }
 }
@@ -165,6 +170,7 @@ pub struct Sessions {
     prefix: String,
     sessions: HashMap<String, Vec<SocketId>>,
     members: HashMap<SocketId, Member>,
+    bridges: bridge::Bridges,
 }
 
 impl Sessions {
@@ -175,6 +181,7 @@ impl Sessions {
             prefix: prefix.trim_end_matches('*').to_owned(),
             sessions: HashMap::new(),
             members: HashMap::new(),
+            bridges: bridge::Bridges::default(),
         }
     }
 
@@ -489,7 +496,9 @@ impl Sessions {
                 return;
             }
         }
-        if let Some(notice) = self.options.leave_notice.clone() {
+        if let (Some(notice), false) =
+            (self.options.leave_notice.clone(), bridge::is_pipe(&session))
+        {
             for other in self.sessions.get(&session).cloned().unwrap_or_default() {
                 self.notice(cx, other, &notice);
             }
@@ -592,7 +601,8 @@ impl Sessions {
                 stuck: false,
             },
         );
-        if let Some(ready) = self.options.ready_notice.clone() {
+        let quiet = bridge::is_pipe(&self.members[&id].session);
+        if let (Some(ready), false) = (self.options.ready_notice.clone(), quiet) {
             match count {
                 0 | 1 => {}
                 2 => everyone.iter().for_each(|&m| self.notice(cx, m, &ready)),
@@ -721,8 +731,18 @@ impl Handler for Sessions {
     }
 
     fn report(&self, report: &mut crate::Report) {
+        if let Some(cluster) = &self.options.cluster {
+            report.cluster(cluster);
+        }
+        let bridged = self.bridged();
         for (name, members) in &self.sessions {
-            report.session(name, members);
+            if !bridge::is_pipe(name) {
+                report.session(name, members);
+            }
+        }
+        // Members of sessions other nodes own, under the session's name.
+        for (name, clients) in bridged {
+            report.session(name, &clients);
         }
     }
 
@@ -735,12 +755,41 @@ impl Handler for Sessions {
         if members >= self.options.max_members {
             return Decision::reject(409, format!("session {name} is full ({members} members)"));
         }
+        if let bridge::Route::Refuse(status, why) = self.cluster_decision(request, name) {
+            return Decision::reject(status, why);
+        }
         Decision::Accept {
             subprotocol: suggested.map(str::to_owned),
         }
     }
 
     fn on_open(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        if self.link_opened(cx, id) {
+            return;
+        }
+        if self.options.cluster.is_some() {
+            let Some(socket) = cx.socket(id) else { return };
+            let (Some(request), Some(dialect)) = (socket.request(), socket.dialect()) else {
+                return;
+            };
+            let path = request.path().to_owned();
+            let Ok(name) = self.name_of(&path).map(str::to_owned) else {
+                return;
+            };
+            match self.cluster_decision(request, &name) {
+                bridge::Route::Local => {}
+                bridge::Route::Bridge(node) => {
+                    return self.start_bridge(cx, id, &path, name, dialect, node)
+                }
+                bridge::Route::Refuse(_, why) => {
+                    // The table went stale between the request and now.
+                    if let Some(socket) = cx.socket(id) {
+                        let _ = socket.close(close::TRY_AGAIN_LATER, &why);
+                    }
+                    return;
+                }
+            }
+        }
         self.opened(cx, id);
     }
 
@@ -772,5 +821,6 @@ impl Handler for Sessions {
 
     fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, _close: &CloseInfo) {
         self.closed(cx, id);
+        self.bridge_closed(cx, id);
     }
 }

@@ -108,6 +108,13 @@ impl Status {
                 Disclosure::Everything => "everything",
             },
         });
+        if let Some(cluster) = &self.cluster {
+            doc["cluster"] = json!({
+                "node": cluster.node,
+                "healthy": cluster.healthy,
+                "nodes": cluster.nodes,
+            });
+        }
         if self.disclosure != Disclosure::Aggregates {
             doc["sessions"]["list"] = Value::Array(sessions);
         }

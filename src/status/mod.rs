@@ -66,8 +66,22 @@ pub struct Status {
     pub session_list: Vec<SessionStatus>,
     /// Relay clients by id; empty unless taken with [`Disclosure::Everything`].
     pub relay_list: Vec<RelayClientStatus>,
+    /// The cluster this node belongs to, if any.
+    pub cluster: Option<ClusterStatus>,
     /// What this snapshot was allowed to reveal.
     pub disclosure: Disclosure,
+}
+
+/// This node's view of its cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterStatus {
+    /// This node's name.
+    pub node: String,
+    /// Whether the broker answered within a node key's lifetime.
+    pub healthy: bool,
+    /// The nodes in the table, by name.
+    pub nodes: Vec<String>,
 }
 
 /// One mounted endpoint (its path pattern, such as `/sessions/*`).
@@ -244,6 +258,7 @@ impl Status {
         self.sessions.count += other.sessions.count;
         self.sessions.members += other.sessions.members;
         self.session_list.extend(other.session_list);
+        self.cluster = self.cluster.or(other.cluster);
         if self.relay.clients == 0 {
             self.relay = other.relay;
             self.relay_list = other.relay_list;
@@ -268,12 +283,22 @@ const MESSAGE_BOUNDS: &[f64] = &[
 pub struct Report {
     pub(crate) sessions: Vec<(String, Vec<SocketId>)>,
     pub(crate) relay_clients: Vec<RelayClientStatus>,
+    pub(crate) cluster: Option<ClusterStatus>,
 }
 
 impl Report {
     /// A group of connections under a name (a pipe session).
     pub fn session(&mut self, name: &str, members: &[SocketId]) {
         self.sessions.push((name.to_owned(), members.to_vec()));
+    }
+
+    /// The cluster the handler's node belongs to.
+    pub fn cluster(&mut self, view: &crate::cluster::ClusterView) {
+        self.cluster = Some(ClusterStatus {
+            node: view.options().node_name.clone(),
+            healthy: view.healthy(),
+            nodes: view.nodes().into_iter().map(|n| n.name).collect(),
+        });
     }
 
     /// A relay client, with its connection if connected and what waits for it.
@@ -460,6 +485,7 @@ pub(crate) fn snapshot(
                 .collect(),
         })
         .collect();
+    let cluster = report.cluster;
     let relay_list = match disclosure {
         Disclosure::Everything => report.relay_clients,
         _ => Vec::new(),
@@ -487,6 +513,7 @@ pub(crate) fn snapshot(
         relay,
         session_list,
         relay_list,
+        cluster,
         disclosure,
     }
 }

@@ -51,6 +51,22 @@ impl Status {
             "Connections accepted or adopted.",
             t.connections_total,
         );
+        if let Some(cluster) = &self.cluster {
+            let nodes = cluster.nodes.len() as f64;
+            gauge(
+                o,
+                "omniws_cluster_nodes",
+                "Nodes in this node's cluster table.",
+                nodes,
+            );
+            let healthy = f64::from(u8::from(cluster.healthy));
+            gauge(
+                o,
+                "omniws_cluster_healthy",
+                "1 while the cluster broker answers.",
+                healthy,
+            );
+        }
         family(
             o,
             "omniws_loop_connections",

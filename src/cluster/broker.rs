@@ -1,0 +1,121 @@
+//! The thread that talks to the broker: every [`REFRESH`] it renews this node's key and
+//! reads the node table. It is the only code that waits on the network for the cluster;
+//! the loops only read the table it leaves. When the broker goes away the table goes stale
+//! (the loops then refuse joins that need it), and the thread reconnects with backoff.
+
+use super::{ClusterView, Node, NODE_TTL, REFRESH};
+use std::sync::Arc;
+use std::time::Duration;
+
+const KEY_PREFIX: &str = "omniws:node:";
+/// Longest wait between attempts to reach a broker that is away.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Start the broker thread for `view`. It runs for the life of the process.
+pub(crate) fn spawn(view: Arc<ClusterView>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("omniws-cluster".into())
+        .spawn(move || run(&view))
+        .map(|_| ())
+}
+
+fn run(view: &ClusterView) {
+    let mut backoff = REFRESH;
+    let mut was_up = true;
+    loop {
+        match session(view) {
+            Ok(never) => match never {},
+            Err(e) => {
+                if was_up {
+                    log::warn!(
+                        "cluster broker {} unreachable ({e}); serving local sessions only, \
+                         refusing joins that need other nodes",
+                        view.options.broker
+                    );
+                }
+                was_up = false;
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+        // A session that got as far as a refresh resets the backoff (`session` logs that).
+        if view.healthy() {
+            backoff = REFRESH;
+            was_up = true;
+        }
+    }
+}
+
+/// Connect, then refresh until something fails.
+fn session(view: &ClusterView) -> redis::RedisResult<std::convert::Infallible> {
+    let client = redis::Client::open(view.options.broker.as_str())?;
+    let mut con = client.get_connection_with_timeout(REFRESH)?;
+    con.set_read_timeout(Some(REFRESH))?;
+    con.set_write_timeout(Some(REFRESH))?;
+    let key = format!("{KEY_PREFIX}{}", view.options.node_name);
+    let mut announced = false;
+    loop {
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(view.options.advertise.to_string())
+            .arg("PX")
+            .arg(NODE_TTL.as_millis() as u64)
+            .query::<()>(&mut con)?;
+        let nodes = read_table(&mut con)?;
+        if !announced {
+            log::info!(
+                "cluster: node {} at {} joined through {} ({} node(s))",
+                view.options.node_name,
+                view.options.advertise,
+                view.options.broker,
+                nodes.len()
+            );
+            announced = true;
+        }
+        let before = view.nodes();
+        if names(&before) != names(&nodes) {
+            log::info!("cluster: nodes now {:?}", names(&nodes));
+        }
+        view.update(nodes);
+        std::thread::sleep(REFRESH);
+    }
+}
+
+fn names(nodes: &[Node]) -> Vec<&str> {
+    nodes.iter().map(|n| n.name.as_str()).collect()
+}
+
+/// Every node key and its address, sorted by name.
+fn read_table(con: &mut redis::Connection) -> redis::RedisResult<Vec<Node>> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{KEY_PREFIX}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query(con)?;
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let addrs: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(con)?;
+    let mut nodes: Vec<Node> = keys
+        .iter()
+        .zip(addrs)
+        .filter_map(|(key, addr)| {
+            let name = key.strip_prefix(KEY_PREFIX)?.to_owned();
+            let addr = addr?.parse().ok()?;
+            Some(Node { name, addr })
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(nodes)
+}

@@ -1,0 +1,251 @@
+//! Several machines: nodes that find each other through a Redis every node can reach, and
+//! pipe sessions whose members are on any of them (docs/scale-out.md).
+//!
+//! Each node keeps a key `omniws:node:NAME` holding its advertised address, expiring after
+//! [`NODE_TTL`] and refreshed every [`REFRESH`], and reads the others' keys as often: that
+//! is the node table ([`ClusterView`]). A session belongs to one node, chosen from the
+//! table by rendezvous hashing of its name, so every node agrees on the owner without a
+//! round trip to the broker per join. A member that arrives elsewhere is bridged to the
+//! owner over a WebSocket link (`pipe::bridge`). Payloads never pass through the broker.
+
+mod broker;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a node's key lives without a refresh.
+pub(crate) const NODE_TTL: Duration = Duration::from_secs(3);
+/// How often a node refreshes its key and reads the table.
+pub(crate) const REFRESH: Duration = Duration::from_secs(1);
+
+/// The request header that marks a connection from another node's bridge; its value is
+/// the cluster token (or `1` without one).
+pub const BRIDGE_HEADER: &str = "X-Omniws-Bridge";
+
+/// How a node joins a cluster ([`crate::SessionOptions::cluster`], `omniws --cluster`).
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// The broker: `redis://HOST:PORT[/DB]`.
+    pub broker: String,
+    /// This node's name, unique in the cluster.
+    pub node_name: String,
+    /// Where the other nodes reach this node's WebSocket port.
+    pub advertise: SocketAddr,
+    /// A secret every node shares: bridges present it, and a node refuses bridges without
+    /// it (403). Without one, any client can claim to be a bridge.
+    pub token: Option<String>,
+}
+
+/// A node of the cluster, as the table last showed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// Its name.
+    pub name: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// What this node knows of the cluster, shared between the broker thread (which writes it)
+/// and the loops (which read it when a member joins).
+#[derive(Debug)]
+pub struct ClusterView {
+    options: ClusterOptions,
+    table: RwLock<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    nodes: Vec<Node>,
+    /// When the broker last answered; `None` until it first has.
+    fresh: Option<Instant>,
+}
+
+/// Who owns a session, as far as this node can tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// This node.
+    Here,
+    /// Another node, at this address.
+    There(Node),
+    /// The node table is stale (the broker has not answered for longer than a node's key
+    /// lives): nobody can tell.
+    Unknown,
+}
+
+/// Join the cluster: start the thread that keeps this node's key in the broker and reads
+/// the node table. Give the view to the sessions endpoint ([`crate::SessionOptions::cluster`]).
+///
+/// ```no_run
+/// use ws::cluster::{join, ClusterOptions};
+/// let view = join(ClusterOptions {
+///     broker: "redis://10.0.0.5:6379".into(),
+///     node_name: "node-a".into(),
+///     advertise: "10.0.0.11:8088".parse().unwrap(),
+///     token: Some("shared secret".into()),
+/// })?;
+/// let mut sessions = ws::SessionOptions::default();
+/// sessions.cluster = Some(view);
+/// let server = ws::Server::builder()
+///     .mount(ws::Sessions::mount("/sessions/*", sessions))
+///     .bind("0.0.0.0:8088")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn join(options: ClusterOptions) -> std::io::Result<Arc<ClusterView>> {
+    let view = ClusterView::new(options);
+    broker::spawn(Arc::clone(&view))?;
+    Ok(view)
+}
+
+impl ClusterView {
+    pub(crate) fn new(options: ClusterOptions) -> Arc<Self> {
+        Arc::new(ClusterView {
+            options,
+            table: RwLock::new(Table::default()),
+        })
+    }
+
+    /// This node's options.
+    pub fn options(&self) -> &ClusterOptions {
+        &self.options
+    }
+
+    /// The nodes the broker last listed (this one included).
+    pub fn nodes(&self) -> Vec<Node> {
+        self.table
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .nodes
+            .clone()
+    }
+
+    /// Whether the table is fresh: the broker answered within a node key's lifetime.
+    pub fn healthy(&self) -> bool {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        table.fresh.is_some_and(|t| t.elapsed() < NODE_TTL)
+    }
+
+    pub(crate) fn update(&self, nodes: Vec<Node>) {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        table.nodes = nodes;
+        table.fresh = Some(Instant::now());
+    }
+
+    /// The node that owns session `name`: the highest rendezvous score among the nodes.
+    pub(crate) fn owner(&self, name: &str) -> Owner {
+        if !self.healthy() {
+            return Owner::Unknown;
+        }
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let best = table
+            .nodes
+            .iter()
+            .max_by_key(|node| (score(&node.name, name), node.name.clone()));
+        match best {
+            None => Owner::Here,
+            Some(node) if node.name == self.options.node_name => Owner::Here,
+            Some(node) => Owner::There(node.clone()),
+        }
+    }
+
+    /// Whether a bridge's header value carries this cluster's token.
+    pub(crate) fn admits_bridge(&self, presented: &str) -> bool {
+        match &self.options.token {
+            None => true,
+            Some(token) => {
+                presented.len() == token.len()
+                    && presented
+                        .bytes()
+                        .zip(token.bytes())
+                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                        == 0
+            }
+        }
+    }
+
+    /// What a bridge from this node presents.
+    pub(crate) fn bridge_credential(&self) -> &str {
+        self.options.token.as_deref().unwrap_or("1")
+    }
+}
+
+/// FNV-1a over the node's name, a separator and the session's name.
+fn score(node: &str, session: &str) -> u64 {
+    node.bytes()
+        .chain([0xff])
+        .chain(session.bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(name: &str, nodes: &[&str]) -> Arc<ClusterView> {
+        let view = ClusterView::new(ClusterOptions {
+            broker: "redis://127.0.0.1:1".into(),
+            node_name: name.into(),
+            advertise: "127.0.0.1:1".parse().unwrap(),
+            token: None,
+        });
+        view.update(
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Node {
+                    name: (*n).into(),
+                    addr: format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+                })
+                .collect(),
+        );
+        view
+    }
+
+    #[test]
+    fn every_node_agrees_on_each_owner_and_sessions_spread() {
+        let names = ["a", "b", "c"];
+        let views: Vec<_> = names.iter().map(|n| view(n, &names)).collect();
+        let mut owned = [0; 3];
+        for s in 0..300 {
+            let session = format!("s{s}");
+            let heres: Vec<usize> = views
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.owner(&session) == Owner::Here)
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(heres.len(), 1, "exactly one node owns {session}");
+            owned[heres[0]] += 1;
+        }
+        assert!(owned.iter().all(|&n| n > 60), "{owned:?}");
+    }
+
+    #[test]
+    fn a_node_leaving_moves_only_its_own_sessions() {
+        let before = view("a", &["a", "b", "c"]);
+        let after = view("a", &["a", "c"]);
+        for s in 0..300 {
+            let session = format!("s{s}");
+            let was = before.owner(&session);
+            let is = after.owner(&session);
+            if !matches!(&was, Owner::There(n) if n.name == "b") {
+                assert_eq!(was, is, "{session} stays where it was");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stale_table_owns_nothing() {
+        let view = ClusterView::new(ClusterOptions {
+            broker: String::new(),
+            node_name: "a".into(),
+            advertise: "127.0.0.1:1".parse().unwrap(),
+            token: Some("t".into()),
+        });
+        assert_eq!(view.owner("x"), Owner::Unknown);
+        assert!(view.admits_bridge("t"));
+        assert!(!view.admits_bridge("u"));
+    }
+}
