@@ -211,6 +211,26 @@ fn sessions_span_three_nodes_whole_in_order_and_with_backpressure() {
     drop((a.process, b.process, c.process));
 }
 
+/// Members on each of the three nodes in a session that `owner` (0, 1, 2) owns.
+fn session_owned_by(nodes: &[&Node], owner: usize, tag: &str) -> (String, Vec<Client>) {
+    let dialects = [Dialect::Hybi07, Dialect::Rfc6455, Dialect::Hybi08];
+    for s in 0..64 {
+        let name = format!("{tag}-{s}");
+        let path = format!("/sessions/{name}");
+        let mut first = Client::connect(nodes[0].addr, &path, dialects[0]);
+        let mut second = Client::connect(nodes[1].addr, &path, dialects[1]);
+        ready(&mut first);
+        ready(&mut second);
+        if owner_of(nodes, &name) != owner {
+            continue;
+        }
+        let mut third = Client::connect(nodes[2].addr, &path, dialects[2]);
+        ready(&mut third);
+        return (name, vec![first, second, third]);
+    }
+    panic!("no session of 64 is owned by node {owner}");
+}
+
 #[test]
 fn a_dead_node_takes_only_its_own_members_and_a_lost_broker_only_new_joins() {
     let redis_port = free_port();
@@ -220,40 +240,61 @@ fn a_dead_node_takes_only_its_own_members_and_a_lost_broker_only_new_joins() {
     let c = node("c", redis_port, &["--session-leave-notice", "left"]);
     let nodes = [&a, &b, &c];
     converge(&nodes, 3);
-    // Find a session owned by a, with members on a, b and c.
-    let mut chosen = None;
-    for s in 0..64 {
-        let name = format!("room-{s}");
-        let path = format!("/sessions/{name}");
-        let mut on_b = Client::connect(b.addr, &path, Dialect::Rfc6455);
-        let mut on_c = Client::connect(c.addr, &path, Dialect::Hybi08);
-        ready(&mut on_b);
-        ready(&mut on_c);
-        if owner_of(&nodes, &name) == 1 {
-            // Owned by b: a member on a joins too, then a dies.
-            let mut on_a = Client::connect(a.addr, &path, Dialect::Hybi07);
-            ready(&mut on_a);
-            chosen = Some((on_a, on_b, on_c));
-            break;
-        }
-    }
-    let (on_a, mut on_b, mut on_c) = chosen.expect("some session is owned by node b");
-    drop(a.process); // killed: its member is gone with it
-    drop(on_a);
-    assert_eq!(on_b.recv_message(), Received::Text("left".into()));
-    assert_eq!(on_c.recv_message(), Received::Text("left".into()));
-    on_b.send(MessageKind::Text, b"still here");
-    assert_eq!(on_c.recv_message(), Received::Text("still here".into()));
-    converge(&[&b, &c], 2);
+    // One session owned by b and one owned by a, each with a member on every node.
+    let (_, mut owned_by_b) = session_owned_by(&nodes, 1, "kept");
+    let (moved, mut owned_by_a) = session_owned_by(&nodes, 0, "moved");
+    drop(a.process); // killed, with its members
+    drop(owned_by_b.remove(0));
+    drop(owned_by_a.remove(0));
 
-    // The broker goes away: the session that lives on, lives on; a join that needs the
+    // b's session lost a's member: the others hear it leave, and go on.
+    assert_eq!(owned_by_b[0].recv_message(), Received::Text("left".into()));
+    assert_eq!(owned_by_b[1].recv_message(), Received::Text("left".into()));
+    owned_by_b[0].send(MessageKind::Text, b"still here");
+    assert_eq!(
+        owned_by_b[1].recv_message(),
+        Received::Text("still here".into())
+    );
+
+    // a's session lost its owner: b's and c's members meet again at the new owner (every
+    // node picks the same one), told so by the ready notice. (A message sent before the
+    // bridges noticed may be lost with the dead node: see docs/scale-out.md.)
+    assert_eq!(
+        owned_by_a[0].recv_message(),
+        Received::Text("session ready".into())
+    );
+    assert_eq!(
+        owned_by_a[1].recv_message(),
+        Received::Text("session ready".into())
+    );
+    owned_by_a[0].send(MessageKind::Text, b"at the new owner");
+    assert_eq!(
+        owned_by_a[1].recv_message(),
+        Received::Text("at the new owner".into())
+    );
+    owned_by_a[1].send(MessageKind::Binary, &[9; 5000]);
+    assert_eq!(
+        owned_by_a[0].recv_message(),
+        Received::Binary(vec![9; 5000])
+    );
+    converge(&[&b, &c], 2);
+    let owner = owner_of(&[&b, &c], &moved);
+    let members = status([&b, &c][owner].addr)["sessions"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == moved.as_str())
+        .map(|s| s["members"].as_array().unwrap().len());
+    assert_eq!(members, Some(2), "{moved} lives on at its new owner");
+
+    // The broker goes away: the sessions that live on, live on; a join that needs the
     // table is refused with 503 and a reason once it is stale.
-    drop(broker.0.kill());
+    let _ = broker.0.kill();
     let _ = broker.0.wait();
     std::thread::sleep(Duration::from_secs(4)); // longer than a node key lives
-    on_c.send(MessageKind::Text, b"without the broker");
+    owned_by_b[1].send(MessageKind::Text, b"without the broker");
     assert_eq!(
-        on_b.recv_message(),
+        owned_by_b[0].recv_message(),
         Received::Text("without the broker".into())
     );
     let refused = exchange(

@@ -8,12 +8,20 @@
 //! link's RFC 6455, here from it to the client's dialect), and backpressure end to end (a
 //! receiver here that stops reading pauses the link, TCP stops A's writes to it, and A pauses
 //! the sender). The client is paused until the link is open, so nothing it sends is lost.
+//!
+//! When the link is lost (the owner died), the client is paused again and the bridge waits
+//! for the node table to drop the dead node; the session's new owner (the same for every
+//! node: rendezvous hashing) is then linked, or, if that is this node, the client joins the
+//! session here. Every surviving member does the same, so the session goes on at its new
+//! owner. A message that was crossing the dead node is lost with it: its receivers are cut
+//! off as when a sender fails mid-message.
 
 use super::Sessions;
 use crate::cluster::{Node, Owner, BRIDGE_HEADER};
 use crate::cx::Cx;
 use crate::socket::SocketId;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use ws_protocols::close;
 use ws_protocols::handshake::{ClientConfig, Request};
 use ws_protocols::Dialect;
@@ -28,11 +36,20 @@ pub(super) struct Bridges {
 }
 
 struct Bridge {
-    link: SocketId,
+    /// The link to the owner; `None` while looking for a new owner.
+    link: Option<SocketId>,
     session: String,
+    path: String,
     node: String,
     dialect: Dialect,
+    /// When the link was lost, while looking for a new owner.
+    lost_at: Option<Instant>,
 }
+
+/// How often a bridge whose link was lost looks at the node table again.
+const REHOME_RETRY: Duration = Duration::from_millis(250);
+/// How long it looks before giving up: the dead node's key must expire first.
+const REHOME_PATIENCE: Duration = Duration::from_secs(8);
 
 /// What [`Sessions::cluster_decision`] says of a request.
 pub(super) enum Route {
@@ -89,32 +106,45 @@ impl Sessions {
         dialect: Dialect,
         node: Node,
     ) {
-        let Some(cluster) = self.options.cluster.clone() else {
+        self.bridges.by_client.insert(
+            client,
+            Bridge {
+                link: None,
+                session,
+                path: path.to_owned(),
+                node: node.name.clone(),
+                dialect,
+                lost_at: None,
+            },
+        );
+        self.link(cx, client, node);
+    }
+
+    /// Connect `client`'s bridge to `node`; the client waits, paused, until the link opens.
+    fn link(&mut self, cx: &mut Cx<'_>, client: SocketId, node: Node) {
+        let (Some(cluster), Some(bridge)) = (
+            self.options.cluster.clone(),
+            self.bridges.by_client.get_mut(&client),
+        ) else {
             return;
         };
         let host = node.addr.to_string();
         let headers = [(BRIDGE_HEADER, cluster.bridge_credential())];
         let config = ClientConfig {
             extra_headers: &headers,
-            ..ClientConfig::new(Dialect::Rfc6455, &host, path)
+            ..ClientConfig::new(Dialect::Rfc6455, &host, &bridge.path)
         };
+        cx.pause(client);
         match cx.connect(node.addr, &config) {
             Ok(link) => {
-                cx.pause(client);
                 log::debug!(
-                    "{client}: bridged to node {} as {link} ({session})",
-                    node.name
+                    "{client}: bridged to node {} as {link} ({})",
+                    node.name,
+                    bridge.session
                 );
+                bridge.link = Some(link);
+                bridge.node = node.name;
                 self.bridges.client_of.insert(link, client);
-                self.bridges.by_client.insert(
-                    client,
-                    Bridge {
-                        link,
-                        session,
-                        node: node.name,
-                        dialect,
-                    },
-                );
             }
             Err(e) => {
                 log::warn!(
@@ -122,6 +152,7 @@ impl Sessions {
                     node.name,
                     node.addr
                 );
+                self.bridges.by_client.remove(&client);
                 if let Some(socket) = cx.socket(client) {
                     let _ = socket.close(close::TRY_AGAIN_LATER, "session's node unreachable");
                 }
@@ -138,35 +169,85 @@ impl Sessions {
             return true;
         };
         let (name, dialect) = (pipe_name(client), bridge.dialect);
-        self.join(cx, client, name.clone(), dialect);
+        // A client whose first link was lost is still in its pipe, alone.
+        if !self.members.contains_key(&client) {
+            self.join(cx, client, name.clone(), dialect);
+        }
         self.join(cx, id, name, Dialect::Rfc6455);
         cx.resume(client);
         true
     }
 
-    /// A client or a link closed: its other end goes too. Whether `id` was either.
+    /// A client or a link closed. A client's link goes with it; a lost link sends its
+    /// client looking for the session's new owner. Whether `id` was either.
     pub(super) fn bridge_closed(&mut self, cx: &mut Cx<'_>, id: SocketId) -> bool {
         if let Some(bridge) = self.bridges.by_client.remove(&id) {
-            self.bridges.client_of.remove(&bridge.link);
-            if let Some(link) = cx.socket(bridge.link) {
-                let _ = link.close(close::NORMAL, "member left");
+            if let Some(link) = bridge.link {
+                self.bridges.client_of.remove(&link);
+                if let Some(link) = cx.socket(link) {
+                    let _ = link.close(close::NORMAL, "member left");
+                }
             }
             return true;
         }
-        if let Some(client) = self.bridges.client_of.remove(&id) {
-            if let Some(bridge) = self.bridges.by_client.remove(&client) {
-                log::info!(
-                    "{client}: the link to node {} for session {} closed",
-                    bridge.node,
-                    bridge.session
-                );
-            }
-            if let Some(socket) = cx.socket(client) {
-                let _ = socket.close(close::GOING_AWAY, "the session's node went away");
-            }
-            return true;
+        let Some(client) = self.bridges.client_of.remove(&id) else {
+            return false;
+        };
+        if let Some(bridge) = self.bridges.by_client.get_mut(&client) {
+            log::info!(
+                "{client}: the link to node {} for session {} closed; looking for its new owner",
+                bridge.node,
+                bridge.session
+            );
+            bridge.link = None;
+            bridge.lost_at = Some(Instant::now());
+            cx.pause(client);
+            cx.set_timer(client, REHOME_RETRY);
         }
-        false
+        true
+    }
+
+    /// A bridge's timer: look for the lost session's new owner. Whether `client` was such a
+    /// client (its timer is the bridge's then, not the session's).
+    pub(super) fn rehome(&mut self, cx: &mut Cx<'_>, client: SocketId) -> bool {
+        let Some(bridge) = self.bridges.by_client.get(&client) else {
+            return false;
+        };
+        let Some(lost_at) = bridge.lost_at else {
+            return false;
+        };
+        let session = bridge.session.clone();
+        let (dead, dialect) = (bridge.node.clone(), bridge.dialect);
+        let owner = self
+            .options
+            .cluster
+            .as_ref()
+            .map_or(Owner::Here, |c| c.owner(&session));
+        match owner {
+            Owner::Here => {
+                // The session's new home is here: the client leaves its pipe and joins.
+                self.bridges.by_client.remove(&client);
+                self.leave(cx, client);
+                log::info!("{client}: session {session} goes on here");
+                self.join(cx, client, session, dialect);
+                cx.resume(client);
+            }
+            Owner::There(node) if node.name != dead => {
+                if let Some(bridge) = self.bridges.by_client.get_mut(&client) {
+                    bridge.lost_at = None;
+                }
+                self.link(cx, client, node);
+            }
+            // The table still lists the dead node, or cannot be read: wait, a while.
+            _ if lost_at.elapsed() < REHOME_PATIENCE => cx.set_timer(client, REHOME_RETRY),
+            _ => {
+                self.bridges.by_client.remove(&client);
+                if let Some(socket) = cx.socket(client) {
+                    let _ = socket.close(close::GOING_AWAY, "the session's node went away");
+                }
+            }
+        }
+        true
     }
 
     /// Bridged clients, under their session's real name (for status pages).

@@ -816,6 +816,9 @@ impl Handler for Sessions {
     }
 
     fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        if self.rehome(cx, id) {
+            return;
+        }
         self.timer(cx, id);
     }
 
