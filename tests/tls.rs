@@ -581,3 +581,28 @@ fn a_tls_1_0_client_hello_gets_an_alert_and_the_server_serves_on() {
     let (echo, _) = echo_over_tls(server.addr, &certs, Dialect::Rfc6455, "serving on");
     assert_eq!(echo, "serving on");
 }
+
+#[test]
+fn sessions_over_wss_meet_on_their_loop_whichever_loop_accepted_the_tls_connection() {
+    let certs = TestCerts::generate("localhost");
+    let cert = certs.cert_path.to_str().unwrap().to_owned();
+    let key = certs.key_path.to_str().unwrap().to_owned();
+    let (_server, addr) = support::cli::start_cli(
+        &["--threads", "2", "--tls-cert", &cert, "--tls-key", &key],
+        |_| {},
+    );
+    // Four sessions of a wss member and a plain one: the first loop accepts both and hands
+    // each to the loop with fewer connections, and whichever is not the session's loop is
+    // handed on again, TLS session and all, before its handshake is answered.
+    for s in 0..4 {
+        let path = format!("/sessions/tls-{s}");
+        let mut secure = TlsClient::connect(addr, &certs, Dialect::Rfc6455, &path);
+        let mut plain = Client::connect(addr, &path, Dialect::Hybi07);
+        assert_eq!(secure.recv(), b"session ready");
+        assert_eq!(plain.recv_message(), Received::Text("session ready".into()));
+        secure.send(MessageKind::Binary, &[s; 20_000]);
+        assert_eq!(plain.recv_message(), Received::Binary(vec![s; 20_000]));
+        plain.send_text("over TLS, back");
+        assert_eq!(secure.recv(), b"over TLS, back");
+    }
+}
