@@ -7,13 +7,12 @@
 mod support;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::cli::KillOnDrop;
-use support::{exchange, status_of, Client, Received};
+use support::{exchange, pipe_checked, status_of, Client, Received};
 use ws::protocols::{Dialect, MessageKind};
 
 fn free_port() -> u16 {
@@ -160,19 +159,7 @@ fn sessions_span_three_nodes_whole_in_order_and_with_backpressure() {
     let mut receiver = Client::connect(c.addr, "/sessions/big", Dialect::Rfc6455);
     ready(&mut sender);
     ready(&mut receiver);
-    let payload: Vec<u8> = (0..64u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
-    let expected = Sha256::digest(&payload);
-    let writer = std::thread::spawn(move || {
-        sender.send_streamed(MessageKind::Binary, &payload, 1 << 20);
-        sender
-    });
-    match receiver.recv_message() {
-        Received::Binary(got) => assert_eq!(Sha256::digest(&got), expected),
-        other => panic!("expected the 64 MiB message, got {other:?}"),
-    }
-    let _sender = writer.join().unwrap();
+    let _sender = pipe_checked(sender, &mut receiver, 64);
 
     // Backpressure end to end: a receiver on one node that stops reading pauses a sender
     // on another, and no node holds more than its bounds.

@@ -112,89 +112,41 @@ fn metrics_count_what_happened_by_dialect_and_endpoint_and_parse_as_prometheus()
     let (status, text) = get(addr, "/metrics", "");
     assert_eq!(status, 200);
     let samples = parse_with_prometheus_client(&text);
-    let echo = |dialect: &str| format!("dialect=\"{dialect}\",endpoint=\"/echo\"");
-    let sessions = |dialect: &str| format!("dialect=\"{dialect}\",endpoint=\"/sessions/*\"");
-    assert_eq!(
-        sample(
-            &samples,
-            &format!("omniws_websockets_open{{{}}}", echo("hixie-76"))
+    let echo = |metric: &str, dialect: &str| {
+        format!("{metric}{{dialect=\"{dialect}\",endpoint=\"/echo\"}}")
+    };
+    let sessions = |metric: &str, dialect: &str| {
+        format!("{metric}{{dialect=\"{dialect}\",endpoint=\"/sessions/*\"}}")
+    };
+    let expected = [
+        (echo("omniws_websockets_open", "hixie-76"), 1.0),
+        (echo("omniws_websockets_open", "hybi-13"), 1.0),
+        (sessions("omniws_websockets_open", "hybi-07"), 1.0),
+        (sessions("omniws_handshakes_accepted_total", "hybi-13"), 1.0),
+        (echo("omniws_messages_received_total", "hixie-76"), 2.0),
+        (echo("omniws_messages_received_total", "hybi-13"), 1.0),
+        (sessions("omniws_messages_received_total", "hybi-07"), 1.0),
+        (
+            "omniws_handshakes_refused_total{status=\"426\"}".into(),
+            1.0,
         ),
-        1.0
-    );
-    assert_eq!(
-        sample(
-            &samples,
-            &format!("omniws_websockets_open{{{}}}", echo("hybi-13"))
+        (
+            "omniws_handshakes_refused_total{status=\"400\"}".into(),
+            1.0,
         ),
-        1.0
-    );
-    assert_eq!(
-        sample(
-            &samples,
-            &format!("omniws_websockets_open{{{}}}", sessions("hybi-07"))
-        ),
-        1.0
-    );
-    assert_eq!(
-        sample(
-            &samples,
-            &format!(
-                "omniws_handshakes_accepted_total{{{}}}",
-                sessions("hybi-13")
-            )
-        ),
-        1.0
-    );
-    assert_eq!(
-        sample(
-            &samples,
-            &format!("omniws_messages_received_total{{{}}}", echo("hixie-76"))
-        ),
-        2.0
-    );
-    assert_eq!(
-        sample(
-            &samples,
-            &format!("omniws_messages_received_total{{{}}}", echo("hybi-13"))
-        ),
-        1.0
-    );
-    assert_eq!(
-        sample(
-            &samples,
-            &format!("omniws_messages_received_total{{{}}}", sessions("hybi-07"))
-        ),
-        1.0
-    );
-    assert_eq!(
-        sample(&samples, "omniws_handshakes_refused_total{status=\"426\"}"),
-        1.0
-    );
-    assert_eq!(
-        sample(&samples, "omniws_handshakes_refused_total{status=\"400\"}"),
-        1.0
-    );
-    // Four messages: 5 and 5 bytes (<= 16), 300 (<= 1024), 1000 (<= 1024).
-    assert_eq!(sample(&samples, "omniws_message_size_bytes_count{}"), 4.0);
-    assert_eq!(sample(&samples, "omniws_message_size_bytes_sum{}"), 1310.0);
-    assert_eq!(
-        sample(&samples, "omniws_message_size_bytes_bucket{le=\"16\"}"),
-        2.0
-    );
-    assert_eq!(
-        sample(&samples, "omniws_message_size_bytes_bucket{le=\"256\"}"),
-        2.0
-    );
-    assert_eq!(
-        sample(&samples, "omniws_message_size_bytes_bucket{le=\"1024\"}"),
-        4.0
-    );
-    assert_eq!(
-        sample(&samples, "omniws_handshake_duration_seconds_count{}"),
-        4.0
-    );
-    assert_eq!(sample(&samples, "omniws_sessions{}"), 1.0);
-    assert_eq!(sample(&samples, "omniws_session_members{}"), 2.0);
+        // Four messages: 5 and 5 bytes (<= 16), 300 (<= 1024), 1000 (<= 1024).
+        ("omniws_message_size_bytes_count{}".into(), 4.0),
+        ("omniws_message_size_bytes_sum{}".into(), 1310.0),
+        ("omniws_message_size_bytes_bucket{le=\"16\"}".into(), 2.0),
+        ("omniws_message_size_bytes_bucket{le=\"256\"}".into(), 2.0),
+        ("omniws_message_size_bytes_bucket{le=\"1024\"}".into(), 4.0),
+        ("omniws_handshake_duration_seconds_count{}".into(), 4.0),
+        ("omniws_sessions{}".into(), 1.0),
+        ("omniws_session_members{}".into(), 2.0),
+    ];
+    for (name, value) in expected {
+        assert_eq!(sample(&samples, &name), value, "{name}");
+    }
     assert!(sample(&samples, "omniws_received_bytes_total{}") > 1310.0);
     assert!(
         !text.contains("metrics\""),

@@ -6,11 +6,10 @@
 mod support;
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::cli::start_cli;
-use support::{exchange, status_of, Client, Received, TestServer};
+use support::{exchange, pipe_checked, status_of, Client, Received, TestServer};
 use ws::protocols::message::Message;
 use ws::protocols::{Dialect, MessageKind};
 use ws::{Cx, Handler, Mount, SocketId};
@@ -104,19 +103,7 @@ fn a_64_mib_message_crosses_a_session_on_two_loops_intact() {
     let mut receiver = Client::connect(addr, "/sessions/big", Dialect::Hybi08);
     ready(&mut sender);
     ready(&mut receiver);
-    let payload: Vec<u8> = (0..64u32 << 20)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
-    let expected = Sha256::digest(&payload);
-    let writer = std::thread::spawn(move || {
-        sender.send_streamed(MessageKind::Binary, &payload, 1 << 20);
-        sender
-    });
-    match receiver.recv_message() {
-        Received::Binary(got) => assert_eq!(Sha256::digest(&got), expected),
-        other => panic!("expected the message, got {other:?}"),
-    }
-    writer.join().unwrap();
+    pipe_checked(sender, &mut receiver, 64);
 }
 
 #[test]

@@ -29,19 +29,11 @@ impl EventLoop {
                 "the part of the server that serves this has stopped",
             );
         }
-        let Some(mut conn) = self.conns.remove(id) else {
+        let Some(mut conn) = self.detach(id) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut conn.stream);
-        if let Some(listener) = self.listener.as_mut() {
-            listener.unpause();
-        }
-        self.publish_load();
-        let stats = &self.shared.stats;
         // The other loop counts it again when it takes it.
-        stats.connections_open.fetch_sub(1, Relaxed);
-        stats.connections_total.fetch_sub(1, Relaxed);
-        conn.report_written(stats);
+        self.shared.stats.connections_total.fetch_sub(1, Relaxed);
         let answered = conn
             .opening
             .take()

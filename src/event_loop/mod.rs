@@ -775,10 +775,10 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn remove(&mut self, id: SocketId, fallback: CloseInfo) {
-        let Some(mut conn) = self.conns.remove(id) else {
-            return;
-        };
+    /// Take `id` off this loop: out of the table and the poll, its share of the server's
+    /// gauges given back.
+    pub(super) fn detach(&mut self, id: SocketId) -> Option<Conn> {
+        let mut conn = self.conns.remove(id)?;
         let _ = self.poll.registry().deregister(&mut conn.stream);
         if let Some(listener) = self.listener.as_mut() {
             // A descriptor is free again: if accepting was paused for want of one, resume.
@@ -795,6 +795,13 @@ impl EventLoop {
             .unprocessed_bytes
             .fetch_sub(conn.unprocessed.len(), Relaxed);
         conn.report_written(stats);
+        Some(conn)
+    }
+
+    pub(super) fn remove(&mut self, id: SocketId, fallback: CloseInfo) {
+        let Some(mut conn) = self.detach(id) else {
+            return;
+        };
         if let Some(route) = conn.route {
             self.mounts[route].clients.remove(&id);
             if let Some(codec) = &conn.codec {

@@ -330,3 +330,24 @@ impl Client {
         }
     }
 }
+
+/// Send a `mib` MiB binary message of deterministic bytes from `sender` (streamed in 1 MiB
+/// fragments, from a thread, while `receiver` reads) and check by SHA-256 that `receiver`
+/// gets it whole. Gives the sender back.
+pub fn pipe_checked(sender: Client, receiver: &mut Client, mib: u32) -> Client {
+    use sha2::{Digest, Sha256};
+    let payload: Vec<u8> = (0..mib << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let expected = Sha256::digest(&payload);
+    let mut sender = sender;
+    let writer = std::thread::spawn(move || {
+        sender.send_streamed(MessageKind::Binary, &payload, 1 << 20);
+        sender
+    });
+    match receiver.recv_message() {
+        Received::Binary(got) => assert_eq!(Sha256::digest(&got), expected, "{mib} MiB"),
+        other => panic!("expected the {mib} MiB message, got {other:?}"),
+    }
+    writer.join().unwrap()
+}
