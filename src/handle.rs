@@ -22,8 +22,11 @@ pub(crate) enum Command {
     Shutdown,
     /// Call this route's [`Handler::on_wake`] (a [`crate::RouteWaker`] was woken).
     Wake(usize),
-    /// Read the TLS certificate and key files again (`Builder::tls`).
+    /// Read the TLS certificate and key files again (`Builder::tls`), and give the other
+    /// loops what was read.
     ReloadTls,
+    /// Serve new connections with this TLS configuration (another loop reloaded it).
+    UseTls(Arc<rustls::ServerConfig>),
     /// Take a status snapshot and send it back.
     Status {
         disclosure: crate::status::Disclosure,
@@ -185,7 +188,7 @@ impl Handle {
     /// # Ok::<(), ws::Error>(())
     /// ```
     pub fn reload_tls(&self) -> Result<(), Error> {
-        self.broadcast(|| Command::ReloadTls)
+        self.send(Command::ReloadTls)
     }
 
     /// A snapshot of the server taken on its loop: connections by endpoint and dialect,

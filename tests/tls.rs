@@ -424,6 +424,22 @@ fn the_command_line_server_reloads_its_certificate_on_sighup() {
         echo_works(addr, &new)
     });
     assert!(reloaded, "SIGHUP did not reload the certificate");
+    // Every loop serves the new certificate (connections go to the loop with the fewest, so
+    // these reach both), and the files were read once for all of them.
+    let open: Vec<TlsClient> = (0..4)
+        .map(|_| TlsClient::connect(addr, &new, Dialect::Rfc6455, "/echo"))
+        .collect();
+    let response = support::exchange(addr, b"GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = String::from_utf8(response).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(status["tls"]["reloads"], 1, "{}", status["tls"]);
+    assert!(status["loops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n.as_u64() >= Some(2)));
+    drop(open);
 }
 
 #[test]

@@ -223,9 +223,6 @@ impl EventLoop {
                             if signal == signal_hook::consts::SIGHUP {
                                 log::info!("signal {signal}: reloading the TLS certificate");
                                 self.reload_tls();
-                                for (_, link) in others {
-                                    let _ = link.send(Command::ReloadTls);
-                                }
                             } else {
                                 log::info!("signal {signal}: shutting down");
                                 self.begin_shutdown();
@@ -430,6 +427,7 @@ impl EventLoop {
                 }
                 Command::Shutdown => self.begin_shutdown(),
                 Command::ReloadTls => self.reload_tls(),
+                Command::UseTls(config) => self.settings.tls = Some(config),
                 Command::Status {
                     disclosure,
                     reply,
@@ -463,8 +461,15 @@ impl EventLoop {
         let stats = &self.shared.stats;
         match source.reload() {
             Ok(()) => {
-                self.settings.tls = Some(source.current());
+                let config = source.current();
+                self.settings.tls = Some(Arc::clone(&config));
                 stats.tls_reloads.fetch_add(1, Relaxed);
+                // Read once, here: the other loops take the same certificate.
+                for (i, link) in self.links.iter().enumerate() {
+                    if i != self.index {
+                        let _ = link.send(Command::UseTls(Arc::clone(&config)));
+                    }
+                }
             }
             // Logged by `reload`.
             Err(_) => {
