@@ -1,5 +1,6 @@
-//! The plain HTTP request reader (the relay's registration API) on arbitrary bytes: never
-//! panics; whatever it answers is a well-formed HTTP response with the status it chose.
+//! The plain HTTP request reader (the relay's registration API, the built-in pages) on
+//! arbitrary bytes: never panics; whatever it answers is a well-formed HTTP response with the
+//! status it chose; the status pages show a session's name only to a request entitled to it.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ws_protocols_fuzz::{check_http_response, small_limits};
