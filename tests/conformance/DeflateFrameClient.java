@@ -158,6 +158,9 @@ public class DeflateFrameClient {
     connections++;
     String answer = c.session.getUpgradeResponse().getHeader("Sec-WebSocket-Extensions");
     List<ExtensionConfig> agreed = c.session.getUpgradeResponse().getExtensions();
+    if (agreed == null) {
+      agreed = List.of(); // no Sec-WebSocket-Extensions in the response
+    }
     WebSocketSession ws = (WebSocketSession) c.session;
     ExtensionStack stack = (ExtensionStack) ws.getOutgoingHandler();
     AbstractExtension codec = null;

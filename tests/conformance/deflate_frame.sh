@@ -13,9 +13,17 @@
 # (`no_context_takeover`) a Jetty frame referring to an earlier frame gets 1007 from us; the
 # client checks each of Jetty's frames for that (see DeflateFrameClient.java).
 #
+# The other way round: our client (`omniws-client connect --deflate`, which offers
+# permessage-deflate, then x-webkit-deflate-frame) against Jetty's server with permessage-deflate
+# unregistered (DeflateFrameServer.java), one connection per message (JSON, 200 KiB text,
+# 64 KiB binary), echoes identical and Jetty's wire bytes under a third of the payload. Our
+# client offers `no_context_takeover`, which Jetty echoes in its answer and ignores: the same
+# JSON twice on one connection is refused by our client with 1007 (KNOWN, checked).
+#
 # usage: tests/conformance/deflate_frame.sh
 # env:   OUT (logs, default target/conformance)
-# Installs Jetty (apt-get) and a JDK if missing; needs target/release/omniws built.
+# Installs Jetty (apt-get) and a JDK if missing; needs target/release/omniws and
+# target/release/omniws-client built.
 # Exit 0 only if every run passed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -23,7 +31,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT="${OUT:-target/conformance}"
 mkdir -p "$OUT"
 server="target/release/omniws"
-[ -x "$server" ] || { echo "build first: cargo build --release --bin omniws" >&2; exit 2; }
+client="target/release/omniws-client"
+for b in "$server" "$client"; do
+  [ -x "$b" ] || { echo "build first: cargo build --release --bins" >&2; exit 2; }
+done
 
 J=/usr/share/java
 if [ ! -f "$J/jetty9-websocket-client.jar" ] || ! command -v javac >/dev/null 2>&1; then
@@ -36,18 +47,27 @@ for j in websocket-api websocket-client websocket-common client http io util; do
   jars="$jars:$J/jetty9-$j.jar"
 done
 jars="${jars#:}"
+server_jars="$jars"
+for j in websocket-server websocket-servlet server servlet; do
+  [ -f "$J/jetty9-$j.jar" ] || { echo "missing $J/jetty9-$j.jar (libjetty9-java)" >&2; exit 2; }
+  server_jars="$server_jars:$J/jetty9-$j.jar"
+done
+server_jars="$server_jars:$J/servlet-api.jar"
 
 classes="$(mktemp -d)"
 pid=""
+jetty_pid=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  [ -n "$jetty_pid" ] && kill "$jetty_pid" 2>/dev/null && wait "$jetty_pid" 2>/dev/null
   rm -rf "$classes"
 }
 trap cleanup EXIT
-javac -d "$classes" -cp "$jars" tests/conformance/DeflateFrameClient.java || {
-  echo "javac failed on tests/conformance/DeflateFrameClient.java" >&2; exit 1; }
-echo "deflate-frame: Jetty $(dpkg-query -W -f '${Version}' libjetty9-extra-java 2>/dev/null)" \
-  "client, $(javac -version 2>&1)"
+javac -d "$classes" -cp "$server_jars" tests/conformance/DeflateFrameClient.java \
+  tests/conformance/DeflateFrameServer.java 2>"$classes/javac.log" || {
+  cat "$classes/javac.log" >&2; echo "javac failed on tests/conformance/DeflateFrame*.java" >&2; exit 1; }
+echo "deflate-frame: Jetty $(dpkg-query -W -f '${Version}' libjetty9-extra-java 2>/dev/null)," \
+  "$(javac -version 2>&1)"
 
 failures=0
 known=0
@@ -88,10 +108,89 @@ one "--compression keep, offer x-webkit-deflate-frame" "x-webkit-deflate-frame" 
 one "--compression keep, offer deflate-frame; no_context_takeover" \
   "deflate-frame; no_context_takeover" --compression keep
 
+# Our client against Jetty's server.
+port_file="$classes/jetty.port"
+jetty_log="$OUT/deflate-frame-jetty-server.log"
+java -cp "$server_jars:$classes" DeflateFrameServer "$port_file" >"$jetty_log" 2>&1 &
+jetty_pid=$!
+for _ in $(seq 150); do
+  [ -s "$port_file" ] && break
+  kill -0 "$jetty_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ ! -s "$port_file" ]; then
+  echo "Jetty's server did not start (see $jetty_log)"
+  exit 1
+fi
+jetty_url="ws://127.0.0.1:$(cat "$port_file")/"
+python3 - "$classes" <<'PY'
+import json, sys
+d = sys.argv[1]
+rows = [{"id": i, "name": "item-%d" % i, "ok": True} for i in range(30)]
+line = json.dumps(rows)
+open(d + "/json.txt", "w").write(line + "\n")
+open(d + "/json2.txt", "w").write(line + "\n" + line + "\n")
+prose = "".join("line %d: the quick brown fox jumps over the lazy dog, \u00e9t\u00e9 \u4e2d\u6587. " % i
+                for i in range(3000))
+open(d + "/text.txt", "w", encoding="utf-8").write(prose + "\n")
+blob = "".join("%08d:" % i + "abcdefgh" * 7 for i in range(64 * 1024 // 65))
+open(d + "/binary.txt", "w").write(blob + "\n")
+open(d + "/binary.hex", "w").write(blob.encode().hex() + "\n")
+PY
+# reverse NAME INPUT EXPECTED_OUTPUT ok|1007 [CLIENT_FLAGS...]: one connection of our client.
+reverse() {
+  local name="$1" input="$2" expected="$3" outcome="$4"; shift 4
+  n=$((n + 1))
+  local out="$OUT/deflate-frame-$n.out" err="$OUT/deflate-frame-$n.err" rc closes before
+  local payload=$(( $(wc -c <"$input") - $(wc -l <"$input") )) ok=1 why=""
+  before=$(grep -c '^closed' "$jetty_log")
+  timeout 60 "$client" connect --deflate -v --await-echo "$@" "$jetty_url" \
+    <"$input" >"$out" 2>"$err"
+  rc=$?
+  for _ in $(seq 50); do
+    [ "$(grep -c '^closed' "$jetty_log")" -gt "$before" ] && break
+    sleep 0.1
+  done
+  closes=$(grep '^closed' "$jetty_log" | sed -n "$((before + 1))p")
+  grep -q 'extensions x-webkit-deflate-frame' "$err" || { ok=0; why="no deflate-frame agreed"; }
+  if [ "$outcome" = ok ]; then
+    local read wrote
+    read=$(sed -E 's/.*read ([0-9]+) bytes.*/\1/' <<<"$closes")
+    wrote=$(sed -E 's/.*wrote ([0-9]+) bytes.*/\1/' <<<"$closes")
+    if [ "$rc" -ne 0 ] || ! cmp -s "$out" "$expected"; then
+      ok=0; why="$why; exit $rc, echo differs"
+    elif [[ "$closes" != "closed 1000;"* ]] || [ $((read * 3)) -ge "$payload" ] \
+        || [ $((wrote * 3)) -ge "$payload" ]; then
+      ok=0; why="$why; Jetty: $closes"
+    else
+      why="$payload bytes; Jetty read $read, wrote $wrote on the wire"
+    fi
+  else
+    # Jetty kept its window for the repeat though our offer said no_context_takeover.
+    if [ "$rc" -ne 0 ] && grep -q 'close 1007' "$err" && [[ "$closes" == "closed 1007;"* ]]; then
+      known=$((known + 1))
+      why="KNOWN: Jetty's repeat refers back though we offered no_context_takeover; 1007"
+    else
+      ok=0; why="$why; expected our 1007, got exit $rc, Jetty: $closes"
+    fi
+  fi
+  printf '%-62s %s\n' "$name" "$([ "$ok" = 1 ] && echo "ok" || echo "FAILED"): ${why#; }"
+  if [ "$ok" != 1 ]; then
+    failures=$((failures + 1))
+    echo "  (our client's output: $out, $err; Jetty's server: $jetty_log)"
+  fi
+}
+reverse "our client -> Jetty's server, JSON" "$classes/json.txt" "$classes/json.txt" ok
+reverse "our client -> Jetty's server, 200 KiB text" "$classes/text.txt" "$classes/text.txt" ok
+reverse "our client -> Jetty's server, 64 KiB binary" "$classes/binary.txt" \
+  "$classes/binary.hex" ok --binary
+reverse "our client -> Jetty's server, the same JSON twice" "$classes/json2.txt" /dev/null 1007
+kill "$jetty_pid" 2>/dev/null; wait "$jetty_pid" 2>/dev/null; jetty_pid=""
+
 if [ "$known" -gt 0 ]; then
-  echo "known: $known message(s) refused with 1007: Jetty's frames referred to earlier frames" \
-    "though our answer said no_context_takeover (Jetty ignores deflate-frame's parameters;" \
-    "KNOWN lines in $OUT/deflate-frame-*.log)"
+  echo "known: $known message(s) refused with 1007 because Jetty's frames referred to earlier" \
+    "frames under a no_context_takeover it had agreed to (Jetty ignores deflate-frame's" \
+    "parameters; KNOWN lines above and in $OUT/deflate-frame-*.log)"
 fi
 if [ "$failures" -ne 0 ]; then
   echo "deflate-frame: $failures of $n run(s) FAILED"
