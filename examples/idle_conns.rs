@@ -2,8 +2,9 @@
 //! every opening handshake, then reads the server's resident memory (`VmRSS`) and prints what
 //! each idle connection costs it, as one line.
 //!
-//! It is a bench-only tool behind `scripts/bench-idle.sh`, built from the root package's own
-//! dependencies (mio for the one-thread client loop; libc to raise its descriptor limit):
+//! It is a bench-only tool behind `scripts/bench-idle.sh` and `scripts/bench-deflate.sh`, built
+//! from the root package's own dependencies (mio for the one-thread client loop; libc to raise
+//! its descriptor limit; `ws-protocols` for compression and the first message):
 //!
 //! ```text
 //! cargo build --release --example idle_conns
@@ -23,7 +24,7 @@
 //! only opened and held), `--settle S` [1] seconds between the last handshake and the
 //! measurement, `--hold S` [0] seconds to keep the connections open after it and measure
 //! again (past the server's 30 s keepalive interval, this shows what an answered ping leaves
-//! behind), `--timeout S` [120] to open them all.
+//! behind), `--timeout S` [120] to open them all, `--deflate` and `--send-first` (below).
 //!
 //! The requests are raw bytes (the handshake vectors of docs/protocols.md §8.1, with our host
 //! and path), and every answer is checked: a `101` status line, the RFC 6455
@@ -41,6 +42,23 @@
 //! bytes_per_conn=2282 connections=10000 rss_before_kib=3212 rss_after_kib=25500 rss_delta_kib=22288 anon_delta_kib=22224 dialects=rfc6455 headers=minimal open_seconds=0.396
 //! ```
 //!
+//! # Compression and traffic before idling
+//!
+//! `--deflate` offers `permessage-deflate; client_max_window_bits` (what npm `ws` and
+//! browsers offer; hybi-07, hybi-08 and RFC 6455 only), and the server's answer is checked
+//! against the offer with `ws-protocols`' client rules; the line then says what was agreed,
+//! `agreed=client:BITS:kept|reset,server:BITS:kept|reset`, or `agreed=none` if the server
+//! declined (every connection must agree the same).
+//!
+//! `--send-first` sends one message on each connection once it is open, `--first-size`
+//! bytes [1024] of the JSON-like text of `examples/bench_json/` (message 0 of the
+//! connection's stream), compressed when compression was agreed, and waits for its echo
+//! (inflated, and checked byte for byte) before the connection counts as open; so by the
+//! time memory is read, every connection's inflate and deflate state has been used once, on
+//! both sides. The client's own `ws-protocols` connection for this exchange is dropped once
+//! the echo is in (the server is not told: it keeps whatever context it agreed to keep).
+//! The line then has `first_size=BYTES`.
+//!
 //! With `--hold S` the line goes on with `held_seconds`, `pings_answered`,
 //! `rss_after_hold_kib` and `bytes_per_conn_after_hold`. Exit status 0 if every connection
 //! opened (and stayed open while held), 1 otherwise (the problem on stderr), 2 for bad
@@ -53,6 +71,15 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use ws_protocols::compression::{
+    accept_response, dialect_compresses, offer, Compression, DeflatePolicy, Inflater, StreamParams,
+};
+use ws_protocols::connection::{Connection, OutboundOptions};
+use ws_protocols::{Event, Limits, MessageKind, Role};
+
+#[path = "bench_json/mod.rs"]
+mod bench_json;
+use bench_json::JsonMessages;
 
 /// The key of RFC 6455 §1.3 and the accept value it must get back.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -70,6 +97,10 @@ const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KH
 const SPARE_FDS: u64 = 32;
 /// Problems printed in full; the rest are only counted.
 const MAX_REPORTED: usize = 10;
+/// Largest `--first-size` (the JSON pool holds 256 messages of it).
+const MAX_FIRST_SIZE: usize = 64 << 10;
+/// Pieces the first message's echo is inflated in.
+const INFLATE_PIECE: usize = 16 << 10;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Dialect {
@@ -116,6 +147,23 @@ impl Dialect {
         }
     }
 
+    /// The same dialect in `ws-protocols`.
+    fn protocols(self) -> ws_protocols::Dialect {
+        match self {
+            Dialect::Hixie75 => ws_protocols::Dialect::Hixie75,
+            Dialect::Hixie76 => ws_protocols::Dialect::Hixie76,
+            Dialect::Hybi03 => ws_protocols::Dialect::Hybi03,
+            Dialect::Hybi07 => ws_protocols::Dialect::Hybi07,
+            Dialect::Hybi08 => ws_protocols::Dialect::Hybi08,
+            Dialect::Rfc6455 => ws_protocols::Dialect::Rfc6455,
+        }
+    }
+
+    /// Whether its request offers permessage-deflate (`--deflate`, or a browser's headers).
+    fn offers_deflate(self, browser: bool, deflate: bool) -> bool {
+        self.framing() == Framing::Hybi && (browser || deflate)
+    }
+
     fn framing(self) -> Framing {
         match self {
             Dialect::Hixie75 | Dialect::Hixie76 => Framing::Sentinel,
@@ -133,7 +181,7 @@ impl Dialect {
     }
 
     /// The opening handshake request, key3 included.
-    fn request(self, host: &str, path: &str, browser: bool) -> Vec<u8> {
+    fn request(self, host: &str, path: &str, browser: bool, deflate: bool) -> Vec<u8> {
         let mut head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
         let mut add = |name: &str, value: &str| {
             head.push_str(name);
@@ -180,10 +228,11 @@ impl Dialect {
                     add(origin_header, &origin);
                     add("Accept-Encoding", "gzip, deflate, br, zstd");
                     add("Accept-Language", "en-US,en;q=0.9");
-                    add(
-                        "Sec-WebSocket-Extensions",
-                        "permessage-deflate; client_max_window_bits",
-                    );
+                }
+                if self.offers_deflate(browser, deflate) {
+                    // Chrome's offer, npm ws's too: `deflate_offer()`'s.
+                    let offer = offer(&deflate_offer()).unwrap_or_default();
+                    add("Sec-WebSocket-Extensions", &offer);
                 }
             }
         }
@@ -228,12 +277,16 @@ struct Options {
     settle: f64,
     hold: f64,
     timeout: f64,
+    deflate: bool,
+    /// `--send-first`: the size of the message each connection sends and gets back.
+    send_first: Option<usize>,
 }
 
 fn usage() -> String {
     "usage: idle_conns --port PORT [--host ADDR] [--path PATH] [--connections N] \
      [--dialects rfc6455,hybi-08,hybi-07,hybi-03,hixie-76,hixie-75] [--headers minimal|browser] \
-     [--in-flight K] [--server-pid PID] [--settle S] [--hold S] [--timeout S]"
+     [--in-flight K] [--server-pid PID] [--settle S] [--hold S] [--timeout S] [--deflate] \
+     [--send-first] [--first-size BYTES]"
         .to_string()
 }
 
@@ -258,7 +311,10 @@ fn parse_options() -> Result<Options, String> {
         settle: 1.0,
         hold: 0.0,
         timeout: 120.0,
+        deflate: false,
+        send_first: None,
     };
+    let (mut send_first, mut first_size) = (false, 1024);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -285,12 +341,33 @@ fn parse_options() -> Result<Options, String> {
             "--settle" => opts.settle = parse_num(&value("--settle")?)?,
             "--hold" => opts.hold = parse_num(&value("--hold")?)?,
             "--timeout" => opts.timeout = parse_num(&value("--timeout")?)?,
+            "--deflate" => opts.deflate = true,
+            "--send-first" => send_first = true,
+            "--first-size" => first_size = parse_num(&value("--first-size")?)?,
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
     }
     if opts.port == 0 {
         return Err(format!("--port is required\n{}", usage()));
+    }
+    if send_first {
+        if !(bench_json::MIN_SIZE..=MAX_FIRST_SIZE).contains(&first_size) {
+            return Err(format!(
+                "--first-size must be between {} and {MAX_FIRST_SIZE}",
+                bench_json::MIN_SIZE
+            ));
+        }
+        opts.send_first = Some(first_size);
+    }
+    if opts.deflate {
+        if let Some(d) = opts
+            .dialects
+            .iter()
+            .find(|d| !dialect_compresses(d.protocols()))
+        {
+            return Err(format!("--deflate: {} has no compression", d.name()));
+        }
     }
     if opts.connections == 0 || opts.in_flight == 0 || opts.dialects.is_empty() {
         return Err("--connections, --in-flight and --dialects must not be empty".to_string());
@@ -364,6 +441,8 @@ enum Phase {
     Connecting,
     /// Request (partly) written, answer not complete.
     Handshake,
+    /// `--send-first`: open, the first message sent, its echo not complete.
+    Echo,
     /// Idle: answering pings.
     Open,
     /// Closed by the server (or failed); not counted as open.
@@ -378,6 +457,69 @@ struct Conn {
     sent: usize,
     /// What the server sent and we have not consumed.
     got: Vec<u8>,
+    /// `--send-first`, while in [`Phase::Echo`].
+    exchange: Option<Box<Exchange>>,
+}
+
+/// The first message's round trip: a `ws-protocols` client connection (compressing and
+/// inflating when that was agreed), kept only until the echo is in.
+struct Exchange {
+    conn: Connection,
+    inflater: Option<Inflater>,
+    /// Our bytes not yet written (the socket's buffer was full).
+    out: Vec<u8>,
+    echo: Vec<u8>,
+    piece: Vec<u8>,
+}
+
+/// What every connection needs to know about the first message, and what was agreed.
+struct First {
+    /// `--send-first`: the messages (message 0 of each connection's stream).
+    messages: Option<JsonMessages>,
+    /// `--headers browser` (which offers permessage-deflate on the hybi dialects).
+    browser: bool,
+    /// `--deflate`.
+    deflate: bool,
+    /// With `--deflate`, what the first connection agreed (`describe`d), which every other
+    /// must agree too.
+    agreed: Option<String>,
+}
+
+/// What `--deflate` offers: what npm `ws`'s client and Chrome offer by default,
+/// `permessage-deflate; client_max_window_bits` (15-bit windows, context kept both ways
+/// unless the server's answer says otherwise); the first message is compressed whatever its
+/// size.
+fn deflate_offer() -> DeflatePolicy {
+    DeflatePolicy {
+        deflate_frame: false,
+        min_size: 0,
+        ..DeflatePolicy::keep_context()
+    }
+}
+
+/// `client:BITS:kept|reset,server:BITS:kept|reset` for what was agreed, from our side.
+fn describe(agreed: Option<&Compression>) -> String {
+    let side = |params: &StreamParams| {
+        let context = if params.keep_context { "kept" } else { "reset" };
+        format!("{}:{context}", params.window_bits)
+    };
+    match agreed {
+        Some(c) => format!("client:{},server:{}", side(&c.ours), side(&c.theirs)),
+        None => "none".to_string(),
+    }
+}
+
+/// The compression the server's answer `head` agreed to, checked against our offer.
+fn agreed_in(head: &[u8]) -> Result<Option<Compression>, String> {
+    let text = String::from_utf8_lossy(head);
+    let values = text.lines().filter_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("Sec-WebSocket-Extensions")
+            .then_some(value.trim())
+    });
+    accept_response(values, &deflate_offer())
+        .map_err(|e| format!("the server's Sec-WebSocket-Extensions: {e:?}"))
 }
 
 /// Counters and problems of the whole run.
@@ -396,6 +538,7 @@ struct Client {
     requests: Vec<Vec<u8>>,
     addr: SocketAddr,
     tally: Tally,
+    first: First,
 }
 
 /// What one connection's readable or writable event led to.
@@ -422,6 +565,7 @@ impl Client {
             phase: Phase::Connecting,
             sent: 0,
             got: Vec::new(),
+            exchange: None,
         });
         self.tally.in_flight += 1;
         Ok(())
@@ -474,7 +618,8 @@ impl Client {
                     continue;
                 }
                 let request = &self.requests[index % self.requests.len()];
-                match on_event(conn, request, &mut self.tally.pings_answered) {
+                let first = &mut self.first;
+                match on_event(conn, index, request, first, &mut self.tally.pings_answered) {
                     Step::Nothing => {}
                     Step::Opened => {
                         self.tally.in_flight -= 1;
@@ -504,11 +649,19 @@ impl Client {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let _ = conn.stream.shutdown(std::net::Shutdown::Both);
         conn.got = Vec::new();
+        conn.exchange = None;
     }
 }
 
-/// Handle the events of one connection: write the request, read the answer or frames.
-fn on_event(conn: &mut Conn, request: &[u8], pings_answered: &mut u64) -> Step {
+/// Handle the events of one connection (number `index`): write the request, read the
+/// answer, the first message's echo (`--send-first`) or frames.
+fn on_event(
+    conn: &mut Conn,
+    index: usize,
+    request: &[u8],
+    first: &mut First,
+    pings_answered: &mut u64,
+) -> Step {
     if conn.phase == Phase::Connecting {
         match conn.stream.take_error() {
             Ok(Some(e)) | Err(e) => return Step::Failed(format!("connect: {e}")),
@@ -550,7 +703,7 @@ fn on_event(conn: &mut Conn, request: &[u8], pings_answered: &mut u64) -> Step {
                 return match conn.phase {
                     Phase::Open => Step::Closed(format!("read: {e}")),
                     _ => Step::Failed(format!("read: {e}")),
-                }
+                };
             }
         }
     }
@@ -578,10 +731,57 @@ fn on_event(conn: &mut Conn, request: &[u8], pings_answered: &mut u64) -> Step {
         if let Err(e) = conn.dialect.check_answer(&conn.got[..head_end], answer) {
             return Step::Failed(e);
         }
+        let agreed = if conn.dialect.offers_deflate(first.browser, first.deflate) {
+            match agreed_in(&conn.got[..head_end]) {
+                Ok(agreed) => agreed,
+                Err(e) => return Step::Failed(e),
+            }
+        } else {
+            None
+        };
+        if first.deflate {
+            let described = describe(agreed.as_ref());
+            match &first.agreed {
+                Some(earlier) if *earlier != described => {
+                    return Step::Failed(format!(
+                        "agreed {described}, an earlier connection {earlier}"
+                    ));
+                }
+                Some(_) => {}
+                None => first.agreed = Some(described),
+            }
+        }
         conn.got.drain(..answer_end);
-        conn.got.shrink_to_fit();
-        conn.phase = Phase::Open;
-        step = Step::Opened;
+        match &first.messages {
+            Some(messages) => {
+                let mut message = Vec::new();
+                messages.message(index, 0, &mut message);
+                match start_exchange(conn.dialect, agreed.as_ref(), &message) {
+                    Ok(exchange) => conn.exchange = Some(exchange),
+                    Err(e) => return Step::Failed(e),
+                }
+                conn.phase = Phase::Echo;
+            }
+            None => {
+                conn.got.shrink_to_fit();
+                conn.phase = Phase::Open;
+                step = Step::Opened;
+            }
+        }
+    }
+    if conn.phase == Phase::Echo {
+        let messages = first.messages.as_ref().expect("--send-first");
+        match echo_progress(conn, |echo| messages.matches(index, 0, echo)) {
+            Ok(true) => {
+                conn.exchange = None;
+                conn.got.shrink_to_fit();
+                conn.phase = Phase::Open;
+                step = Step::Opened;
+            }
+            Ok(false) if eof => return Step::Failed("closed before the echo".to_string()),
+            Ok(false) => return Step::Nothing,
+            Err(e) => return Step::Failed(e),
+        }
     }
     if conn.phase == Phase::Open {
         let over = match answer_frames(conn) {
@@ -600,6 +800,103 @@ fn on_event(conn: &mut Conn, request: &[u8], pings_answered: &mut u64) -> Step {
         }
     }
     step
+}
+
+/// The first message's exchange, its message queued and as much of it written as fits.
+fn start_exchange(
+    dialect: Dialect,
+    agreed: Option<&Compression>,
+    message: &[u8],
+) -> Result<Box<Exchange>, String> {
+    let mut seed = [0u8; 16];
+    getrandom::fill(&mut seed).map_err(|e| format!("OS random source: {e}"))?;
+    let limits = Limits::default();
+    let mut conn = Connection::new(
+        dialect.protocols(),
+        Role::Client,
+        &limits,
+        seed,
+        OutboundOptions::default(),
+    );
+    let inflater = agreed.map(|agreed| conn.set_compression(agreed, 0, limits.max_message));
+    let mut out = Vec::new();
+    conn.outbound
+        .send_whole(MessageKind::Text, message, &mut out)
+        .map_err(|e| format!("the first message: {e}"))?;
+    Ok(Box::new(Exchange {
+        conn,
+        inflater,
+        out,
+        echo: Vec::with_capacity(message.len()),
+        piece: vec![0; INFLATE_PIECE],
+    }))
+}
+
+/// Write what the exchange owes, decode what came; whether the echo is complete and
+/// `right`, or what is wrong.
+fn echo_progress(conn: &mut Conn, right: impl Fn(&[u8]) -> bool) -> Result<bool, String> {
+    let exchange = &mut **conn.exchange.as_mut().expect("in Phase::Echo");
+    let mut start = 0;
+    let mut done = false;
+    while !done {
+        let (used, event) = exchange
+            .conn
+            .read(&mut conn.got[start..], &mut exchange.out)
+            .map_err(|e| format!("the echo: {e}"))?;
+        start += used;
+        let Some(event) = event else {
+            if used == 0 {
+                break; // more bytes needed
+            }
+            continue;
+        };
+        let mut ended = false;
+        let mut closed = None;
+        let echo = &mut exchange.echo;
+        let mut take = |event: Event<'_>| {
+            match event {
+                Event::Data(data) => echo.extend_from_slice(data),
+                Event::MessageEnd => ended = true,
+                Event::Close(frame) => closed = Some(frame.code),
+                _ => {}
+            }
+            true
+        };
+        match exchange.inflater.as_mut() {
+            Some(inflater) => {
+                inflater
+                    .route(event, &mut exchange.piece, &mut take)
+                    .map_err(|e| format!("inflating the echo: {e}"))?;
+            }
+            None => {
+                take(event);
+            }
+        }
+        if let Some(code) = closed {
+            return Err(format!("the server closed ({code:?}) before the echo"));
+        }
+        if ended {
+            if !right(&exchange.echo) {
+                return Err(format!(
+                    "the echo ({} bytes) differs from the first message",
+                    exchange.echo.len()
+                ));
+            }
+            done = true;
+        }
+    }
+    conn.got.drain(..start);
+    while !exchange.out.is_empty() {
+        match conn.stream.write(&exchange.out) {
+            Ok(n) => {
+                exchange.out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("writing the first message: {e}")),
+        }
+    }
+    Ok(done)
 }
 
 /// Answer the pings (and a close) among the frames in `conn.got`; returns the pongs sent, or
@@ -743,14 +1040,21 @@ fn run(opts: &Options) -> Result<String, String> {
     let requests: Vec<Vec<u8>> = opts
         .dialects
         .iter()
-        .map(|d| d.request(&host, &opts.path, opts.browser))
+        .map(|d| d.request(&host, &opts.path, opts.browser, opts.deflate))
         .collect();
+    let messages = opts.send_first.map(JsonMessages::new).transpose()?;
     let mut client = Client {
         poll: Poll::new().map_err(|e| format!("poll: {e}"))?,
         conns: Vec::with_capacity(opts.connections),
         requests,
         addr,
         tally: Tally::default(),
+        first: First {
+            messages,
+            browser: opts.browser,
+            deflate: opts.deflate,
+            agreed: None,
+        },
     };
 
     let before = opts.server_pid.map(memory).transpose()?;
@@ -788,6 +1092,12 @@ fn run(opts: &Options) -> Result<String, String> {
         dialects.join(","),
         if opts.browser { "browser" } else { "minimal" },
     ));
+    if let Some(agreed) = &client.first.agreed {
+        line.push_str(&format!(" agreed={agreed}"));
+    }
+    if let Some(size) = opts.send_first {
+        line.push_str(&format!(" first_size={size}"));
+    }
     if opts.hold > 0.0 {
         client.pump(
             Instant::now() + Duration::from_secs_f64(opts.hold),
