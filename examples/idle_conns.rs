@@ -72,10 +72,14 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use ws_protocols::compression::{
-    accept_response, dialect_compresses, offer, Compression, DeflatePolicy, Inflater, StreamParams,
+    accept_response, dialect_compresses, offer, Compression, Inflater,
 };
 use ws_protocols::connection::{Connection, OutboundOptions};
 use ws_protocols::{Event, Limits, MessageKind, Role};
+
+#[path = "bench_deflate/mod.rs"]
+mod bench_deflate;
+use bench_deflate::{deflate_offer, describe};
 
 #[path = "bench_json/mod.rs"]
 mod bench_json;
@@ -483,30 +487,6 @@ struct First {
     /// With `--deflate`, what the first connection agreed (`describe`d), which every other
     /// must agree too.
     agreed: Option<String>,
-}
-
-/// What `--deflate` offers: what npm `ws`'s client and Chrome offer by default,
-/// `permessage-deflate; client_max_window_bits` (15-bit windows, context kept both ways
-/// unless the server's answer says otherwise); the first message is compressed whatever its
-/// size.
-fn deflate_offer() -> DeflatePolicy {
-    DeflatePolicy {
-        deflate_frame: false,
-        min_size: 0,
-        ..DeflatePolicy::keep_context()
-    }
-}
-
-/// `client:BITS:kept|reset,server:BITS:kept|reset` for what was agreed, from our side.
-fn describe(agreed: Option<&Compression>) -> String {
-    let side = |params: &StreamParams| {
-        let context = if params.keep_context { "kept" } else { "reset" };
-        format!("{}:{context}", params.window_bits)
-    };
-    match agreed {
-        Some(c) => format!("client:{},server:{}", side(&c.ours), side(&c.theirs)),
-        None => "none".to_string(),
-    }
 }
 
 /// The compression the server's answer `head` agreed to, checked against our offer.

@@ -103,7 +103,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
-use ws_protocols::compression::{Compression, DeflatePolicy, Inflater, StreamParams};
+use ws_protocols::compression::{Compression, Inflater};
 use ws_protocols::connection::{Connection, OutboundOptions};
 use ws_protocols::handshake::{client_request, ClientConfig, Status};
 use ws_protocols::{Dialect, Event, Limits, MessageKind, Role};
@@ -111,6 +111,10 @@ use ws_protocols::{Dialect, Event, Limits, MessageKind, Role};
 #[path = "bench_tls/mod.rs"]
 mod bench_tls;
 use bench_tls::MaybeTls;
+
+#[path = "bench_deflate/mod.rs"]
+mod bench_deflate;
+use bench_deflate::{deflate_offer, describe};
 
 #[path = "bench_json/mod.rs"]
 mod bench_json;
@@ -562,30 +566,6 @@ fn config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_SIZE))
         .max_frame_size(Some(MAX_SIZE))
-}
-
-/// What `--deflate` offers: what npm `ws`'s client and browsers offer by default,
-/// `permessage-deflate; client_max_window_bits` (15-bit windows, context kept both ways
-/// unless the server's answer says otherwise). Every message is compressed, however short,
-/// as browsers do (npm `ws`'s client would leave those under 1024 bytes plain).
-fn deflate_offer() -> DeflatePolicy {
-    DeflatePolicy {
-        deflate_frame: false,
-        min_size: 0,
-        ..DeflatePolicy::keep_context()
-    }
-}
-
-/// `client:BITS:kept|reset,server:BITS:kept|reset` for what was agreed, from our side.
-fn describe(agreed: Option<&Compression>) -> String {
-    let side = |params: &StreamParams| {
-        let context = if params.keep_context { "kept" } else { "reset" };
-        format!("{}:{context}", params.window_bits)
-    };
-    match agreed {
-        Some(c) => format!("client:{},server:{}", side(&c.ours), side(&c.theirs)),
-        None => "none".to_string(),
-    }
 }
 
 /// A connection spoken by `ws-protocols` (the `--deflate` path).
