@@ -35,6 +35,7 @@ mod plain_http;
 mod read_shift;
 mod relay;
 mod router;
+mod secret;
 mod server;
 mod settings;
 mod slab;

@@ -152,14 +152,7 @@ impl ClusterView {
     pub(crate) fn admits_bridge(&self, presented: &str) -> bool {
         match &self.options.token {
             None => true,
-            Some(token) => {
-                presented.len() == token.len()
-                    && presented
-                        .bytes()
-                        .zip(token.bytes())
-                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                        == 0
-            }
+            Some(token) => crate::secret::same_secret(presented.as_bytes(), token.as_bytes()),
         }
     }
 

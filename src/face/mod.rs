@@ -97,7 +97,7 @@ fn disclosure(request: &HttpRequest, pages: &Pages) -> Result<Disclosure, HttpRe
         (Some(_), None) => false,
         (Some(token), Some(given)) => {
             let given = given.strip_prefix("Bearer ").unwrap_or("");
-            if !same_secret(given.trim().as_bytes(), token.as_bytes()) {
+            if !crate::secret::same_secret(given.trim().as_bytes(), token.as_bytes()) {
                 let mut refusal = HttpResponse::text(401, "wrong admin token");
                 refusal
                     .headers
@@ -120,11 +120,6 @@ fn disclosure(request: &HttpRequest, pages: &Pages) -> Result<Disclosure, HttpRe
         Some(name) if pages.demo && !name.is_empty() => Disclosure::Session(name.to_owned()),
         _ => Disclosure::Aggregates,
     })
-}
-
-/// Compare two secrets in time that depends only on their lengths.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The response for a page, given the snapshot it needs (none for the demo page).
