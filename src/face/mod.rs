@@ -6,8 +6,71 @@
 use crate::plain_http::{HttpRequest, HttpResponse};
 use crate::status::Disclosure;
 
-/// The demo page: one file, plain ES5 and CSS, no build step.
+/// The demo page (plain ES5 and CSS, no build step) in three files compiled in: the HTML,
+/// its script at `/demo.js` and its style sheet at `/demo.css`. Three files rather than one so
+/// the script can be checked as ES5 on its own (`tests/browser/es5-check.sh`) and the page
+/// can be edited without escaping; the page names each asset with a hash of its content
+/// (`/demo.js?v=HASH`), so a browser may keep a pinned asset for good and never mixes an old
+/// script with a new page.
 const DEMO_PAGE: &str = include_str!("demo.html");
+const DEMO_SCRIPT: &str = include_str!("demo.js");
+const DEMO_STYLE: &str = include_str!("demo.css");
+const SCRIPT_VERSION: u64 = fnv1a(DEMO_SCRIPT.as_bytes());
+const STYLE_VERSION: u64 = fnv1a(DEMO_STYLE.as_bytes());
+
+/// FNV-1a, 64 bits: a content hash for cache busting (not a security property).
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// One of the demo page's assets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Asset {
+    /// `/demo.js`
+    Script,
+    /// `/demo.css`
+    Style,
+}
+
+impl Asset {
+    fn content_type(self) -> &'static str {
+        match self {
+            Asset::Script => "application/javascript; charset=utf-8",
+            Asset::Style => "text/css; charset=utf-8",
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            Asset::Script => DEMO_SCRIPT,
+            Asset::Style => DEMO_STYLE,
+        }
+    }
+
+    fn version(self) -> String {
+        format!(
+            "{:016x}",
+            match self {
+                Asset::Script => SCRIPT_VERSION,
+                Asset::Style => STYLE_VERSION,
+            }
+        )
+    }
+}
+
+/// The demo page with its assets' versions filled in.
+fn demo_page() -> String {
+    DEMO_PAGE
+        .replace("@SCRIPT_VERSION@", &Asset::Script.version())
+        .replace("@STYLE_VERSION@", &Asset::Style.version())
+}
 
 /// Seconds between reloads of the HTML status page.
 const STATUS_REFRESH: u32 = 2;
@@ -46,6 +109,11 @@ impl Pages {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Page {
     Demo,
+    /// A demo asset; `pinned` when the request named its current version (`?v=HASH`).
+    DemoAsset {
+        asset: Asset,
+        pinned: bool,
+    },
     StatusHtml(Disclosure),
     StatusJson(Disclosure),
     Metrics,
@@ -55,7 +123,7 @@ impl Page {
     /// What the page may reveal, if it shows a status snapshot at all.
     pub(crate) fn disclosure(&self) -> Option<Disclosure> {
         match self {
-            Page::Demo => None,
+            Page::Demo | Page::DemoAsset { .. } => None,
             Page::StatusHtml(d) | Page::StatusJson(d) => Some(d.clone()),
             Page::Metrics => Some(Disclosure::Aggregates),
         }
@@ -67,6 +135,15 @@ impl Page {
 pub(crate) fn route(request: &HttpRequest, pages: &Pages) -> Option<Result<Page, HttpResponse>> {
     let page = match request.path.as_str() {
         "/" | "/index.html" if pages.demo => Page::Demo,
+        "/demo.js" | "/demo.css" if pages.demo => {
+            let asset = if request.path == "/demo.js" {
+                Asset::Script
+            } else {
+                Asset::Style
+            };
+            let pinned = query_value(request, "v") == Some(asset.version().as_str());
+            Page::DemoAsset { asset, pinned }
+        }
         "/status" | "/status.json" if pages.status => {
             let disclosure = match disclosure(request, pages) {
                 Ok(d) => d,
@@ -110,22 +187,44 @@ fn disclosure(request: &HttpRequest, pages: &Pages) -> Result<Disclosure, HttpRe
     if authorized {
         return Ok(Disclosure::Everything);
     }
-    let session = request
-        .query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("session="));
-    Ok(match session {
+    Ok(match query_value(request, "session") {
         Some(name) if pages.demo && !name.is_empty() => Disclosure::Session(name.to_owned()),
         _ => Disclosure::Aggregates,
     })
 }
 
+/// The value of `key=` in the request's query, as sent (not percent-decoded).
+fn query_value<'r>(request: &'r HttpRequest, key: &str) -> Option<&'r str> {
+    request
+        .query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+}
+
 /// The response for a page, given the snapshot it needs (none for the demo page).
 pub(crate) fn render(page: &Page, status: Option<&crate::status::Status>) -> HttpResponse {
     let (content_type, body) = match (page, status) {
-        (Page::Demo, _) => ("text/html; charset=utf-8", DEMO_PAGE.to_owned()),
+        (Page::Demo, _) => ("text/html; charset=utf-8", demo_page()),
+        (Page::DemoAsset { asset, pinned }, _) => {
+            // A pinned URL names one content for good; an unpinned one is revalidated (we
+            // send no validators, so that means fetched again).
+            let cache = if *pinned {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            };
+            return HttpResponse {
+                status: 200,
+                headers: vec![
+                    ("Content-Type".into(), asset.content_type().into()),
+                    ("Cache-Control".into(), cache.into()),
+                    ("X-Content-Type-Options".into(), "nosniff".into()),
+                ],
+                body: asset.body().as_bytes().to_vec(),
+            };
+        }
         (Page::StatusHtml(_), Some(s)) => ("text/html; charset=utf-8", s.to_html(STATUS_REFRESH)),
         (Page::StatusJson(_), Some(s)) => ("application/json", s.to_json()),
         (Page::Metrics, Some(s)) => (
@@ -198,6 +297,72 @@ mod tests {
             route(&request, &no_demo),
             Some(Ok(Page::StatusJson(Disclosure::Aggregates)))
         );
+    }
+
+    #[test]
+    fn the_demo_page_names_its_assets_by_their_current_versions() {
+        let page = render(&Page::Demo, None);
+        let html = String::from_utf8(page.body).unwrap();
+        assert!(!html.contains('@'), "every placeholder filled: {html}");
+        for asset in [Asset::Script, Asset::Style] {
+            let path = match asset {
+                Asset::Script => "/demo.js",
+                Asset::Style => "/demo.css",
+            };
+            let url = format!("{path}?v={}", asset.version());
+            assert!(html.contains(&url), "{url}");
+            let query = url.split_once('?').map(|(_, q)| q);
+            let pinned = route(&get(path, query, None), &pages(false, None));
+            assert_eq!(
+                pinned,
+                Some(Ok(Page::DemoAsset {
+                    asset,
+                    pinned: true
+                }))
+            );
+            let response = render(
+                &Page::DemoAsset {
+                    asset,
+                    pinned: true,
+                },
+                None,
+            );
+            let header = |name: &str| {
+                response
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(header("Content-Type"), Some(asset.content_type()));
+            assert!(header("Cache-Control").unwrap().contains("immutable"));
+            assert_eq!(response.body, asset.body().as_bytes());
+            for stale in [None, Some("v=0000000000000000"), Some("v")] {
+                let unpinned = route(&get(path, stale, None), &pages(false, None));
+                assert_eq!(
+                    unpinned,
+                    Some(Ok(Page::DemoAsset {
+                        asset,
+                        pinned: false
+                    }))
+                );
+            }
+            let response = render(
+                &Page::DemoAsset {
+                    asset,
+                    pinned: false,
+                },
+                None,
+            );
+            assert!(response
+                .headers
+                .contains(&("Cache-Control".into(), "no-cache".into())));
+            let no_demo = Pages {
+                demo: false,
+                ..pages(false, None)
+            };
+            assert_eq!(route(&get(path, None, None), &no_demo), None);
+        }
     }
 
     #[test]
