@@ -48,6 +48,7 @@ mod tls_layer;
 mod unacked;
 
 pub use attach::{attach, upgrade_response, Attached, UpgradeResponse};
+pub use client::transfer;
 pub use client::{
     connect, connect_with, Client, ClientError, ClientEvent, ClientPiece, ClientReceiver,
     ClientSender, ConnectOptions, MessageWriter, ServerVerification, UrlError,

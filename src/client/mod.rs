@@ -36,6 +36,7 @@ mod options;
 mod receiver;
 mod sender;
 mod shared;
+pub mod transfer;
 mod transport;
 mod url;
 
