@@ -439,7 +439,8 @@
       setJoin('error: ' + e.message, 'bad');
       return;
     }
-    s = { ws: ws, name: name, open: false, binary: false, transfers: {}, statusTimer: null };
+    s = { ws: ws, name: name, open: false, binary: false, transfers: {}, skipped: {},
+      statusTimer: null };
     blocker = fileBlocker(ws);
     if (!blocker) {
       try {
@@ -825,7 +826,14 @@
   // ---- Files in ------------------------------------------------------------------------
 
   function startIncoming(s, file, from) {
-    var t = {
+    var t;
+    if (!s.binary) {
+      s.skipped[file.id] = true;
+      notice(el.chatLog, from + ' is sending ' + file.name.substring(0, 200) + ' (' + bytes(file.size) +
+        '): this browser cannot receive files (no binary WebSocket).', true);
+      return;
+    }
+    t = {
       id: file.id, name: file.name.substring(0, 200) || 'file', size: file.size,
       type: typeof file.type === 'string' ? file.type : '', from: from,
       received: 0, parts: [], pending: 0, blob: null
@@ -835,9 +843,6 @@
     setProgress(el.recvProgress, 0, t.size);
     setText(el.recvText, t.name + ' from ' + from + ': 0 of ' + bytes(t.size));
     notice(el.chatLog, from + ' is sending ' + t.name + ' (' + bytes(t.size) + ').');
-    if (!s.binary) {
-      notice(el.chatLog, 'This browser cannot receive it: its WebSocket has no binary.', true);
-    }
   }
 
   function fold(t) {
@@ -850,12 +855,22 @@
 
   function sessionBinary(s, data) {
     var b, id, t, n;
+    if (!s.binary) {
+      // Only a browser that hides binaryType yet delivers binary gets here; its files were
+      // announced as not receivable.
+      return;
+    }
     if (typeof window.ArrayBuffer !== 'undefined' && data instanceof window.ArrayBuffer) {
       b = new window.Uint8Array(data, 0, Math.min(8, data.byteLength));
       if (b.length === 8 && b[0] === MAGIC[0] && b[1] === MAGIC[1] && b[2] === MAGIC[2] &&
           b[3] === MAGIC[3]) {
         id = ((b[4] << 24) >>> 0) + (b[5] << 16) + (b[6] << 8) + b[7];
         t = s.transfers[id];
+        if (!t) {
+          // A file that started before this page joined, or one it gave up on.
+          notice(el.chatLog, 'Skipped pieces of a file whose start this page did not see.');
+          return;
+        }
       }
       if (t) {
         n = data.byteLength - 8;
@@ -880,6 +895,10 @@
 
   function endIncoming(s, end, from) {
     var t = s.transfers[end.id];
+    if (s.skipped[end.id]) {
+      delete s.skipped[end.id];
+      return;
+    }
     if (!t) {
       notice(el.chatLog, from + ' finished a file this page did not see start.');
       return;
