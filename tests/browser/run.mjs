@@ -248,7 +248,248 @@ function checkExposition(text) {
 }
 
 // ---------------------------------------------------------------------------------------
+// 2. Two tabs chat.
+
+test('2. two tabs join one session and chat both ways', async () => {
+  await withTabs(['alice', 'bob'], async (alice, bob) => {
+    const name = sessionName('chat');
+    const handshakes = await recordHandshakes(alice);
+    await joinSession(alice, name);
+    await joinSession(bob, name);
+    await waitMembers(alice, ['hybi-13', 'hybi-13']);
+    await waitMembers(bob, ['hybi-13', 'hybi-13']);
+    await chat(alice, bob, 'hello bob, from alice');
+    await chat(bob, alice, 'hi alice, bob here: ünïcødé ✓');
+    // Each sees its own message too (the page echoes what it sent into its log).
+    await waitText(alice, '#chat-log .msg', 'hello bob, from alice');
+    // Chromium offered permessage-deflate and the server agreed (its default, lean).
+    const session = handshakes.find((h) => h.url?.includes(`/sessions/${name}`));
+    assert.ok(session, `no handshake for the session among ${JSON.stringify(handshakes.map((h) => h.url))}`);
+    assert.equal(session.status, 101);
+    assert.match(session.headers['sec-websocket-extensions'] ?? '', /^permessage-deflate\b/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// 3. A tab and a hixie-76 member.
+
+/** `omniws-client connect --dialect hixie-76`: lines in on stdin, messages out on stdout. */
+function hixieMember(url) {
+  const child = spawn(CLIENT, ['connect', '--dialect', 'hixie-76', '--verbose', url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = [];
+  const waiters = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      for (const w of [...waiters]) w();
+    }
+  });
+  child.stderr.on('data', (d) => { stderr += d; });
+  return {
+    send: (line) => child.stdin.write(`${line}\n`),
+    lines,
+    waitLine(pred, what, timeout = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = lines.find(pred);
+          if (hit === undefined) return false;
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(timer);
+          resolve(hit);
+          return true;
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(check), 1);
+          reject(new Error(`hixie-76 client never printed ${what} within ${timeout} ms; it printed ${JSON.stringify(lines)}; stderr ${JSON.stringify(stderr)}`));
+        }, timeout);
+        waiters.push(check);
+        check();
+      });
+    },
+    stop() {
+      child.stdin.end();
+      const t = setTimeout(() => child.kill('SIGKILL'), 7000);
+      return new Promise((resolve) => child.on('exit', () => { clearTimeout(t); resolve(); }))
+        .then(() => stderr);
+    },
+    child,
+  };
+}
+
+test('3. a tab and a hixie-76 command-line member share a session both ways', async () => {
+  await withTabs(['tab'], async (page) => {
+    const name = sessionName('hixie');
+    await joinSession(page, name);
+    const hixie = hixieMember(`${BASE.replace(/^http/, 'ws')}/sessions/${name}`);
+    try {
+      await hixie.waitLine((l) => l === 'session ready', '"session ready"');
+      // The tab's member list shows both dialects as /status.json names them.
+      await waitMembers(page, ['hixie-76', 'hybi-13']);
+      const texts = await page.locator('#members li').allInnerTexts();
+      assert.ok(texts.some((t) => t.includes('hixie-76')), `#members says ${JSON.stringify(texts)}`);
+      assert.ok(texts.some((t) => t.includes('hybi-13')), `#members says ${JSON.stringify(texts)}`);
+      // Tab → hixie-76: the text arrives in what the client prints.
+      await page.locator('#chat-input').fill('from the tab to hixie');
+      await page.locator('#chat-send').click();
+      await hixie.waitLine((l) => l.includes('from the tab to hixie'), 'the tab\'s message');
+      // hixie-76 → tab: the line shows in the tab's chat log.
+      hixie.send('from hixie-76 to the tab');
+      await waitText(page, '#chat-log .msg', 'from hixie-76 to the tab');
+    } finally {
+      await hixie.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// 4 and 6. A 64 MiB file from one tab to another, with a screenshot mid-transfer.
+
+test('4. a 64 MiB file goes tab to tab through a session: progress moves, SHA-256 matches, server RSS stays flat (6. screenshot mid-transfer)', { timeout: 180_000 }, async () => {
+  const path = join(scratch, 'omniws-64MiB.bin');
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'w');
+  for (let off = 0; off < FILE_SIZE; off += 4 * MiB) {
+    const chunk = randomBytes(4 * MiB);
+    hash.update(chunk);
+    writeSync(fd, chunk);
+  }
+  closeSync(fd);
+  const sha256 = hash.digest('hex');
+
+  await withTabs(['sender', 'receiver'], async (sender, receiver) => {
+    const name = sessionName('file');
+    await joinSession(sender, name);
+    await joinSession(receiver, name);
+    await waitMembers(sender, ['hybi-13', 'hybi-13']);
+    await waitMembers(receiver, ['hybi-13', 'hybi-13']);
+    const linksBefore = await receiver.locator('#received a.download').count();
+
+    // Every value the receive bar takes (set as a property or an attribute), seen in the page.
+    await receiver.evaluate(() => {
+      const bar = document.getElementById('recv-progress');
+      const seen = (window.__recvSeen = { mid: 0, samples: 0, last: null });
+      const look = () => {
+        seen.samples++;
+        seen.last = [bar.value, bar.max];
+        if (bar.value > 0 && bar.value < bar.max) seen.mid++;
+      };
+      new MutationObserver(look).observe(bar, { attributes: true });
+      window.__recvTimer = setInterval(look, 5);
+    });
+
+    // Idle RSS: both tabs joined, nothing moving.
+    await sender.waitForTimeout(300);
+    const idle = serverRss();
+    let peak = idle;
+    const sampler = setInterval(() => { peak = Math.max(peak, serverRss()); }, 20);
+
+    const t0 = Date.now();
+    let shot;
+    try {
+      await sender.locator('#file-input').setInputFiles(path);
+      await sender.locator('#file-send').click();
+      // The moment the receiving bar is part-way, photograph the receiving tab.
+      await receiver.waitForFunction(() => window.__recvSeen.mid > 0, null, { timeout: 30_000, polling: 10 });
+      const at = await receiver.evaluate(() => [document.getElementById('recv-progress').value, document.getElementById('recv-progress').max]);
+      shot = join(ARTIFACTS, 'demo-mid-transfer.png');
+      await receiver.screenshot({ path: shot, fullPage: true });
+      await sender.screenshot({ path: join(ARTIFACTS, 'demo-mid-transfer-sender.png'), fullPage: true });
+      const after = await receiver.evaluate(() => [document.getElementById('recv-progress').value, document.getElementById('recv-progress').max]);
+      console.log(`  screenshot ${shot}: receive bar ${at[0]}/${at[1]} before, ${after[0]}/${after[1]} after`);
+
+      // Done: a new download link of the right name and size.
+      const link = receiver.locator('#received a.download').nth(linksBefore);
+      await link.waitFor({ timeout: 120_000 });
+      assert.equal(await link.getAttribute('download'), 'omniws-64MiB.bin');
+      assert.equal(Number(await link.getAttribute('data-size')), FILE_SIZE);
+    } finally {
+      clearInterval(sampler);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const seen = await receiver.evaluate(() => { clearInterval(window.__recvTimer); return window.__recvSeen; });
+    console.log(`  64 MiB in ${seconds.toFixed(1)} s; receive bar part-way in ${seen.mid} of ${seen.samples} looks; server RSS idle ${mib(idle)}, peak ${mib(peak)}`);
+    assert.ok(seen.mid > 0, 'the receive bar was never seen strictly between 0 and max');
+    const sendBar = await sender.locator('#send-progress').evaluate((b) => [b.value, b.max]);
+    assert.deepEqual(sendBar, [FILE_SIZE, FILE_SIZE], 'the send bar ends full');
+    const recvBar = await receiver.locator('#recv-progress').evaluate((b) => [b.value, b.max]);
+    assert.deepEqual(recvBar, [FILE_SIZE, FILE_SIZE], 'the receive bar ends full');
+
+    // What the receiving page holds is the file, byte for byte.
+    const got = await receiver.evaluate(async () => {
+      const blob = window.omniwsDemo.lastReceived;
+      const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+      return { size: blob.size, sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
+    });
+    assert.equal(got.size, FILE_SIZE);
+    assert.equal(got.sha256, sha256);
+    assert.ok(peak - idle <= RSS_SLACK, `server RSS rose ${mib(peak - idle)} (idle ${mib(idle)}, peak ${mib(peak)})`);
+  });
+  rmSync(path, { force: true });
+});
+
+// ---------------------------------------------------------------------------------------
+// 5. The status page while two tabs share a session.
+
+test('5. while two tabs share a session, /status counts them by dialect and /status.json?session=NAME lists them', async () => {
+  await withTabs(['first', 'second', 'status'], async (first, second, statusTab) => {
+    const name = sessionName('seen');
+    await joinSession(first, name);
+    await joinSession(second, name);
+    await waitMembers(first, ['hybi-13', 'hybi-13']);
+
+    // With the CLI's defaults names are private: /status shows the counts by endpoint and
+    // dialect, and how many sessions and members there are.
+    await statusTab.goto(`${BASE}/status`);
+    const rows = await statusTab.locator('#endpoints tr').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
+    const row = rows.find((r) => r[0] === '/sessions/*' && r[1] === 'hybi-13');
+    assert.ok(row && Number(row[2]) >= 2, `no /sessions/* hybi-13 row with 2 open in ${JSON.stringify(rows)}`);
+    const body = await statusTab.locator('body').innerText();
+    const sessions = /(\d+) sessions?, (\d+) members?/.exec(body);
+    assert.ok(sessions && Number(sessions[1]) >= 1 && Number(sessions[2]) >= 2, `sessions line: ${sessions?.[0]}`);
+    assert.ok(!body.includes(name), 'the session name is private under the defaults');
+
+    // The one session, described to whoever names it (what the demo page reads), rendered
+    // in the browser as a person would open it.
+    await statusTab.goto(`${BASE}/status.json?session=${name}`);
+    const json = JSON.parse(await statusTab.locator('body').innerText());
+    assert.equal(json.disclosure, 'session');
+    const s = json.sessions.list.find((x) => x.name === name);
+    assert.ok(s, `no session ${name} in ${JSON.stringify(json.sessions)}`);
+    assert.deepEqual(s.members.map((m) => m.dialect), ['hybi-13', 'hybi-13']);
+    assert.ok(s.members.every((m) => m.secure === false));
+  });
+});
+
+// ---------------------------------------------------------------------------------------
 // 7. https:// and wss://, and permessage-deflate.
+
+test('7. over https:// the page joins a session over wss://, with permessage-deflate', async () => {
+  await withTabs(['tls one', 'tls two'], async (one, two) => {
+    const name = sessionName('tls');
+    const handshakes = await recordHandshakes(one);
+    await joinSession(one, name, TLS_BASE);
+    assert.ok(one.url().startsWith('https://'), one.url());
+    await joinSession(two, name, TLS_BASE);
+    await waitMembers(one, ['hybi-13', 'hybi-13']);
+    await chat(one, two, 'over wss, one to two');
+    await chat(two, one, 'over wss, two to one');
+    const session = handshakes.find((h) => h.url?.includes(`/sessions/${name}`));
+    assert.ok(session, `no handshake for the session among ${JSON.stringify(handshakes.map((h) => h.url))}`);
+    assert.ok(session.url.startsWith('wss://'), session.url);
+    assert.equal(session.status, 101);
+    assert.match(session.headers['sec-websocket-extensions'] ?? '', /^permessage-deflate\b/);
+    const status = await sessionStatus(one, name, TLS_BASE);
+    const s = status.sessions.list.find((x) => x.name === name);
+    assert.ok(s && s.members.length === 2 && s.members.every((m) => m.secure === true),
+      `members ${JSON.stringify(s?.members)}`);
+  });
+});
 
 test('7b. a tab\'s own WebSocket over wss:// agrees permessage-deflate (no demo page needed)', async () => {
   await withTabs(['tls raw'], async (page) => {
@@ -267,5 +508,20 @@ test('7b. a tab\'s own WebSocket over wss:// agrees permessage-deflate (no demo 
     const h = handshakes.find((x) => x.url?.endsWith('/echo'));
     assert.ok(h, 'no handshake recorded');
     assert.match(h.headers['sec-websocket-extensions'] ?? '', /^permessage-deflate\b/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// 8. The echo tester.
+
+test('8. the echo tester sends text to /echo and shows it come back', async () => {
+  await withTabs(['echo'], async (page) => {
+    await page.goto(`${BASE}/`);
+    for (const text of ['echo me', 'and me, ünïcødé ✓']) {
+      await page.locator('#echo-input').fill(text);
+      await page.locator('#echo-send').click();
+      await waitText(page, '#echo-log .msg', text);
+    }
+    assert.equal(await page.locator('#echo-log .msg').count(), 2);
   });
 });

@@ -2,7 +2,8 @@
 # The command-line server in a real headless Chromium (Debian's /usr/bin/chromium, driven by
 # playwright-core over CDP; no browser is ever downloaded): the demo page, the status page and
 # /metrics as a person sees them, chat and a 64 MiB file between tabs through a pipe session,
-# a hixie-76 member beside a tab, and the page over https:// with its session over wss://.
+# a hixie-76 member beside a tab, the echo tester, and the page over https:// with its session
+# over wss:// and permessage-deflate. Screenshots of a transfer in flight go to OUT.
 #
 # usage: tests/browser/run.sh            (after `npm ci` in tests/browser)
 # env:   CHROMIUM (default /usr/bin/chromium), OUT (default target/browser-artifacts),
