@@ -1,18 +1,28 @@
 //! One connection's TLS layer, driven without blocking from the mio loop: records come off
-//! the socket into rustls, plaintext comes out into the loop's read buffer; plaintext from the
-//! outgoing queue goes into rustls, records go to the socket. rustls keeps at most
-//! [`BUFFER_LIMIT`] bytes of plaintext waiting to be encrypted, so the outgoing queue, which
-//! the water marks watch, stays where the backlog is.
+//! the socket, plaintext goes into the loop's read buffer; plaintext from the outgoing queue
+//! is encrypted, records go to the socket.
+//!
+//! Two engines do this:
+//! - [`unbuffered`], for every connection the loop accepted itself: rustls's unbuffered API
+//!   over buffers this layer owns, many records per system call (the wss:// pipe's cost);
+//! - [`adopted`], for a session another server began and handed over with
+//!   `Handle::adopt_tls`: that arrives as a buffered `rustls::ServerConnection`, perhaps with
+//!   plaintext already inside, and goes on as one.
+//!
+//! Both promise the loop the same things: plaintext still inside the layer is counted in
+//! [`TlsLayer::waiting`] (the water marks and `buffered_amount` see it), a fatal error's
+//! alert is written before the error is returned, and `close_notify` ends a graceful close.
+
+mod adopted;
+#[cfg(test)]
+mod tests;
+mod unbuffered;
 
 use crate::buffer::WriteQueue;
 use mio::net::TcpStream;
 use rustls::ServerConnection;
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::Arc;
-
-/// Plaintext rustls may hold for encryption beyond what it has written; the rest waits in
-/// the connection's outgoing queue, where the backpressure rules see it.
-const BUFFER_LIMIT: usize = 64 << 10;
 
 /// The first byte of a TLS record carrying a handshake message (a ClientHello): how a
 /// connection on a port that serves both schemes is recognised as TLS.
@@ -27,119 +37,82 @@ enum Notify {
 
 /// The TLS state of one connection.
 pub(crate) struct TlsLayer {
-    tls: ServerConnection,
-    notify: Notify,
-    /// Plaintext handed to rustls since its records last all reached the socket: an upper
-    /// bound on what it still holds for us (rustls does not say), counted in the queue the
-    /// water marks and `buffered_amount` see.
-    handed_since_drained: usize,
+    engine: Engine,
+}
+
+enum Engine {
+    Unbuffered(unbuffered::Unbuffered),
+    Adopted(adopted::Adopted),
 }
 
 impl TlsLayer {
     pub(crate) fn new(config: Arc<rustls::ServerConfig>) -> Result<Self, rustls::Error> {
-        Ok(Self::adopt(ServerConnection::new(config)?))
+        Ok(TlsLayer {
+            engine: Engine::Unbuffered(unbuffered::Unbuffered::new(config)?),
+        })
     }
 
     /// Go on with a session another server began (`Handle::adopt_tls`).
-    pub(crate) fn adopt(mut tls: ServerConnection) -> Self {
-        tls.set_buffer_limit(Some(BUFFER_LIMIT));
+    pub(crate) fn adopt(tls: ServerConnection) -> Self {
         TlsLayer {
-            tls,
-            notify: Notify::NotSent,
-            handed_since_drained: 0,
+            engine: Engine::Adopted(adopted::Adopted::new(tls)),
         }
     }
 
-    /// Read plaintext into `buf`: records are taken off the socket until some plaintext is
-    /// there, the socket has nothing more (`WouldBlock`), or it ends (`Ok(0)`, also after
-    /// the peer's `close_notify`). Handshake answers go out on the way.
+    /// Read plaintext into `buf`: `Ok(0)` once the stream has ended (after the peer's
+    /// `close_notify`, or TCP's end without it), `WouldBlock` when nothing is there yet.
+    /// Handshake answers go out on the way.
     pub(crate) fn read(&mut self, stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.tls.reader().read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The peer closed TCP without close_notify: an end like any other for us
-                // (the WebSocket close, or its absence, says whether it was clean).
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
-            }
-            if self.tls.read_tls(stream)? == 0 {
-                return Ok(0);
-            }
-            if let Err(e) = self.tls.process_new_packets() {
-                // Its alert goes out before the connection is dropped.
-                let _ = self.flush(stream);
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
-            if self.tls.wants_write() {
-                // A WouldBlock here leaves the records for the next flush.
-                let _ = self.flush(stream);
-            }
+        match &mut self.engine {
+            Engine::Unbuffered(e) => e.read(stream, buf),
+            Engine::Adopted(e) => e.read(stream, buf),
         }
     }
 
-    /// Move as much of `queue` as rustls takes into it, encrypted, and write records to
-    /// the socket until it blocks. Returns the bytes written to the socket.
+    /// Encrypt what the layer takes of `queue` and write records to the socket until it
+    /// blocks. Returns the bytes written to the socket.
     pub(crate) fn write_from(
         &mut self,
         stream: &mut TcpStream,
         queue: &mut WriteQueue,
     ) -> io::Result<usize> {
-        let mut written = self.flush(stream)?;
-        while !queue.is_empty() && !self.tls.is_handshaking() {
-            let taken = self.tls.writer().write(queue.front())?;
-            if taken == 0 {
-                break;
-            }
-            queue.consume(taken);
-            self.handed_since_drained += taken;
-            let n = self.flush(stream)?;
-            written += n;
-            if self.tls.wants_write() {
-                break; // the socket is full
-            }
+        match &mut self.engine {
+            Engine::Unbuffered(e) => e.write_from(stream, queue),
+            Engine::Adopted(e) => e.write_from(stream, queue),
         }
-        Ok(written)
     }
 
     /// Write pending records until none is left or the socket blocks; returns the bytes
     /// written.
     pub(crate) fn flush(&mut self, stream: &mut TcpStream) -> io::Result<usize> {
-        let mut written = 0;
-        while self.tls.wants_write() {
-            match self.tls.write_tls(stream) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        match &mut self.engine {
+            Engine::Unbuffered(e) => e.flush(stream),
+            Engine::Adopted(e) => e.flush(stream),
         }
-        if !self.tls.wants_write() {
-            self.handed_since_drained = 0;
-        }
-        Ok(written)
     }
 
-    /// Plaintext rustls may still hold for the socket (at most about [`BUFFER_LIMIT`]).
+    /// Plaintext the layer took from the queue that has not all reached the socket yet (an
+    /// upper bound).
     pub(crate) fn waiting(&self) -> usize {
-        if self.tls.wants_write() {
-            self.handed_since_drained
-        } else {
-            0
+        match &self.engine {
+            Engine::Unbuffered(e) => e.waiting(),
+            Engine::Adopted(e) => e.waiting(),
         }
     }
 
     /// Records are waiting for the socket.
     pub(crate) fn has_pending_output(&self) -> bool {
-        self.tls.wants_write()
+        match &self.engine {
+            Engine::Unbuffered(e) => e.has_pending_output(),
+            Engine::Adopted(e) => e.has_pending_output(),
+        }
     }
 
     /// Queue our `close_notify` (the TLS end, after the WebSocket close), once.
     pub(crate) fn close_notify(&mut self) {
-        if self.notify == Notify::NotSent {
-            self.tls.send_close_notify();
-            self.notify = Notify::Sent;
+        match &mut self.engine {
+            Engine::Unbuffered(e) => e.close_notify(),
+            Engine::Adopted(e) => e.close_notify(),
         }
     }
 }
