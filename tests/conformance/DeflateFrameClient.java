@@ -5,15 +5,18 @@
 // bytes Jetty counted on either side of its codec, then our server's own byte totals.
 //
 // usage: java -cp JETTY_JARS:CLASSES DeflateFrameClient WS_URL STATUS_URL OFFER [--timeout S]
+//          [--server-keeps-context]
 //   OFFER: the Sec-WebSocket-Extensions element offered, e.g. "x-webkit-deflate-frame" or
 //   "deflate-frame; no_context_takeover"; the server must agree to that name.
+//   --server-keeps-context: the server runs with `--compression keep`, so its deflater keeps
+//   its window unless the offer says no_context_takeover (its answer does not say which).
 // Prints one line per check, "KNOWN" lines for the disagreement below, and last
 // "N passed, M failed (K known)"; exits 0 only if nothing failed.
 //
 // The known disagreement: Jetty 9.4 ignores deflate-frame's parameters and keeps its deflater's
-// LZ77 window from frame to frame. When our answer carries `no_context_takeover` (the server's
-// default, `--compression lean`), a Jetty frame that refers back into an earlier frame breaks
-// that agreement and our server closes with 1007. Each of Jetty's compressed frames is therefore
+// LZ77 window from frame to frame. Our server therefore no longer asks for `no_context_takeover`;
+// should an answer of ours carry it again, a Jetty frame that refers back into an earlier frame
+// would break that agreement and our server would close with 1007. Each of Jetty's compressed frames is therefore
 // also inflated here on its own: a frame that inflates alone must be echoed; one that does not,
 // under `no_context_takeover`, must get 1007 (counted as KNOWN; the message is then sent again
 // on a new connection, where its first frame has no history to refer to).
@@ -69,6 +72,7 @@ public class DeflateFrameClient {
 
   private final URI uri;
   private final String offer;
+  private final boolean serverKeepsContext;
   private final String wanted;
   private final long deadline;
   private final WebSocketClient client = new WebSocketClient();
@@ -79,7 +83,8 @@ public class DeflateFrameClient {
   private long wireIn;
   private int connections;
 
-  DeflateFrameClient(URI uri, String offer, long timeoutMs) {
+  DeflateFrameClient(URI uri, String offer, long timeoutMs, boolean serverKeepsContext) {
+    this.serverKeepsContext = serverKeepsContext;
     this.uri = uri;
     this.offer = offer;
     this.wanted = ExtensionConfig.parse(offer).getName();
@@ -180,7 +185,7 @@ public class DeflateFrameClient {
       return null;
     }
     c.contextForbidden = agreed.get(0).getParameterKeys().contains("no_context_takeover");
-    c.ourContextKept = !c.contextForbidden
+    c.ourContextKept = serverKeepsContext
         && !ExtensionConfig.parse(offer).getParameterKeys().contains("no_context_takeover");
     // Frames as Jetty writes them, after its deflater; as it reads them, before its inflater.
     OutgoingFrames toWire = codec.getNextOutgoing();
@@ -457,16 +462,21 @@ public class DeflateFrameClient {
 
   public static void main(String[] args) throws Exception {
     if (args.length < 3) {
-      System.err.println("usage: DeflateFrameClient WS_URL STATUS_URL OFFER [--timeout S]");
+      System.err.println(
+          "usage: DeflateFrameClient WS_URL STATUS_URL OFFER [--timeout S] [--server-keeps-context]");
       System.exit(2);
     }
     long timeout = 60_000;
-    for (int i = 3; i + 1 < args.length; i++) {
-      if (args[i].equals("--timeout")) {
-        timeout = Long.parseLong(args[i + 1]) * 1000;
+    boolean serverKeepsContext = false;
+    for (int i = 3; i < args.length; i++) {
+      if (args[i].equals("--timeout") && i + 1 < args.length) {
+        timeout = Long.parseLong(args[++i]) * 1000;
+      } else if (args[i].equals("--server-keeps-context")) {
+        serverKeepsContext = true;
       }
     }
-    DeflateFrameClient client = new DeflateFrameClient(new URI(args[0]), args[2], timeout);
+    DeflateFrameClient client =
+        new DeflateFrameClient(new URI(args[0]), args[2], timeout, serverKeepsContext);
     System.exit(client.run(args[1]));
   }
 }

@@ -46,12 +46,12 @@ pub struct DeflatePolicy {
     /// `client_no_context_takeover` from a client).
     pub keep_our_context: bool,
     /// Let the peer keep its context (so we keep our inflater's window, 2^bits bytes, for
-    /// the connection's life). Without it we ask the peer not to, where the extension lets
-    /// us ask.
+    /// the connection's life). Without it we ask the peer not to: permessage-deflate only,
+    /// since deflate-frame's peers ignore the request (see `DEFLATE_FRAME_PEER`).
     pub let_peer_keep_context: bool,
     /// The largest window we compress with (9..=15; zlib has no 8 for raw deflate).
     pub our_max_window_bits: u8,
-    /// The largest window we ask the peer to compress with (8..=15), where it lets us ask.
+    /// The largest window we ask the peer to compress with (8..=15): permessage-deflate only.
     pub peer_max_window_bits: u8,
     /// Our messages shorter than this many bytes go uncompressed: for them compression
     /// costs more time than it saves bytes. Default 64.
@@ -330,6 +330,18 @@ fn accept_permessage(offer: &Element, policy: &DeflatePolicy) -> Result<Agreed, 
     })
 }
 
+/// How we inflate a deflate-frame peer's frames, whatever our policy: with the full window,
+/// kept for the connection's life. The extension lets us ask the peer for
+/// `no_context_takeover` and a smaller `max_window_bits`, but the one maintained implementation
+/// to test against, Jetty 9.4, agrees to both and honours neither (its frames refer back
+/// across frames with a 32 KiB window; tests/conformance/deflate_frame.sh). An inflater that
+/// trusted the request would close such peers with 1007, so we never ask and always keep the
+/// window: about 40 KiB per deflate-frame connection once its peer has sent a compressed frame.
+const DEFLATE_FRAME_PEER: StreamParams = StreamParams {
+    window_bits: 15,
+    keep_context: true,
+};
+
 /// A server's answer to one deflate-frame offer (docs/protocols.md §6.2): the offer's
 /// parameters bind our compressor, the response's bind the client's.
 fn accept_deflate_frame(offer: &Element, policy: &DeflatePolicy) -> Result<Agreed, ExtensionError> {
@@ -339,14 +351,6 @@ fn accept_deflate_frame(offer: &Element, policy: &DeflatePolicy) -> Result<Agree
         None => policy.our_bits(),
     };
     let our_keep = !params.flag(NO_TAKEOVER)? && policy.keep_our_context;
-    let mut response = offer.name.clone();
-    if !policy.let_peer_keep_context {
-        response.push_str("; no_context_takeover");
-    }
-    let their_bits = policy.peer_bits();
-    if their_bits < 15 {
-        response.push_str(&format!("; max_window_bits={their_bits}"));
-    }
     Ok(Agreed {
         compression: Compression {
             scope: Scope::Frame,
@@ -354,12 +358,10 @@ fn accept_deflate_frame(offer: &Element, policy: &DeflatePolicy) -> Result<Agree
                 window_bits: our_bits,
                 keep_context: our_keep,
             },
-            theirs: StreamParams {
-                window_bits: their_bits,
-                keep_context: policy.let_peer_keep_context,
-            },
+            theirs: DEFLATE_FRAME_PEER,
         },
-        response,
+        // Nothing asked of the client: see DEFLATE_FRAME_PEER.
+        response: offer.name.clone(),
     })
 }
 
@@ -386,14 +388,8 @@ pub fn offer(policy: &DeflatePolicy) -> Option<String> {
         offers.push(pmd);
     }
     if policy.deflate_frame {
-        let mut frame = String::from(DEFLATE_FRAME_NAMES[0]);
-        if !policy.let_peer_keep_context {
-            frame.push_str("; no_context_takeover");
-        }
-        if policy.peer_bits() < 15 {
-            frame.push_str(&format!("; max_window_bits={}", policy.peer_bits()));
-        }
-        offers.push(frame);
+        // Nothing asked of the server: see DEFLATE_FRAME_PEER.
+        offers.push(String::from(DEFLATE_FRAME_NAMES[0]));
     }
     (!offers.is_empty()).then(|| offers.join(", "))
 }
@@ -486,11 +482,7 @@ fn deflate_frame_response(
             window_bits: our_bits,
             keep_context: !params.flag(NO_TAKEOVER)? && policy.keep_our_context,
         },
-        // What we asked of the server, which it must honour: the draft has no answer for it.
-        theirs: StreamParams {
-            window_bits: policy.peer_bits(),
-            keep_context: policy.let_peer_keep_context,
-        },
+        theirs: DEFLATE_FRAME_PEER,
     })
 }
 
@@ -617,8 +609,11 @@ mod tests {
     fn deflate_frame_is_taken_under_the_name_offered_when_permessage_is_not() {
         let policy = DeflatePolicy::default();
         let (response, agreed) = server(&["x-webkit-deflate-frame"], &policy).unwrap();
-        assert_eq!(response, "x-webkit-deflate-frame; no_context_takeover");
+        // Nothing asked of the client, even under the lean default (DEFLATE_FRAME_PEER).
+        assert_eq!(response, "x-webkit-deflate-frame");
         assert_eq!(agreed.scope, Scope::Frame);
+        assert_eq!(agreed.theirs, DEFLATE_FRAME_PEER);
+        assert_eq!(agreed.ours, params(15, false));
         let (response, agreed) = server(
             &["deflate-frame; max_window_bits=10; no_context_takeover"],
             &DeflatePolicy::keep_context(),
@@ -1029,13 +1024,16 @@ mod tests {
                 for (side, policy) in [(client, c), (server, s)] {
                     assert!(side.ours.window_bits <= policy.our_bits());
                     assert!(!side.ours.keep_context || policy.keep_our_context);
-                    if !policy.let_peer_keep_context {
-                        assert!(!side.theirs.keep_context, "{response}");
+                    if scope == Scope::Message {
+                        if !policy.let_peer_keep_context {
+                            assert!(!side.theirs.keep_context, "{response}");
+                        }
+                        assert!(side.theirs.window_bits <= policy.peer_bits());
+                    } else {
+                        // deflate-frame asks nothing of the peer and inflates with a full,
+                        // kept window (DEFLATE_FRAME_PEER).
+                        assert_eq!(side.theirs, DEFLATE_FRAME_PEER, "{response}");
                     }
-                }
-                assert!(client.theirs.window_bits <= c.peer_bits());
-                if scope == Scope::Message {
-                    assert!(server.theirs.window_bits <= s.peer_bits());
                 }
             }
         }
@@ -1046,7 +1044,7 @@ mod tests {
         assert_eq!(
             offer(&DeflatePolicy::default()).unwrap(),
             "permessage-deflate; client_max_window_bits; client_no_context_takeover; \
-             server_no_context_takeover, x-webkit-deflate-frame; no_context_takeover"
+             server_no_context_takeover, x-webkit-deflate-frame"
         );
         assert_eq!(
             offer(&DeflatePolicy {
