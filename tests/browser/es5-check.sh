@@ -13,7 +13,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 files=("$@")
 [ ${#files[@]} -eq 0 ] && files=(src/face/demo.js)
 command -v node >/dev/null && command -v npx >/dev/null || { echo "es5-check: needs node and npx" >&2; exit 2; }
-acorn=(npx --yes acorn@8)
+# acorn from tests/browser's lock file (npm ci there), else whatever npx finds.
+if [ -x tests/browser/node_modules/.bin/acorn ]; then
+  acorn=(tests/browser/node_modules/.bin/acorn)
+else
+  acorn=(npx --yes acorn@8)
+fi
 "${acorn[@]}" --help >/dev/null 2>&1 || { echo "es5-check: cannot run acorn (npx acorn@8)" >&2; exit 2; }
 
 rc=0
