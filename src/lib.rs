@@ -61,7 +61,7 @@ pub use handle::Handle;
 pub use handler::{Decision, Handler};
 pub use loops::Placement;
 pub use pipe::{BinaryToHixie, SessionOptions, Sessions};
-pub use plain_http::{HttpHandler, HttpRequest, HttpResponse};
+pub use plain_http::{HttpHandler, HttpReply, HttpRequest, HttpResponse};
 pub use relay::{Credentials, Relay, RelayAdmin, RelayError, RelayHandler, RelayOptions};
 pub use router::Mount;
 pub use server::{listen, Builder, Server};

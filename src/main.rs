@@ -165,7 +165,8 @@ struct Options {
     #[arg(long, default_value_t = 3)]
     relay_max_auth_failures: u32,
     /// Join a cluster through this Redis (`redis://HOST:PORT`): sessions are spread over
-    /// the nodes, and members on any node meet (needs --node-name and --advertise).
+    /// the nodes, and members on any node meet; the relay lives on one node, and relay
+    /// clients and registrations on any node reach it (needs --node-name and --advertise).
     #[arg(long, value_name = "URL", requires_all = ["node_name", "advertise"])]
     cluster: Option<String>,
     /// This node's name in the cluster, unique among its nodes.
@@ -345,6 +346,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let mut sessions = options.sessions();
+    let mut relay_options = options.relay();
     if let (Some(broker), Some(node_name), Some(advertise)) =
         (&options.cluster, &options.node_name, options.advertise)
     {
@@ -355,14 +357,17 @@ fn main() -> ExitCode {
             token: options.cluster_token.clone(),
         };
         match ws::cluster::join(cluster) {
-            Ok(view) => sessions.cluster = Some(view),
+            Ok(view) => {
+                relay_options.cluster = Some(view.clone());
+                sessions.cluster = Some(view);
+            }
             Err(e) => {
                 eprintln!("omniws: cannot start the cluster thread: {e}");
                 return ExitCode::FAILURE;
             }
         }
     }
-    let relay = Relay::new(options.relay());
+    let relay = Relay::new(relay_options);
     let threads = options.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });

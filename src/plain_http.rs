@@ -109,6 +109,39 @@ impl HttpResponse {
 pub trait HttpHandler: Send {
     /// Answer one request.
     fn handle(&mut self, request: &HttpRequest) -> HttpResponse;
+
+    /// Answer one request now (`Some`), or later (`None`) by handing `reply` to another
+    /// thread that calls [`HttpReply::send`]: for an answer that needs the network (a
+    /// cluster node forwards relay registration to the node that holds the relay). The
+    /// connection waits meanwhile, reading nothing more, at most until the handshake
+    /// timeout. Default: [`HttpHandler::handle`], now.
+    fn handle_later(&mut self, request: &HttpRequest, reply: HttpReply) -> Option<HttpResponse> {
+        let _ = reply;
+        Some(self.handle(request))
+    }
+}
+
+/// Where an answer given later goes ([`HttpHandler::handle_later`]). Send it from any
+/// thread; dropped unsent, the request is answered 503.
+pub struct HttpReply {
+    pub(crate) answer: std::sync::mpsc::SyncSender<HttpResponse>,
+    pub(crate) waker: std::sync::Arc<mio::Waker>,
+}
+
+impl HttpReply {
+    /// Answer the request (if its connection is still there) and wake its loop.
+    pub fn send(self, response: HttpResponse) {
+        // The loop may have given up on the connection: nothing to do then. Dropping
+        // `self` wakes the loop.
+        let _ = self.answer.try_send(response);
+    }
+}
+
+impl Drop for HttpReply {
+    fn drop(&mut self) {
+        // Sent or not, the loop looks again (an unsent reply is answered 503).
+        let _ = self.waker.wake();
+    }
 }
 
 /// What [`parse`] found in the bytes so far.

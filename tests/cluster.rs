@@ -302,3 +302,213 @@ fn a_dead_node_takes_only_its_own_members_and_a_lost_broker_only_new_joins() {
     assert_eq!(y.recv_message(), Received::Text("back".into()));
     drop(broker);
 }
+
+/// `POST path` with `body` and the admin token on `addr`: the status and the JSON body.
+fn register(addr: SocketAddr, path: &str, body: &str) -> (u16, Value) {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let response = exchange(addr, request.as_bytes());
+    let text = String::from_utf8(response.clone()).unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (
+        status_of(&response),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+/// A relay client registered over HTTP on `addr`: its id and token.
+fn relay_client(addr: SocketAddr) -> (u64, String) {
+    let (status, body) = register(addr, "/relay/clients", "");
+    assert_eq!(status, 201, "{body}");
+    (
+        body["id"].as_u64().unwrap(),
+        body["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn relay_channel(addr: SocketAddr, a: u64, b: u64) {
+    let (status, body) = register(
+        addr,
+        "/relay/channels",
+        &format!("{{\"clients\":[{a},{b}]}}"),
+    );
+    assert_eq!(status, 201, "{body}");
+}
+
+fn authenticate(client: &mut Client, (id, token): &(u64, String)) {
+    client.send_text(
+        &serde_json::json!({"authentication": {"clientId": id, "token": token}}).to_string(),
+    );
+}
+
+fn relay_send(client: &mut Client, target: u64, message: &str) {
+    client.send_text(
+        &serde_json::json!({"relay": {"targetId": target, "message": message}}).to_string(),
+    );
+}
+
+/// The next relay message `client` gets, as JSON.
+fn relay_recv(client: &mut Client) -> Value {
+    match client.recv_message() {
+        Received::Text(t) => serde_json::from_str(&t).unwrap(),
+        other => panic!("expected a relay message, got {other:?}"),
+    }
+}
+
+fn relayed(sender: u64, message: &str) -> Value {
+    serde_json::json!({"relay": {"senderId": sender, "message": message}})
+}
+
+/// The node every node's table names for the relay.
+fn relay_node(nodes: &[&Node], names: &[&str]) -> usize {
+    let named: Vec<Value> = nodes
+        .iter()
+        .map(|n| status(n.addr)["cluster"]["relay_node"].clone())
+        .collect();
+    assert!(named.iter().all(|n| *n == named[0]), "{named:?}");
+    names
+        .iter()
+        .position(|n| named[0] == *n)
+        .expect("a relay node")
+}
+
+#[test]
+fn relay_channels_span_nodes_with_queued_delivery_and_refusals_without_the_broker() {
+    let redis_port = free_port();
+    let mut broker = redis(redis_port);
+    let admin = ["--relay-admin-token", "admin"];
+    let a = node("a", redis_port, &admin);
+    let b = node("b", redis_port, &admin);
+    let c = node("c", redis_port, &admin);
+    let nodes = [&a, &b, &c];
+    converge(&nodes, 3);
+    // The relay's node, and the two others: registrations and clients there are passed to it.
+    let owner = relay_node(&nodes, &["a", "b", "c"]);
+    let others: Vec<&Node> = (0..3).filter(|&i| i != owner).map(|i| nodes[i]).collect();
+    let (relay_at, on_b, on_a) = (nodes[owner], others[0], others[1]);
+
+    // Registered over HTTP on a node that does not hold the relay: forwarded, answered.
+    let x = relay_client(on_b.addr);
+    let y = relay_client(on_b.addr);
+    relay_channel(on_b.addr, x.0, y.0);
+    let (status, body) = register(
+        on_b.addr,
+        "/relay/channels",
+        &format!("{{\"clients\":[{},{}]}}", y.0, x.0),
+    );
+    assert_eq!(
+        (status, body["error"].is_string()),
+        (409, true),
+        "the relay's refusal comes back"
+    );
+    let (status, _) = register(on_a.addr, "/relay/clients", "");
+    assert_eq!(status, 201);
+    let unauthorized = exchange(
+        on_b.addr,
+        b"POST /relay/clients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n\r\n",
+    );
+    assert_eq!(status_of(&unauthorized), 401);
+
+    // X on another such node sends to Y, who is connected nowhere: it waits on the relay's node.
+    let mut cx = Client::connect(on_a.addr, "/relay", Dialect::Rfc6455);
+    authenticate(&mut cx, &x);
+    relay_send(&mut cx, y.0, "first, queued");
+    relay_send(&mut cx, y.0, "second, queued");
+    // A refusal after them on the same connection: both were taken when it comes back.
+    relay_send(&mut cx, 999_999, "nobody");
+    assert_eq!(
+        relay_recv(&mut cx),
+        serde_json::json!({"error": "channel not registered"})
+    );
+
+    // Y connects to the third node and gets both, in order; then both ways, live.
+    let mut cy = Client::connect(on_b.addr, "/relay", Dialect::Hybi07);
+    authenticate(&mut cy, &y);
+    assert_eq!(relay_recv(&mut cy), relayed(x.0, "first, queued"));
+    assert_eq!(relay_recv(&mut cy), relayed(x.0, "second, queued"));
+    for i in 0..20 {
+        relay_send(&mut cy, x.0, &format!("y to x {i} ☃"));
+        relay_send(&mut cx, y.0, &format!("x to y {i}"));
+    }
+    for i in 0..20 {
+        assert_eq!(relay_recv(&mut cx), relayed(y.0, &format!("y to x {i} ☃")));
+        assert_eq!(relay_recv(&mut cy), relayed(x.0, &format!("x to y {i}")));
+    }
+
+    // A hixie-76 client (registered on the relay's node, its channel on another) on a node
+    // that does not hold the relay; a wrong token is refused there as on one node.
+    let z = relay_client(relay_at.addr);
+    relay_channel(on_a.addr, z.0, y.0);
+    let mut cz = Client::connect(on_a.addr, "/relay", Dialect::Hixie76);
+    authenticate(&mut cz, &(z.0, "0".repeat(32)));
+    assert_eq!(
+        relay_recv(&mut cz),
+        serde_json::json!({"error": "incorrect token"})
+    );
+    authenticate(&mut cz, &z);
+    relay_send(&mut cz, y.0, "from an old browser");
+    assert_eq!(relay_recv(&mut cy), relayed(z.0, "from an old browser"));
+    relay_send(&mut cy, z.0, "hello, old browser");
+    assert_eq!(relay_recv(&mut cz), relayed(y.0, "hello, old browser"));
+    // A client directly on the relay's node talks to one bridged from another.
+    let mut cz_direct = Client::connect(relay_at.addr, "/relay", Dialect::Hybi08);
+    authenticate(&mut cz_direct, &z);
+    // (hixie-76 has no close codes: the relay's 1008 reaches it as a bare close.)
+    assert!(
+        matches!(cz.recv_message(), Received::Close(..)),
+        "the old connection is closed"
+    );
+    relay_send(&mut cy, z.0, "to the new connection");
+    assert_eq!(
+        relay_recv(&mut cz_direct),
+        relayed(y.0, "to the new connection")
+    );
+
+    // The broker goes away: open links carry on; the relay's node goes on registering;
+    // other nodes refuse what they cannot place, with 503 and the reason.
+    let _ = broker.0.kill();
+    let _ = broker.0.wait();
+    std::thread::sleep(Duration::from_secs(4)); // longer than a node key lives
+    relay_send(&mut cx, y.0, "without the broker");
+    assert_eq!(relay_recv(&mut cy), relayed(x.0, "without the broker"));
+    let (status, body) = register(on_b.addr, "/relay/clients", "");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("cluster broker unreachable"),
+        "{body}"
+    );
+    let refused = exchange(
+        on_a.addr,
+        b"GET /relay HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert_eq!(status_of(&refused), 503);
+    assert!(String::from_utf8_lossy(&refused).contains("cannot tell which node serves the relay"));
+    let (status, _) = register(relay_at.addr, "/relay/clients", "");
+    assert_eq!(status, 201, "the relay's node still registers");
+
+    // The broker comes back: registration works anywhere again.
+    broker = redis(redis_port);
+    converge(&nodes, 3);
+    let w = relay_client(on_a.addr);
+    relay_channel(on_b.addr, w.0, x.0);
+    let mut cw = Client::connect(on_b.addr, "/relay", Dialect::Hybi03);
+    authenticate(&mut cw, &w);
+    relay_send(&mut cw, x.0, "back");
+    assert_eq!(relay_recv(&mut cx), relayed(w.0, "back"));
+
+    // The relay's node dies: its bridged clients are told it went away.
+    let mut all = [a, b, c];
+    let _ = all[owner].process.0.kill();
+    assert_eq!(
+        cx.recv_message(),
+        Received::Close(Some(1001), "the relay's node went away".into())
+    );
+    drop(broker);
+}

@@ -6,9 +6,15 @@
 //! is the node table ([`ClusterView`]). A session belongs to one node, chosen from the
 //! table by rendezvous hashing of its name, so every node agrees on the owner without a
 //! round trip to the broker per join. A member that arrives elsewhere is bridged to the
-//! owner over a WebSocket link (`pipe::bridge`). Payloads never pass through the broker.
+//! owner over a WebSocket link (`pipe::bridge`). The relay is placed the same way, under
+//! one fixed key ([`RELAY_KEY`]): relay connections elsewhere are bridged to its node
+//! (`relay::bridge`) and registrations forwarded to it ([`forward`]). Payloads never pass
+//! through the broker.
 
 mod broker;
+mod forward;
+
+pub(crate) use forward::forward;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -22,6 +28,11 @@ pub(crate) const REFRESH: Duration = Duration::from_secs(1);
 /// The request header that marks a connection from another node's bridge; its value is
 /// the cluster token (or `1` without one).
 pub const BRIDGE_HEADER: &str = "X-Omniws-Bridge";
+
+/// The key the relay is placed by: the cluster has one relay, on the node that owns this
+/// key as it owns a session's name. `'\u{1}'` is never in a session name, so no session
+/// shares it.
+pub(crate) const RELAY_KEY: &str = "\u{1}relay";
 
 /// How a node joins a cluster ([`crate::SessionOptions::cluster`], `omniws --cluster`).
 #[derive(Clone, Debug)]
@@ -136,7 +147,18 @@ impl ClusterView {
         if !self.healthy() {
             return Owner::Unknown;
         }
+        self.last_known_owner(name)
+    }
+
+    /// The owner of `name` in the table as the broker last listed it, however old: while
+    /// the broker is away a node that owned something goes on serving it, and no other
+    /// node can take it over (their tables are as stale). [`Owner::Unknown`] before the
+    /// broker first answered.
+    pub(crate) fn last_known_owner(&self, name: &str) -> Owner {
         let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        if table.fresh.is_none() {
+            return Owner::Unknown;
+        }
         let best = table
             .nodes
             .iter()
@@ -145,6 +167,15 @@ impl ClusterView {
             None => Owner::Here,
             Some(node) if node.name == self.options.node_name => Owner::Here,
             Some(node) => Owner::There(node.clone()),
+        }
+    }
+
+    /// The node that serves the relay, by name, as far as the table tells.
+    pub fn relay_node(&self) -> Option<String> {
+        match self.last_known_owner(RELAY_KEY) {
+            Owner::Here => Some(self.options.node_name.clone()),
+            Owner::There(node) => Some(node.name),
+            Owner::Unknown => None,
         }
     }
 
@@ -251,6 +282,8 @@ mod tests {
             token: Some("t".into()),
         });
         assert_eq!(view.owner("x"), Owner::Unknown);
+        assert_eq!(view.last_known_owner("x"), Owner::Unknown);
+        assert_eq!(view.relay_node(), None);
         assert!(view.admits_bridge("t"));
         assert!(!view.admits_bridge("u"));
     }

@@ -96,6 +96,8 @@ pub(crate) struct EventLoop {
     pub(crate) links: Arc<[Link]>,
     /// Status pages waiting for the other loops' parts.
     pending_pages: Vec<status::PendingPage>,
+    /// Plain HTTP requests whose handler answers later.
+    pending_plain: Vec<upgrade::PendingPlain>,
 }
 
 impl Drop for EventLoop {
@@ -154,6 +156,7 @@ impl EventLoop {
             census,
             index: 0,
             pending_pages: Vec::new(),
+            pending_plain: Vec::new(),
             links: Arc::new([Link {
                 shared: Arc::clone(&shared),
                 waker: Arc::clone(&waker),
@@ -448,6 +451,9 @@ impl EventLoop {
         }
         if !self.pending_pages.is_empty() {
             self.finish_pages();
+        }
+        if !self.pending_plain.is_empty() {
+            self.finish_plain();
         }
     }
 

@@ -1,8 +1,11 @@
 //! Registration over plain HTTP, for running the relay standalone: `POST /relay/clients` and
-//! `POST /relay/channels`, answered only to `Authorization: Bearer <admin token>`.
+//! `POST /relay/channels`, answered only to `Authorization: Bearer <admin token>`. In a
+//! cluster, a registration that reaches a node other than the relay's is forwarded to it.
 
+use super::bridge::{self, Route};
 use super::{Relay, RelayError};
-use crate::plain_http::{HttpHandler, HttpRequest, HttpResponse};
+use crate::cluster::BRIDGE_HEADER;
+use crate::plain_http::{HttpHandler, HttpReply, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 /// An [`HttpHandler`] for relay registration:
@@ -70,27 +73,68 @@ impl RelayAdmin {
     }
 }
 
-impl HttpHandler for RelayAdmin {
-    fn handle(&mut self, request: &HttpRequest) -> HttpResponse {
+impl RelayAdmin {
+    /// The refusal of a request that is not a registration this admin may make, if it is not.
+    fn refusal(&self, request: &HttpRequest) -> Option<HttpResponse> {
         let path = request.path.as_str();
         if path != "/relay/clients" && path != "/relay/channels" {
-            return HttpResponse::text(501, "this endpoint speaks only WebSocket");
+            return Some(HttpResponse::text(
+                501,
+                "this endpoint speaks only WebSocket",
+            ));
         }
         if !self.authorized(request) {
             let mut response = error(401, "unauthorized");
             response
                 .headers
                 .push(("WWW-Authenticate".into(), "Bearer".into()));
-            return response;
+            return Some(response);
         }
         if request.method != "POST" {
             let mut response = error(405, "use POST");
             response.headers.push(("Allow".into(), "POST".into()));
-            return response;
+            return Some(response);
         }
-        match path {
+        None
+    }
+}
+
+impl HttpHandler for RelayAdmin {
+    fn handle(&mut self, request: &HttpRequest) -> HttpResponse {
+        if let Some(refusal) = self.refusal(request) {
+            return refusal;
+        }
+        match request.path.as_str() {
             "/relay/clients" => self.register_client(),
             _ => self.register_channel(&request.body),
+        }
+    }
+
+    /// In a cluster, a registration is made on the relay's node: one that arrives at
+    /// another node is forwarded there (from a thread, so the loop never waits on the
+    /// other node) and its answer passed back; 503 with the reason when no node can be
+    /// told (the broker is away) or the relay's node does not answer.
+    fn handle_later(&mut self, request: &HttpRequest, reply: HttpReply) -> Option<HttpResponse> {
+        if let Some(refusal) = self.refusal(request) {
+            return Some(refusal);
+        }
+        let cluster = self.relay.inner.options.cluster.clone();
+        let Some(cluster) = cluster else {
+            return Some(self.handle(request));
+        };
+        match bridge::route(Some(&cluster), request.header(BRIDGE_HEADER)) {
+            Route::Local => Some(self.handle(request)),
+            Route::Refuse(status, why) => Some(error(status, &why)),
+            Route::Bridge(node) => {
+                log::debug!(
+                    "relay: {} forwarded to node {} ({})",
+                    request.path,
+                    node.name,
+                    node.addr
+                );
+                crate::cluster::forward(node, cluster.bridge_credential(), request, reply);
+                None
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! channels, queues for peers that are not connected, and slows down senders whose peer
 //! reads slowly.
 
+use super::bridge::Route;
 use super::registry::{Queued, Refusal, Registry};
 use super::{wire, Inner};
 use crate::cx::Cx;
@@ -21,6 +22,8 @@ pub struct RelayHandler {
     members: HashMap<SocketId, Member>,
     /// Senders paused until a receiver's connection drains, by receiver connection.
     waiting: HashMap<SocketId, Vec<SocketId>>,
+    /// Clients bridged to the relay's node, in a cluster where it is another node.
+    pub(super) bridges: super::bridge::Bridges,
 }
 
 #[derive(Default)]
@@ -35,6 +38,7 @@ impl RelayHandler {
             inner,
             members: HashMap::new(),
             waiting: HashMap::new(),
+            bridges: super::bridge::Bridges::default(),
         }
     }
 
@@ -167,12 +171,18 @@ impl Handler for RelayHandler {
     }
 
     fn report(&self, report: &mut crate::Report) {
+        if let Some(cluster) = &self.inner.options.cluster {
+            report.cluster(cluster);
+        }
         self.registry().report(report);
     }
 
-    fn on_request(&mut self, _request: &Request, suggested: Option<&str>) -> Decision {
+    fn on_request(&mut self, request: &Request, suggested: Option<&str>) -> Decision {
         if self.registry().closed {
             return Decision::reject(503, "the relay is closed");
+        }
+        if let Route::Refuse(status, why) = self.route_request(request) {
+            return Decision::reject(status, why);
         }
         Decision::Accept {
             subprotocol: suggested.map(str::to_owned),
@@ -185,6 +195,24 @@ impl Handler for RelayHandler {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get_or_insert_with(|| cx.waker());
+        if self.link_opened(cx, id) {
+            return;
+        }
+        let route = match cx.socket(id).and_then(|s| s.request()) {
+            Some(request) => self.route_request(request),
+            None => Route::Local,
+        };
+        match route {
+            Route::Local => {}
+            Route::Bridge(node) => return self.start_bridge(cx, id, node),
+            Route::Refuse(_, why) => {
+                // The table went stale between the request and now.
+                if let Some(socket) = cx.socket(id) {
+                    let _ = socket.close(close::TRY_AGAIN_LATER, &why);
+                }
+                return;
+            }
+        }
         self.members.insert(id, Member::default());
         if self.registry().closed {
             if let Some(socket) = cx.socket(id) {
@@ -194,6 +222,9 @@ impl Handler for RelayHandler {
     }
 
     fn on_message(&mut self, cx: &mut Cx<'_>, id: SocketId, message: Message<'_>) {
+        if self.bridged_message(cx, id, &message) {
+            return;
+        }
         match message {
             Message::Text(text) => self.on_text(cx, id, text),
             Message::Binary(_) => reply(cx, id, wire::MALFORMED),
@@ -201,6 +232,9 @@ impl Handler for RelayHandler {
     }
 
     fn on_drain(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        if self.bridge_drained(cx, id) {
+            return;
+        }
         let Some(client) = self.members.get(&id).and_then(|m| m.client) else {
             return self.release_waiting(cx, id);
         };
@@ -211,7 +245,10 @@ impl Handler for RelayHandler {
         }
     }
 
-    fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, _close: &CloseInfo) {
+    fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, info: &CloseInfo) {
+        if self.bridge_closed(cx, id, info) {
+            return;
+        }
         if let Some(client) = self.members.remove(&id).and_then(|m| m.client) {
             self.registry().disconnect(client, id);
         }
@@ -225,7 +262,8 @@ impl Handler for RelayHandler {
         if !self.registry().closed {
             return;
         }
-        let ids: Vec<SocketId> = self.members.keys().copied().collect();
+        let mut ids: Vec<SocketId> = self.members.keys().copied().collect();
+        ids.extend(self.bridges.clients());
         log::info!("relay closed: closing {} connection(s)", ids.len());
         for id in ids {
             if let Some(socket) = cx.socket(id) {

@@ -13,6 +13,7 @@
 //! connection that then drops is lost with it, as on any WebSocket.
 
 mod admin;
+mod bridge;
 mod handler;
 mod registry;
 mod wire;
@@ -43,6 +44,11 @@ pub struct RelayOptions {
     pub max_queued_bytes: usize,
     /// Failed authentications after which a connection is closed with 1008. Default 3.
     pub max_auth_failures: u32,
+    /// The cluster this node belongs to: the cluster has one relay, on one node (the same
+    /// for every node: rendezvous hashing), and relay connections and registrations that
+    /// arrive elsewhere are passed to it (`omniws --cluster`, docs/scale-out.md). Default
+    /// `None`: the relay is this node's.
+    pub cluster: Option<std::sync::Arc<crate::cluster::ClusterView>>,
 }
 
 impl Default for RelayOptions {
@@ -52,6 +58,7 @@ impl Default for RelayOptions {
             max_queued_messages: 256,
             max_queued_bytes: 1 << 20,
             max_auth_failures: 3,
+            cluster: None,
         }
     }
 }
@@ -67,6 +74,12 @@ impl RelayOptions {
     pub fn max_queued(mut self, messages: usize, bytes: usize) -> Self {
         self.max_queued_messages = messages;
         self.max_queued_bytes = bytes;
+        self
+    }
+
+    /// Set [`RelayOptions::cluster`].
+    pub fn cluster(mut self, view: std::sync::Arc<crate::cluster::ClusterView>) -> Self {
+        self.cluster = Some(view);
         self
     }
 

@@ -113,6 +113,7 @@ impl Status {
                 "node": cluster.node,
                 "healthy": cluster.healthy,
                 "nodes": cluster.nodes,
+                "relay_node": cluster.relay_node,
             });
         }
         if self.disclosure != Disclosure::Aggregates {

@@ -82,6 +82,8 @@ pub struct ClusterStatus {
     pub healthy: bool,
     /// The nodes in the table, by name.
     pub nodes: Vec<String>,
+    /// The node that serves the relay, as far as the table tells.
+    pub relay_node: Option<String>,
 }
 
 /// One mounted endpoint (its path pattern, such as `/sessions/*`).
@@ -298,6 +300,7 @@ impl Report {
             node: view.options().node_name.clone(),
             healthy: view.healthy(),
             nodes: view.nodes().into_iter().map(|n| n.name).collect(),
+            relay_node: view.relay_node(),
         });
     }
 
