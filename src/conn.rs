@@ -315,6 +315,16 @@ impl Conn {
         self.out.len() + held + in_tls
     }
 
+    /// On a timer tick: give back memory a quiet connection need not keep, the outgoing
+    /// queue's empty buffer and our kept compression context (the next message is
+    /// compressed afresh, which the peer needs no word of).
+    pub(crate) fn give_back_idle_memory(&mut self) {
+        self.out.trim();
+        if let Some(codec) = self.codec.as_mut() {
+            codec.connection.outbound.forget_compression_context();
+        }
+    }
+
     /// Whether our close frame (or hixie-75's TCP close) is on its way.
     pub(crate) fn close_sent(&self) -> bool {
         self.codec

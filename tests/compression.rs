@@ -337,3 +337,54 @@ fn a_handler_that_pauses_inside_a_compressed_message_gets_all_of_it_in_order() {
         assert!(pieces.parse::<usize>().unwrap() >= text.len() / (32 << 10));
     }
 }
+
+/// The next message that is not a ping (pings are answered by the client itself).
+fn recv_skipping_pings(client: &mut ws::Client) -> ClientEvent {
+    loop {
+        match client.recv().unwrap() {
+            ClientEvent::Ping(_) => continue,
+            event => return event,
+        }
+    }
+}
+
+#[test]
+fn a_kept_context_is_given_back_on_a_quiet_connections_timer_tick() {
+    // Under `keep` our deflater's history makes a repeated message cost a few bytes; on the
+    // keepalive tick a quiet connection lets that history go (about 300 KiB of zlib state),
+    // so the next repeat costs its full size once, and the client, which kept its window,
+    // inflates it all the same.
+    let settings = Settings::default()
+        .compression(DeflatePolicy::keep_context())
+        .keepalive(Some(std::time::Duration::from_millis(150)));
+    let server = TestServer::echo(settings);
+    let mut client = connect(server.addr, Dialect::Rfc6455, DeflatePolicy::keep_context());
+    let text = json(40);
+    let mut echo_bytes = || {
+        let before = server.handle.stats().bytes_written;
+        client.send_text(&text).unwrap();
+        assert_eq!(
+            recv_skipping_pings(&mut client),
+            ClientEvent::Text(text.clone())
+        );
+        // The loop publishes its counters after the write the client has already read.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut written = server.handle.stats().bytes_written;
+        while written == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            written = server.handle.stats().bytes_written;
+        }
+        written - before
+    };
+    let first = echo_bytes();
+    let repeat = echo_bytes();
+    assert!(repeat * 4 < first, "first {first} B, repeat {repeat} B");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let after_tick = echo_bytes();
+    assert!(
+        after_tick * 4 > first * 3,
+        "first {first} B, after the tick {after_tick} B"
+    );
+    let repeat = echo_bytes();
+    assert!(repeat * 4 < first, "first {first} B, repeat {repeat} B");
+}

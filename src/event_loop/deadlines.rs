@@ -34,7 +34,7 @@ impl EventLoop {
                     self.call(route, |h, cx| h.on_timer(cx, id));
                 }
                 TimerKind::Ping => {
-                    conn.out.trim();
+                    conn.give_back_idle_memory();
                     if conn.phase != Phase::Open || conn.close_sent() {
                         continue;
                     }
@@ -66,7 +66,7 @@ impl EventLoop {
                     }
                 }
                 TimerKind::Idle => {
-                    conn.out.trim();
+                    conn.give_back_idle_memory();
                     let Some(idle) = self.settings.idle_timeout else {
                         continue;
                     };

@@ -109,6 +109,15 @@ impl Deflater {
         }
     }
 
+    /// Let go of the kept context between messages (an idle connection's memory): the next
+    /// message starts a fresh stream. Always allowed to the sender: a stream that refers to
+    /// nothing earlier inflates the same in a peer that kept its window, so nothing is
+    /// negotiated for it. Only between messages (permessage-deflate) or frames
+    /// (deflate-frame), never inside one.
+    pub fn forget_context(&mut self) {
+        self.zlib = None;
+    }
+
     /// The stream ended without a last call to [`Deflater::compress`] (a message whose
     /// remaining bytes were none): drop the state unless the context is kept.
     pub fn end_stream(&mut self) {

@@ -235,6 +235,36 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_context_forgotten_between_messages_still_inflates_in_a_peer_that_kept_its_own() {
+        // The idle-memory rule: the sender drops its context without a word, the peer keeps
+        // its window; the next message refers to nothing and costs its full size again.
+        for scope in [Scope::Message, Scope::Frame] {
+            let agreed = agreed(scope, 15, true);
+            let mut deflater = Deflater::new(&agreed, 0);
+            let mut inflater = Inflater::new(&agreed, u64::MAX);
+            let text: Vec<u8> = (0..40)
+                .flat_map(|i| format!("{{\"id\":{i},\"ok\":true}}").into_bytes())
+                .collect();
+            let mut sizes = Vec::new();
+            for forget in [false, false, true, false] {
+                if forget {
+                    deflater.forget_context();
+                    assert!(!deflater.holds_state());
+                }
+                let mut frame = Vec::new();
+                deflater.compress(&text, &mut frame, true);
+                sizes.push(frame.len());
+                let got = inflate(&mut inflater, MessageKind::Text, &[frame], 256);
+                assert!(got.unwrap() == text, "{scope:?}");
+            }
+            // With history the repeat is a few bytes; without it, the first message's size.
+            assert!(sizes[1] * 4 < sizes[0], "{scope:?} {sizes:?}");
+            assert_eq!(sizes[2], sizes[0], "{scope:?} {sizes:?}");
+            assert!(sizes[3] * 4 < sizes[0], "{scope:?} {sizes:?}");
+        }
+    }
+
+    #[test]
     fn a_bomb_fails_at_the_limit_having_inflated_one_piece_past_it() {
         // 16 MiB of zeros compresses to about 16 KiB.
         let agreed = agreed(Scope::Message, 15, false);

@@ -229,6 +229,20 @@ impl Outbound {
             .is_some_and(|c| c.deflater.holds_state())
     }
 
+    /// Give back the compression state kept between our messages, if no message is being
+    /// sent: for a connection gone quiet, whose kept context would otherwise hold zlib's
+    /// window and tables (about 300 KiB) for as long as it stays open. Its next message
+    /// compresses without history.
+    pub fn forget_compression_context(&mut self) {
+        if self.in_message() {
+            return;
+        }
+        if let Some(c) = self.compressing.as_mut() {
+            c.deflater.forget_context();
+            c.buf = Vec::new();
+        }
+    }
+
     /// The dialect spoken.
     pub fn dialect(&self) -> Dialect {
         self.dialect
