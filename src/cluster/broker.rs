@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const KEY_PREFIX: &str = "omniws:node:";
+/// Which node holds the relay: a lease its holder renews as it renews its node key.
+const RELAY_LEASE: &str = "omniws:relay:node";
 /// Longest wait between attempts to reach a broker that is away.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -62,6 +64,7 @@ fn session(view: &ClusterView) -> redis::RedisResult<std::convert::Infallible> {
             .arg(NODE_TTL.as_millis() as u64)
             .query::<()>(&mut con)?;
         let nodes = read_table(&mut con)?;
+        let relay = relay_lease(view, &mut con, &nodes)?;
         if !announced {
             log::info!(
                 "cluster: node {} at {} joined through {} ({} node(s))",
@@ -76,8 +79,50 @@ fn session(view: &ClusterView) -> redis::RedisResult<std::convert::Infallible> {
         if names(&before) != names(&nodes) {
             log::info!("cluster: nodes now {:?}", names(&nodes));
         }
-        view.update(nodes);
+        if relay.is_some() && relay != view.relay_holder() {
+            log::info!(
+                "cluster: the relay is on node {}",
+                relay.as_deref().unwrap_or("?")
+            );
+        }
+        view.update_with_relay(nodes, relay);
         std::thread::sleep(REFRESH);
+    }
+}
+
+/// Renew the relay's lease if this node holds it; take it if nobody does and this node is
+/// the relay key's rendezvous owner (so nodes agree on who tries, and `NX` settles a race
+/// between tables that differ for a moment). The holder, after that.
+fn relay_lease(
+    view: &ClusterView,
+    con: &mut redis::Connection,
+    nodes: &[Node],
+) -> redis::RedisResult<Option<String>> {
+    let me = view.options.node_name.as_str();
+    let ttl = NODE_TTL.as_millis() as u64;
+    let holder: Option<String> = redis::cmd("GET").arg(RELAY_LEASE).query(con)?;
+    match holder.as_deref() {
+        Some(h) if h == me => {
+            redis::cmd("SET")
+                .arg(RELAY_LEASE)
+                .arg(me)
+                .arg("PX")
+                .arg(ttl)
+                .query::<()>(con)?;
+            Ok(holder)
+        }
+        Some(_) => Ok(holder),
+        None if super::rendezvous(nodes, super::RELAY_KEY).is_some_and(|n| n.name == me) => {
+            let _: Option<String> = redis::cmd("SET")
+                .arg(RELAY_LEASE)
+                .arg(me)
+                .arg("PX")
+                .arg(ttl)
+                .arg("NX")
+                .query(con)?;
+            redis::cmd("GET").arg(RELAY_LEASE).query(con)
+        }
+        None => Ok(None),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct ClusterView {
 #[derive(Debug, Default)]
 struct Table {
     nodes: Vec<Node>,
+    /// The node that holds the relay's lease in the broker, if any.
+    relay: Option<String>,
     /// When the broker last answered; `None` until it first has.
     fresh: Option<Instant>,
 }
@@ -136,10 +138,23 @@ impl ClusterView {
         table.fresh.is_some_and(|t| t.elapsed() < NODE_TTL)
     }
 
+    #[cfg(test)]
     pub(crate) fn update(&self, nodes: Vec<Node>) {
+        self.update_with_relay(nodes, None);
+    }
+
+    /// The broker's latest answer: the nodes, and who holds the relay.
+    pub(crate) fn update_with_relay(&self, nodes: Vec<Node>, relay: Option<String>) {
         let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
         table.nodes = nodes;
+        table.relay = relay;
         table.fresh = Some(Instant::now());
+    }
+
+    /// Who holds the relay's lease, as the broker last said.
+    pub(crate) fn relay_holder(&self) -> Option<String> {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        table.relay.clone()
     }
 
     /// The node that owns session `name`: the highest rendezvous score among the nodes.
@@ -159,11 +174,13 @@ impl ClusterView {
         if table.fresh.is_none() {
             return Owner::Unknown;
         }
-        let best = table
-            .nodes
-            .iter()
-            .max_by_key(|node| (score(&node.name, name), node.name.clone()));
-        match best {
+        // The relay stays with its lease's holder while it lives, so a node that joins
+        // does not take it (and its registrations) over.
+        let holder = (name == RELAY_KEY)
+            .then(|| table.relay.as_deref())
+            .flatten()
+            .and_then(|h| table.nodes.iter().find(|n| n.name == h));
+        match holder.or_else(|| rendezvous(&table.nodes, name)) {
             None => Owner::Here,
             Some(node) if node.name == self.options.node_name => Owner::Here,
             Some(node) => Owner::There(node.clone()),
@@ -191,6 +208,13 @@ impl ClusterView {
     pub(crate) fn bridge_credential(&self) -> &str {
         self.options.token.as_deref().unwrap_or("1")
     }
+}
+
+/// The node of `nodes` with the highest rendezvous score for `key`.
+pub(crate) fn rendezvous<'n>(nodes: &'n [Node], key: &str) -> Option<&'n Node> {
+    nodes
+        .iter()
+        .max_by_key(|node| (score(&node.name, key), node.name.clone()))
 }
 
 /// FNV-1a over the node's name, a separator and the session's name, then murmur3's
@@ -270,6 +294,31 @@ mod tests {
             if was != "b" {
                 assert_eq!(was, is, "{session} stays where it was");
             }
+        }
+    }
+
+    #[test]
+    fn the_relay_stays_with_its_lease_holder_and_falls_back_to_rendezvous() {
+        let names = ["a", "b", "c"];
+        let view = view("a", &names);
+        let by_hash = rendezvous(&view.nodes(), RELAY_KEY).unwrap().name.clone();
+        let other = names.iter().find(|n| **n != by_hash).unwrap().to_string();
+        view.update_with_relay(view.nodes(), Some(other.clone()));
+        assert_eq!(view.relay_node(), Some(other));
+        // A holder the table no longer lists (it died) holds nothing.
+        view.update_with_relay(view.nodes(), Some("gone".into()));
+        assert_eq!(view.relay_node(), Some(by_hash));
+        // Sessions never look at the lease.
+        view.update_with_relay(view.nodes(), Some("b".into()));
+        for s in 0..20 {
+            let session = format!("room-{s}");
+            let expected = rendezvous(&view.nodes(), &session).unwrap().clone();
+            let owner = match view.owner(&session) {
+                Owner::Here => "a".to_owned(),
+                Owner::There(node) => node.name,
+                Owner::Unknown => unreachable!(),
+            };
+            assert_eq!(owner, expected.name);
         }
     }
 
