@@ -9,14 +9,6 @@ use crate::face;
 use crate::handler::Decision;
 use crate::plain_http::{HttpResponse, Parsed};
 
-/// A plain HTTP request whose handler answers later ([`crate::HttpHandler::handle_later`]).
-pub(super) struct PendingPlain {
-    id: SocketId,
-    head_only: bool,
-    method: String,
-    path: String,
-    later: std::sync::mpsc::Receiver<HttpResponse>,
-}
 use crate::router::{self, NoRoute};
 use crate::settings::Delivery;
 use crate::socket::SocketId;
@@ -28,6 +20,15 @@ use ws_protocols::handshake::{
     read_request, write_error_response, Accept, HandshakeError, Request, Status,
 };
 use ws_protocols::Role;
+
+/// A plain HTTP request whose handler answers later ([`crate::HttpHandler::handle_later`]).
+pub(super) struct PendingPlain {
+    id: SocketId,
+    head_only: bool,
+    method: String,
+    path: String,
+    later: std::sync::mpsc::Receiver<HttpResponse>,
+}
 
 impl EventLoop {
     pub(super) fn process_handshake(&mut self, id: SocketId) {
