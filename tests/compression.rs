@@ -338,6 +338,77 @@ fn a_handler_that_pauses_inside_a_compressed_message_gets_all_of_it_in_order() {
     }
 }
 
+#[test]
+fn sixty_four_mib_through_a_session_between_both_extensions_plain_and_hixie_76() {
+    // One 64 MiB text message from an RFC 6455 member with permessage-deflate (context kept)
+    // to a hybi-07 member that agreed deflate-frame only, an RFC 6455 member without
+    // compression and a hixie-76 member: inflated as it arrives, compressed anew per frame
+    // for the deflate-frame member, SHA-256 checked at every receiver.
+    let server = TestServer::start(
+        ws::Server::builder()
+            .settings(Settings::default().keepalive(None))
+            .mount(ws::Sessions::mount("/sessions/*", Default::default())),
+    );
+    let mut text = json(1_200_000);
+    text.truncate(64 << 20);
+    assert_eq!(text.len(), 64 << 20);
+    let digest = Sha256::digest(text.as_bytes());
+    let url = format!("ws://{}/sessions/big", server.addr);
+    let frame_only = DeflatePolicy {
+        permessage_deflate: false,
+        ..DeflatePolicy::default()
+    };
+    let receivers = [
+        (Dialect::Hybi07, frame_only),
+        (Dialect::Rfc6455, DeflatePolicy::OFF),
+        (Dialect::Hixie76, DeflatePolicy::OFF),
+    ];
+    let mut members: Vec<ws::Client> = receivers
+        .iter()
+        .map(|&(dialect, policy)| {
+            let options = ConnectOptions::default()
+                .dialect(dialect)
+                .compression(policy);
+            ws::connect_with(&url, options).unwrap()
+        })
+        .collect();
+    let agreed = |client: &ws::Client| {
+        client
+            .response_header("Sec-WebSocket-Extensions")
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        agreed(&members[0]).as_deref(),
+        Some("x-webkit-deflate-frame")
+    );
+    assert_eq!(agreed(&members[1]), None);
+    let options = ConnectOptions::default().compression(DeflatePolicy::keep_context());
+    let mut sender = ws::connect_with(&url, options).unwrap();
+    assert!(agreed(&sender).is_some_and(|e| e.starts_with("permessage-deflate")));
+    for member in members.iter_mut().chain([&mut sender]) {
+        while !matches!(member.recv().unwrap(), ClientEvent::Text(t) if t.contains("ready")) {}
+    }
+    let before = server.handle.stats().bytes_read;
+    let readers: Vec<_> = members
+        .into_iter()
+        .zip(receivers)
+        .map(|(mut member, (dialect, _))| {
+            std::thread::spawn(move || match member.recv().unwrap() {
+                ClientEvent::Text(got) => (dialect, Sha256::digest(got.as_bytes())),
+                other => panic!("{dialect}: {other:?}"),
+            })
+        })
+        .collect();
+    sender.send_text(&text).unwrap();
+    for reader in readers {
+        let (dialect, got) = reader.join().unwrap();
+        assert_eq!(got, digest, "{dialect}");
+    }
+    // It crossed the sender's link compressed.
+    let read = server.handle.stats().bytes_read - before;
+    assert!(read < (16 << 20), "{read} bytes read for 64 MiB");
+}
+
 /// The next message that is not a ping (pings are answered by the client itself).
 fn recv_skipping_pings(client: &mut ws::Client) -> ClientEvent {
     loop {
