@@ -577,6 +577,55 @@ fn small_messages_go_uncompressed_and_compressed_ones_carry_rsv1() {
 }
 
 #[test]
+fn incompressible_messages_go_as_they_are_and_the_stream_goes_on() {
+    compressed_pairs(|name, mut pair, _| {
+        if !name.contains("Message") {
+            // deflate-frame compresses each fragment as it is streamed (these pairs fragment
+            // at 1000 bytes), before the whole can be weighed.
+            return;
+        }
+        // Bytes deflate cannot shrink (an LCG's high bytes), then text it can, twice each:
+        // the random ones leave without RSV1 and no larger than they are, and the text after
+        // them still inflates in a peer that keeps its window.
+        let mut x = 0x2545_f491u32;
+        let random: Vec<u8> = (0..2000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (x >> 24) as u8
+            })
+            .collect();
+        let text = "the same words again and again; ".repeat(60);
+        let out = &mut pair.client.connection.outbound;
+        for _ in 0..2 {
+            let mut wire = Vec::new();
+            out.send_whole(MessageKind::Binary, &random, &mut wire)
+                .unwrap();
+            assert_eq!(wire[0] & 0x40, 0, "{name}: no RSV1 on incompressible bytes");
+            // The header (and mask), at most 1000-byte fragments: no deflate overhead.
+            assert!(
+                wire.len() <= random.len() + 2 * 14,
+                "{name}: {}",
+                wire.len()
+            );
+            pair.to_server.extend_from_slice(&wire);
+            let mut wire = Vec::new();
+            out.send_whole(MessageKind::Text, text.as_bytes(), &mut wire)
+                .unwrap();
+            assert_eq!(wire[0] & 0x40, 0x40, "{name}: RSV1 on text");
+            pair.to_server.extend_from_slice(&wire);
+        }
+        pair.settle();
+        let expected = [
+            Seen::Binary(random.clone()),
+            Seen::Text(text.clone()),
+            Seen::Binary(random),
+            Seen::Text(text),
+        ];
+        assert_eq!(pair.server.seen, expected, "{name}");
+    });
+}
+
+#[test]
 fn misplaced_compressed_bits_fail_the_connection_with_1002() {
     let agreed = Compression {
         scope: Scope::Message,

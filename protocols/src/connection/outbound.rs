@@ -469,8 +469,16 @@ impl Outbound {
             let mut buf = std::mem::take(&mut compressing.buf);
             buf.clear();
             compressing.deflater.compress(data, &mut buf, true);
-            self.encoder.mark_compressed();
-            let result = self.send_frames(kind, &buf, fragments, tx);
+            let result = if buf.len() < data.len() {
+                self.encoder.mark_compressed();
+                self.send_frames(kind, &buf, fragments, tx)
+            } else {
+                // Incompressible (already compressed media, random bytes): deflate only
+                // adds its block headers, so the message goes as it is, which RFC 7692 §6
+                // allows. The peer never sees this stream, so our history must not keep it.
+                compressing.deflater.forget_context();
+                self.send_frames(kind, data, fragments, tx)
+            };
             self.give_back(buf);
             return result;
         }
