@@ -123,6 +123,28 @@ pub trait HttpHandler: Send {
 
 /// Where an answer given later goes ([`HttpHandler::handle_later`]). Send it from any
 /// thread; dropped unsent, the request is answered 503.
+///
+/// ```
+/// use ws::{HttpHandler, HttpReply, HttpRequest, HttpResponse};
+///
+/// /// Answers `/slow` from a thread of its own, so the loop never waits for it.
+/// struct Slow;
+/// impl HttpHandler for Slow {
+///     fn handle(&mut self, _: &HttpRequest) -> HttpResponse {
+///         HttpResponse::text(404, "not found")
+///     }
+///     fn handle_later(&mut self, request: &HttpRequest, reply: HttpReply) -> Option<HttpResponse> {
+///         if request.path != "/slow" {
+///             return Some(self.handle(request));
+///         }
+///         std::thread::spawn(move || {
+///             // ... ask another service ...
+///             reply.send(HttpResponse::text(200, "done"));
+///         });
+///         None
+///     }
+/// }
+/// ```
 pub struct HttpReply {
     pub(crate) answer: std::sync::mpsc::SyncSender<HttpResponse>,
     pub(crate) waker: std::sync::Arc<mio::Waker>,
