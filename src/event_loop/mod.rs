@@ -12,6 +12,7 @@
 mod deadlines;
 mod frames;
 mod hand_over;
+mod plain_later;
 mod sniff;
 mod status;
 mod upgrade;
@@ -97,7 +98,7 @@ pub(crate) struct EventLoop {
     /// Status pages waiting for the other loops' parts.
     pending_pages: Vec<status::PendingPage>,
     /// Plain HTTP requests whose handler answers later.
-    pending_plain: Vec<upgrade::PendingPlain>,
+    pending_plain: Vec<plain_later::PendingPlain>,
 }
 
 impl Drop for EventLoop {

@@ -21,15 +21,6 @@ use ws_protocols::handshake::{
 };
 use ws_protocols::Role;
 
-/// A plain HTTP request whose handler answers later ([`crate::HttpHandler::handle_later`]).
-pub(super) struct PendingPlain {
-    id: SocketId,
-    head_only: bool,
-    method: String,
-    path: String,
-    later: std::sync::mpsc::Receiver<HttpResponse>,
-}
-
 impl EventLoop {
     pub(super) fn process_handshake(&mut self, id: SocketId) {
         let Some(conn) = self.conns.get_mut(id) else {
@@ -382,63 +373,6 @@ impl EventLoop {
                 self.answer_plain(id, &response, head_only);
             }
         }
-    }
-
-    /// Park a plain HTTP request whose handler answers later: nothing more is read from it,
-    /// and [`EventLoop::finish_plain`] writes the answer when it comes.
-    fn answer_later(
-        &mut self,
-        id: SocketId,
-        request: crate::plain_http::HttpRequest,
-        later: std::sync::mpsc::Receiver<HttpResponse>,
-    ) {
-        if let Some(conn) = self.conns.get_mut(id) {
-            conn.phase = Phase::Failing;
-        }
-        self.pending_plain.push(PendingPlain {
-            id,
-            head_only: request.method == "HEAD",
-            method: request.method,
-            path: request.path,
-            later,
-        });
-    }
-
-    /// Answer the parked plain HTTP requests whose answers have come (or whose repliers
-    /// gave up: 503); forget those whose connections are gone (the handshake timeout ends
-    /// a connection whose answer never comes).
-    pub(super) fn finish_plain(&mut self) {
-        let mut i = 0;
-        while i < self.pending_plain.len() {
-            let pending = &self.pending_plain[i];
-            let response = match pending.later.try_recv() {
-                Ok(response) => response,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    HttpResponse::text(503, "no answer: try again later")
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    if self.conns.get(pending.id).is_some() {
-                        i += 1;
-                    } else {
-                        self.pending_plain.swap_remove(i);
-                    }
-                    continue;
-                }
-            };
-            let done = self.pending_plain.swap_remove(i);
-            if self.conns.get(done.id).is_none() {
-                continue;
-            }
-            log::info!(
-                "{}: {} {} -> {} (answered later)",
-                done.id,
-                done.method,
-                done.path,
-                response.status
-            );
-            self.answer_plain(done.id, &response, done.head_only);
-        }
-        self.service_touched();
     }
 
     /// Write the answer to a plain HTTP request and close once it is out.
