@@ -56,6 +56,7 @@ fn session(view: &ClusterView) -> redis::RedisResult<std::convert::Infallible> {
     con.set_write_timeout(Some(REFRESH))?;
     let key = format!("{KEY_PREFIX}{}", view.options.node_name);
     let mut announced = false;
+    let started = std::time::Instant::now();
     loop {
         redis::cmd("SET")
             .arg(&key)
@@ -64,7 +65,10 @@ fn session(view: &ClusterView) -> redis::RedisResult<std::convert::Infallible> {
             .arg(NODE_TTL.as_millis() as u64)
             .query::<()>(&mut con)?;
         let nodes = read_table(&mut con)?;
-        let relay = relay_lease(view, &mut con, &nodes)?;
+        // Once this session has lasted a node key's life, every live node has announced
+        // itself in it (after a broker restart, too).
+        let settled = started.elapsed() >= NODE_TTL;
+        let relay = relay_lease(view, &mut con, &nodes, settled)?;
         if !announced {
             log::info!(
                 "cluster: node {} at {} joined through {} ({} node(s))",
@@ -90,17 +94,25 @@ fn session(view: &ClusterView) -> redis::RedisResult<std::convert::Infallible> {
     }
 }
 
-/// Renew the relay's lease if this node holds it; take it if nobody does and this node is
-/// the relay key's rendezvous owner (so nodes agree on who tries, and `NX` settles a race
-/// between tables that differ for a moment). The holder, after that.
+/// Renew the relay's lease if this node holds it. Take it if nobody does and either this
+/// node held it last (a broker that restarted has forgotten the lease: its holder, and its
+/// registrations, keep it) or this node is the relay key's rendezvous owner in a settled
+/// table (so nodes agree on who tries, and `NX` settles a race between tables that differ
+/// for a moment). Unsettled, a table may lack the holder only because it has not yet
+/// announced itself to a restarted broker: taking the lease then would move the relay, and
+/// strand everything registered with it. The holder, after that.
 fn relay_lease(
     view: &ClusterView,
     con: &mut redis::Connection,
     nodes: &[Node],
+    settled: bool,
 ) -> redis::RedisResult<Option<String>> {
     let me = view.options.node_name.as_str();
     let ttl = NODE_TTL.as_millis() as u64;
     let holder: Option<String> = redis::cmd("GET").arg(RELAY_LEASE).query(con)?;
+    let held_last = view.relay_holder().as_deref() == Some(me);
+    let rendezvous_owner =
+        || super::rendezvous(nodes, super::RELAY_KEY).is_some_and(|n| n.name == me);
     match holder.as_deref() {
         Some(h) if h == me => {
             redis::cmd("SET")
@@ -112,7 +124,7 @@ fn relay_lease(
             Ok(holder)
         }
         Some(_) => Ok(holder),
-        None if super::rendezvous(nodes, super::RELAY_KEY).is_some_and(|n| n.name == me) => {
+        None if held_last || (settled && rendezvous_owner()) => {
             let _: Option<String> = redis::cmd("SET")
                 .arg(RELAY_LEASE)
                 .arg(me)

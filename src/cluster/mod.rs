@@ -174,15 +174,22 @@ impl ClusterView {
         if table.fresh.is_none() {
             return Owner::Unknown;
         }
-        // The relay stays with its lease's holder while it lives, so a node that joins
-        // does not take it (and its registrations) over.
-        let holder = (name == RELAY_KEY)
-            .then(|| table.relay.as_deref())
-            .flatten()
-            .and_then(|h| table.nodes.iter().find(|n| n.name == h));
-        match holder.or_else(|| rendezvous(&table.nodes, name)) {
+        let me = self.options.node_name.as_str();
+        if name == RELAY_KEY {
+            // The relay is wherever its lease is, and nowhere while nobody (alive) holds it:
+            // a node that served it by rendezvous meanwhile would start a second registry,
+            // and clients registered there would be strangers to the real one. Unplaced
+            // lasts a few seconds at most: until the lease is taken (see broker.rs).
+            let holder = table.relay.as_deref();
+            return match holder.and_then(|h| table.nodes.iter().find(|n| n.name == h)) {
+                None => Owner::Unknown,
+                Some(node) if node.name == me => Owner::Here,
+                Some(node) => Owner::There(node.clone()),
+            };
+        }
+        match rendezvous(&table.nodes, name) {
             None => Owner::Here,
-            Some(node) if node.name == self.options.node_name => Owner::Here,
+            Some(node) if node.name == me => Owner::Here,
             Some(node) => Owner::There(node.clone()),
         }
     }
@@ -298,16 +305,22 @@ mod tests {
     }
 
     #[test]
-    fn the_relay_stays_with_its_lease_holder_and_falls_back_to_rendezvous() {
+    fn the_relay_is_with_its_lease_holder_and_nowhere_without_one() {
         let names = ["a", "b", "c"];
         let view = view("a", &names);
         let by_hash = rendezvous(&view.nodes(), RELAY_KEY).unwrap().name.clone();
         let other = names.iter().find(|n| **n != by_hash).unwrap().to_string();
         view.update_with_relay(view.nodes(), Some(other.clone()));
         assert_eq!(view.relay_node(), Some(other));
-        // A holder the table no longer lists (it died) holds nothing.
+        // A holder the table no longer lists (it died) holds nothing, and neither does the
+        // rendezvous owner until it has taken the lease: nobody serves the relay meanwhile.
         view.update_with_relay(view.nodes(), Some("gone".into()));
-        assert_eq!(view.relay_node(), Some(by_hash));
+        assert_eq!(view.relay_node(), None);
+        assert_eq!(view.owner(RELAY_KEY), Owner::Unknown);
+        view.update_with_relay(view.nodes(), None);
+        assert_eq!(view.relay_node(), None);
+        view.update_with_relay(view.nodes(), Some("a".into()));
+        assert_eq!(view.owner(RELAY_KEY), Owner::Here);
         // Sessions never look at the lease.
         view.update_with_relay(view.nodes(), Some("b".into()));
         for s in 0..20 {

@@ -82,7 +82,9 @@ pub(super) fn route(cluster: Option<&ClusterView>, bridge_header: Option<&str>) 
         Owner::Unknown if cluster.last_known_owner(RELAY_KEY) == Owner::Here => Route::Local,
         Owner::Unknown => Route::Refuse(
             503,
-            "cluster broker unreachable: cannot tell which node serves the relay".into(),
+            "cluster broker unreachable, or the relay between nodes: cannot tell which node \
+             serves the relay"
+                .into(),
         ),
     }
 }
