@@ -531,3 +531,122 @@ fn relay_channels_span_nodes_with_queued_delivery_and_refusals_without_the_broke
     );
     drop(broker);
 }
+
+/// `LLEN key` on the test's Redis (plain RESP over loopback).
+fn redis_llen(port: u16, key: &str) -> i64 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = format!("*2\r\n$4\r\nLLEN\r\n${}\r\n{key}\r\n", key.len());
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "redis answered");
+        answer.push(byte[0]);
+    }
+    let text = String::from_utf8(answer).unwrap();
+    text.trim()
+        .strip_prefix(':')
+        .unwrap_or_else(|| panic!("LLEN answered {text:?}"))
+        .parse()
+        .unwrap()
+}
+
+/// Wait (bounded) until `LLEN key` is `len`.
+fn await_llen(port: u16, key: &str, len: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = redis_llen(port, key);
+        if now == len {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{key} holds {now}, not {len}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_relay_outlives_its_node_registrations_channels_and_queues_included() {
+    let redis_port = free_port();
+    let _broker = redis(redis_port);
+    let admin = ["--relay-admin-token", "admin"];
+    let a = node("a", redis_port, &admin);
+    let b = node("b", redis_port, &admin);
+    let c = node("c", redis_port, &admin);
+    let nodes = [&a, &b, &c];
+    let names = ["a", "b", "c"];
+    converge(&nodes, 3);
+    let owner = relay_node(&nodes, &names);
+    let others: Vec<usize> = (0..3).filter(|&i| i != owner).collect();
+
+    // X and Y registered (through a node that does not hold the relay), with a channel.
+    let x = relay_client(nodes[others[0]].addr);
+    let y = relay_client(nodes[others[1]].addr);
+    relay_channel(nodes[others[0]].addr, x.0, y.0);
+
+    // X sends three messages to Y, connected nowhere: they wait on the relay's node, and
+    // its write-through takes them to the broker.
+    let mut cx = Client::connect(nodes[others[0]].addr, "/relay", Dialect::Rfc6455);
+    authenticate(&mut cx, &x);
+    for i in 0..3 {
+        relay_send(&mut cx, y.0, &format!("queued {i} ☃"));
+    }
+    relay_send(&mut cx, 999_999, "nobody");
+    assert_eq!(
+        relay_recv(&mut cx),
+        serde_json::json!({"error": "channel not registered"})
+    );
+    let queue = format!("omniws:relay:queue:{}", y.0);
+    await_llen(redis_port, &queue, 3);
+
+    // The relay's node dies; X's bridge is told, and a survivor takes the lease.
+    let mut all = [Some(a), Some(b), Some(c)];
+    let dead = all[owner].take().unwrap();
+    drop(dead.process);
+    assert_eq!(
+        cx.recv_message(),
+        Received::Close(Some(1001), "the relay's node went away".into())
+    );
+    let survivors: Vec<&Node> = others.iter().map(|&i| all[i].as_ref().unwrap()).collect();
+    let survivor_names: Vec<&str> = others.iter().map(|&i| names[i]).collect();
+    converge(&survivors, 2);
+    let new_owner = relay_node(&survivors, &survivor_names);
+    let elsewhere = survivors[1 - new_owner];
+
+    // The new holder serves once it has loaded (503 "relay loading" until then): the
+    // channel is there (409), registered through the node that does not hold the relay.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let body = format!("{{\"clients\":[{},{}]}}", x.0, y.0);
+    let status = loop {
+        let (status, reply) = register(elsewhere.addr, "/relay/channels", &body);
+        if status != 503 {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the relay stayed away: {reply}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status, 409, "the channel survived its node");
+
+    // Y connects to a survivor and gets X's messages, in order; the broker's copy of its
+    // queue is emptied as they are sent.
+    let mut cy = Client::connect(elsewhere.addr, "/relay", Dialect::Hybi07);
+    authenticate(&mut cy, &y);
+    for i in 0..3 {
+        assert_eq!(relay_recv(&mut cy), relayed(x.0, &format!("queued {i} ☃")));
+    }
+    await_llen(redis_port, &queue, 0);
+
+    // X, with the same token, on the new holder itself: the same channel, both ways.
+    let mut cx = Client::connect(survivors[new_owner].addr, "/relay", Dialect::Hixie76);
+    authenticate(&mut cx, &x);
+    relay_send(&mut cx, y.0, "after the move");
+    assert_eq!(relay_recv(&mut cy), relayed(x.0, "after the move"));
+    relay_send(&mut cy, x.0, "and back");
+    assert_eq!(relay_recv(&mut cx), relayed(y.0, "and back"));
+    // New registrations do not take the survivors' ids.
+    let z = relay_client(elsewhere.addr);
+    assert!(z.0 != x.0 && z.0 != y.0, "{z:?}");
+}

@@ -24,8 +24,11 @@ pub(crate) fn spawn(view: Arc<ClusterView>) -> std::io::Result<()> {
 fn run(view: &ClusterView) {
     let mut backoff = REFRESH;
     let mut was_up = true;
+    // Whether this node's relay has loaded the relay's state and serves it: kept across
+    // broker outages (the holder goes on serving while the broker is away).
+    let mut holding = false;
     loop {
-        match session(view) {
+        match session(view, &mut holding) {
             Ok(never) => match never {},
             Err(e) => {
                 if was_up {
@@ -49,7 +52,7 @@ fn run(view: &ClusterView) {
 }
 
 /// Connect, then refresh until something fails.
-fn session(view: &ClusterView) -> redis::RedisResult<std::convert::Infallible> {
+fn session(view: &ClusterView, holding: &mut bool) -> redis::RedisResult<std::convert::Infallible> {
     let client = redis::Client::open(view.options.broker.as_str())?;
     let mut con = client.get_connection_with_timeout(REFRESH)?;
     con.set_read_timeout(Some(REFRESH))?;
@@ -69,6 +72,19 @@ fn session(view: &ClusterView) -> redis::RedisResult<std::convert::Infallible> {
         // itself in it (after a broker restart, too).
         let settled = started.elapsed() >= NODE_TTL;
         let relay = relay_lease(view, &mut con, &nodes, settled)?;
+        // Taken: load the relay's state before the table says so (the relay refuses with
+        // 503 "relay loading" until then). Lost: stop serving it.
+        // Reached again (the broker may have restarted empty): write it all through.
+        let mine = relay.as_deref() == Some(view.options.node_name.as_str());
+        if mine && *holding && !announced {
+            view.relay_rewrite();
+        } else if mine && !*holding {
+            *holding = view.relay_taken(&mut con)?;
+        } else if !mine && *holding {
+            log::warn!("cluster: this node no longer holds the relay");
+            view.relay_lost();
+            *holding = false;
+        }
         if !announced {
             log::info!(
                 "cluster: node {} at {} joined through {} ({} node(s))",

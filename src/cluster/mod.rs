@@ -13,8 +13,10 @@
 
 mod broker;
 mod forward;
+mod relay_store;
 
 pub(crate) use forward::forward;
+pub(crate) use relay_store::{Change, Journal, RelayHolder, Snapshot};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -63,6 +65,8 @@ pub struct Node {
 pub struct ClusterView {
     options: ClusterOptions,
     table: RwLock<Table>,
+    /// This node's relay, told when this node takes or gives up the relay's lease.
+    relay: relay_store::Holder,
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +119,7 @@ impl ClusterView {
         Arc::new(ClusterView {
             options,
             table: RwLock::new(Table::default()),
+            relay: relay_store::Holder::default(),
         })
     }
 

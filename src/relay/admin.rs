@@ -2,7 +2,7 @@
 //! `POST /relay/channels`, answered only to `Authorization: Bearer <admin token>`. In a
 //! cluster, a registration that reaches a node other than the relay's is forwarded to it.
 
-use super::bridge::{self, Route};
+use super::bridge::Route;
 use super::{Relay, RelayError};
 use crate::cluster::BRIDGE_HEADER;
 use crate::plain_http::{HttpHandler, HttpReply, HttpRequest, HttpResponse};
@@ -122,7 +122,7 @@ impl HttpHandler for RelayAdmin {
         let Some(cluster) = cluster else {
             return Some(self.handle(request));
         };
-        match bridge::route(Some(&cluster), request.header(BRIDGE_HEADER)) {
+        match self.relay.inner.route(request.header(BRIDGE_HEADER)) {
             Route::Local => Some(self.handle(request)),
             Route::Refuse(status, why) => Some(error(status, &why)),
             Route::Bridge(node) => {

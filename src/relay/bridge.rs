@@ -16,7 +16,8 @@
 //!
 //! When the link closes, its client is closed with the link's code and reason (a relay's
 //! 1008 reaches the client as such); when the client closes, its link is closed. A relay's
-//! node that dies takes the relay's registrations and queues with it (docs/scale-out.md).
+//! node that dies leaves the relay's registrations and queues in the broker, and the node
+//! that takes its lease serves them (`cluster::relay_store`, docs/scale-out.md).
 
 use super::handler::RelayHandler;
 use crate::cluster::{ClusterView, Node, Owner, BRIDGE_HEADER, RELAY_KEY};
@@ -91,10 +92,7 @@ pub(super) fn route(cluster: Option<&ClusterView>, bridge_header: Option<&str>) 
 
 impl RelayHandler {
     pub(super) fn route_request(&self, request: &Request) -> Route {
-        route(
-            self.inner.options.cluster.as_deref(),
-            request.header(BRIDGE_HEADER),
-        )
+        self.inner.route(request.header(BRIDGE_HEADER))
     }
 
     /// Open a link to `node` for `client`, which waits, paused.

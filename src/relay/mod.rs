@@ -25,8 +25,9 @@ pub use registry::{Credentials, RelayError};
 /// The wire parser and encoder, for the fuzz targets (`crate::fuzzing`).
 pub(crate) use wire::{parse as wire_parse, relay as wire_relay, Inbound};
 
+use crate::cluster::{Journal, RelayHolder, Snapshot};
 use crate::cx::RouteWaker;
-use registry::{QueueLimits, Registry};
+use registry::{QueueLimits, Registry, Role};
 use std::sync::{Arc, Mutex};
 
 /// Options of a [`Relay`].
@@ -102,6 +103,34 @@ impl Inner {
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Where a relay request is served ([`bridge::route`]), refused with 503 where it would
+    /// be served here but this node has not loaded the relay's state (it has only just
+    /// taken the lease, or its table is ahead of its broker thread).
+    fn route(&self, bridge_header: Option<&str>) -> bridge::Route {
+        match bridge::route(self.options.cluster.as_deref(), bridge_header) {
+            bridge::Route::Local if !self.registry().serves() => {
+                bridge::Route::Refuse(503, "relay loading: try again in a second".into())
+            }
+            route => route,
+        }
+    }
+}
+
+/// In a cluster, the broker thread hands the relay's state to this node's relay when the
+/// node takes the relay's lease, and takes it back when the node loses it.
+impl RelayHolder for Inner {
+    fn take_over(&self, snapshot: Snapshot, journal: Journal) {
+        self.registry().take_over(snapshot, journal);
+    }
+
+    fn give_up(&self) {
+        self.registry().role = Role::Standby;
+    }
+
+    fn rewrite(&self) {
+        self.registry().rewrite();
+    }
 }
 
 /// A relay: the registry of clients and channels, shared between the application (any
@@ -133,13 +162,22 @@ impl Relay {
             messages: options.max_queued_messages,
             bytes: options.max_queued_bytes,
         };
-        Relay {
-            inner: Arc::new(Inner {
-                registry: Mutex::new(Registry::new(options.authorize_all_channels, limits)),
-                waker: Mutex::new(None),
-                options,
-            }),
+        let mut registry = Registry::new(options.authorize_all_channels, limits);
+        if options.cluster.is_some() {
+            // It serves once the broker thread has loaded the relay's state (if this node
+            // takes the lease).
+            registry.role = Role::Standby;
         }
+        let inner = Arc::new(Inner {
+            registry: Mutex::new(registry),
+            waker: Mutex::new(None),
+            options,
+        });
+        if let Some(cluster) = &inner.options.cluster {
+            let weak = Arc::downgrade(&inner);
+            cluster.set_relay_holder(weak);
+        }
+        Relay { inner }
     }
 
     /// The handler to mount (at `/relay`, say). Mount one per relay.

@@ -1,6 +1,7 @@
 //! Who may talk to whom: registered clients, their tokens, their channels, and the messages
 //! waiting for a client that is not connected. Pure bookkeeping: no sockets, no clock.
 
+use crate::cluster::{Change, Journal, Snapshot};
 use crate::socket::SocketId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -103,12 +104,24 @@ pub(crate) struct QueueLimits {
     pub bytes: usize,
 }
 
+/// Whether this registry is the one that serves, and where its changes go.
+pub(crate) enum Role {
+    /// Not in a cluster: it serves, and its state lives only here.
+    Alone,
+    /// In a cluster, on a node that does not hold the relay's lease (or has not loaded
+    /// the relay's state yet): it serves nobody.
+    Standby,
+    /// In a cluster, on the lease's holder: it serves, and writes every change through.
+    Holder(Journal),
+}
+
 pub(crate) struct Registry {
     clients: BTreeMap<u64, Client>,
     next_id: u64,
     authorize_all_channels: bool,
     limits: QueueLimits,
     pub closed: bool,
+    pub role: Role,
 }
 
 impl Registry {
@@ -119,7 +132,84 @@ impl Registry {
             authorize_all_channels,
             limits,
             closed: false,
+            role: Role::Alone,
         }
+    }
+
+    /// Pass a change to the broker's copy, if this registry keeps one (`change` is made
+    /// only then, so a relay alone pays nothing).
+    fn record(&self, change: impl FnOnce() -> Change) {
+        if let Role::Holder(journal) = &self.role {
+            journal.record(change());
+        }
+    }
+
+    /// Serve `snapshot` (the broker's copy, read when this node took the relay's lease)
+    /// from now on, writing changes through `journal`. Connections bound to a client that
+    /// is in both stay bound; a queue over this relay's bounds keeps its oldest messages.
+    pub(crate) fn take_over(&mut self, snapshot: Snapshot, journal: Journal) {
+        let mut old = std::mem::take(&mut self.clients);
+        self.role = Role::Standby;
+        for (id, token) in snapshot.clients {
+            if token.len() != 32 {
+                continue;
+            }
+            let mut stored = [0u8; 32];
+            stored.copy_from_slice(token.as_bytes());
+            self.clients.insert(
+                id,
+                Client {
+                    token: stored,
+                    channels: BTreeSet::new(),
+                    conn: old.remove(&id).and_then(|c| c.conn),
+                    queue: VecDeque::new(),
+                    queued_bytes: 0,
+                },
+            );
+        }
+        for (a, b) in snapshot.channels {
+            if a != b && self.clients.contains_key(&a) && self.clients.contains_key(&b) {
+                self.link(a, b);
+            }
+        }
+        let mut dropped = 0;
+        for (to, queue) in snapshot.queues {
+            for (sender, message) in queue {
+                if self.enqueue(to, Queued { sender, message }).is_err() {
+                    dropped += 1;
+                }
+            }
+        }
+        if dropped > 0 {
+            log::warn!("relay: {dropped} queued message(s) from the broker over the bounds");
+        }
+        self.next_id = 1;
+        self.role = Role::Holder(journal);
+    }
+
+    /// Pass the whole state to the broker's copy, replacing it (under the registry's lock,
+    /// so every later change is applied after it).
+    pub(crate) fn rewrite(&self) {
+        self.record(|| {
+            let mut snapshot = Snapshot::default();
+            for (&id, c) in &self.clients {
+                let token = String::from_utf8_lossy(&c.token).into_owned();
+                snapshot.clients.push((id, token));
+                for &peer in c.channels.iter().filter(|&&p| p > id) {
+                    snapshot.channels.push((id, peer));
+                }
+                if !c.queue.is_empty() {
+                    let queue = c.queue.iter().map(|q| (q.sender, q.message.clone()));
+                    snapshot.queues.push((id, queue.collect()));
+                }
+            }
+            Change::Rewrite(snapshot)
+        });
+    }
+
+    /// Whether this registry serves clients (see [`Role`]).
+    pub(crate) fn serves(&self) -> bool {
+        !matches!(self.role, Role::Standby)
     }
 
     /// Register a client with the next free id and a token made from `secret`.
@@ -155,6 +245,10 @@ impl Registry {
                 queued_bytes: 0,
             },
         );
+        self.record(|| Change::Client {
+            id,
+            token: token.clone(),
+        });
         Ok(Credentials { id, token })
     }
 
@@ -185,6 +279,7 @@ impl Registry {
         if let Some(c) = self.clients.get_mut(&b) {
             c.channels.insert(a);
         }
+        self.record(|| Change::Channel(a, b));
     }
 
     /// Check `token` for client `id` (in constant time) and bind `conn` to it. Returns the
@@ -244,6 +339,13 @@ impl Registry {
             return Err(Refusal::QueueFull);
         }
         client.queued_bytes += size;
+        if let Role::Holder(journal) = &self.role {
+            journal.record(Change::Push {
+                to,
+                sender: queued.sender,
+                message: queued.message.clone(),
+            });
+        }
         client.queue.push_back(queued);
         Ok(())
     }
@@ -255,10 +357,13 @@ impl Registry {
 
     /// Remove the oldest message waiting for `id` (after it was sent).
     pub(crate) fn pop(&mut self, id: u64) {
-        if let Some(c) = self.clients.get_mut(&id) {
-            if let Some(q) = c.queue.pop_front() {
-                c.queued_bytes -= q.message.len();
-            }
+        let popped = self.clients.get_mut(&id).and_then(|c| {
+            let q = c.queue.pop_front()?;
+            c.queued_bytes -= q.message.len();
+            Some(())
+        });
+        if popped.is_some() {
+            self.record(|| Change::Pop(id));
         }
     }
 
@@ -407,5 +512,124 @@ mod tests {
         r.closed = true;
         assert_eq!(r.register([3; 16]), Err(RelayError::Closed));
         assert_eq!(r.register_channel(a, b), Err(RelayError::Closed));
+    }
+
+    #[test]
+    fn a_holder_writes_every_change_through_and_a_relay_alone_nothing() {
+        let (journal, changes) = Journal::for_test();
+        let mut r = registry(true);
+        r.register([1; 16]).unwrap();
+        r.role = Role::Holder(journal);
+        let b = r.register([2; 16]).unwrap();
+        let c = r.register_with_id(9, [3; 16]).unwrap();
+        r.register_channel(1, b.id).unwrap();
+        r.check_channel(b.id, c.id).unwrap(); // opened by authorize_all_channels
+        let q = |m: &str| Queued {
+            sender: 1,
+            message: m.into(),
+        };
+        r.enqueue(b.id, q("one")).unwrap();
+        assert_eq!(r.enqueue(b.id, q("far too long")), Err(Refusal::QueueFull));
+        r.pop(b.id);
+        r.pop(b.id); // nothing left: nothing written
+        let got: Vec<Change> = changes.try_iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                Change::Client {
+                    id: b.id,
+                    token: b.token.clone()
+                },
+                Change::Client {
+                    id: 9,
+                    token: c.token.clone()
+                },
+                Change::Channel(1, b.id),
+                Change::Channel(b.id, 9),
+                Change::Push {
+                    to: b.id,
+                    sender: 1,
+                    message: "one".into()
+                },
+                Change::Pop(b.id),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_holder_serves_the_brokers_copy_within_its_bounds() {
+        let (journal, changes) = Journal::for_test();
+        let mut r = registry(false);
+        r.role = Role::Standby;
+        assert!(!r.serves());
+        let token = "ab".repeat(16);
+        r.take_over(
+            Snapshot {
+                clients: vec![
+                    (3, token.clone()),
+                    (4, "cd".repeat(16)),
+                    (5, "short".into()),
+                ],
+                channels: vec![(3, 4), (3, 5)],
+                queues: vec![(4, vec![(3, "a".into()), (3, "b".into()), (3, "c".into())])],
+            },
+            journal,
+        );
+        assert!(r.serves());
+        assert_eq!(r.authenticate(3, &token, conn(1)), Ok(None));
+        assert_eq!(r.check_channel(4, 3), Ok(()));
+        assert_eq!(r.check_channel(3, 5), Err(Refusal::ChannelNotRegistered));
+        // The count bound (2) keeps the oldest two.
+        assert_eq!(r.front(4).unwrap().message, "a");
+        r.pop(4);
+        assert_eq!(r.front(4).unwrap().message, "b");
+        r.pop(4);
+        assert!(!r.has_queued(4));
+        // Loading wrote nothing back; the pops after it were written.
+        let got: Vec<Change> = changes.try_iter().collect();
+        assert_eq!(got, vec![Change::Pop(4), Change::Pop(4)]);
+        assert_eq!(r.register([0; 16]).unwrap().id, 1, "free ids are taken");
+        assert_eq!(r.register([0; 16]).unwrap().id, 2);
+        assert_eq!(r.register([0; 16]).unwrap().id, 5, "loaded ids are skipped");
+    }
+
+    #[test]
+    fn a_rewrite_carries_the_whole_state_and_loads_back_the_same() {
+        let (journal, changes) = Journal::for_test();
+        let mut r = registry(false);
+        r.role = Role::Holder(journal.clone());
+        let a = r.register([1; 16]).unwrap();
+        let b = r.register([2; 16]).unwrap();
+        let c = r.register([3; 16]).unwrap();
+        r.register_channel(c.id, a.id).unwrap();
+        r.register_channel(a.id, b.id).unwrap();
+        let q = |m: &str| Queued {
+            sender: a.id,
+            message: m.into(),
+        };
+        r.enqueue(b.id, q("x")).unwrap();
+        r.enqueue(b.id, q("y")).unwrap();
+        let _: Vec<Change> = changes.try_iter().collect();
+        r.rewrite();
+        let Ok(Change::Rewrite(snapshot)) = changes.try_recv() else {
+            panic!("one rewrite")
+        };
+        assert_eq!(
+            snapshot,
+            Snapshot {
+                clients: vec![(1, a.token.clone()), (2, b.token), (3, c.token)],
+                channels: vec![(1, 2), (1, 3)],
+                queues: vec![(2, vec![(1, "x".into()), (1, "y".into())])],
+            }
+        );
+        let mut loaded = registry(false);
+        loaded.take_over(snapshot.clone(), journal);
+        let _: Vec<Change> = changes.try_iter().collect();
+        loaded.rewrite();
+        assert_eq!(changes.try_recv(), Ok(Change::Rewrite(snapshot)));
+        // A relay alone writes nothing, not even a rewrite.
+        let alone = registry(false);
+        alone.rewrite();
+        assert!(changes.try_recv().is_err());
     }
 }
