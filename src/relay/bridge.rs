@@ -1,7 +1,8 @@
 //! Relay connections that arrive at a node that does not hold the relay ([`crate::cluster`]).
 //!
-//! A cluster has one relay, on the node that owns [`RELAY_KEY`] by the same rendezvous
-//! hashing that places sessions. A `/relay` connection that arrives elsewhere is bridged: this
+//! A cluster has one relay, on the node that holds its lease in the broker (taken by the node
+//! that owns [`RELAY_KEY`] by the rendezvous hashing that places sessions, and kept while
+//! its holder lives). A `/relay` connection that arrives elsewhere is bridged: this
 //! node opens a link to the relay's node (RFC 6455, marked with [`BRIDGE_HEADER`]) and passes
 //! every message between the client and the link, whole and in order. On the relay's node
 //! the link is an ordinary relay connection: the client authenticates there, with the

@@ -45,10 +45,10 @@ pub struct RelayOptions {
     pub max_queued_bytes: usize,
     /// Failed authentications after which a connection is closed with 1008. Default 3.
     pub max_auth_failures: u32,
-    /// The cluster this node belongs to: the cluster has one relay, on one node (the same
-    /// for every node: rendezvous hashing), and relay connections and registrations that
-    /// arrive elsewhere are passed to it (`omniws --cluster`, docs/scale-out.md). Default
-    /// `None`: the relay is this node's.
+    /// The cluster this node belongs to: the cluster has one relay, on the node that holds
+    /// its lease in the broker, and relay connections and registrations that arrive
+    /// elsewhere are passed to it (`omniws --cluster`, docs/scale-out.md). Default `None`:
+    /// the relay is this node's.
     pub cluster: Option<std::sync::Arc<crate::cluster::ClusterView>>,
 }
 
