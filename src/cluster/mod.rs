@@ -2,13 +2,13 @@
 //! pipe sessions whose members are on any of them (docs/scale-out.md).
 //!
 //! Each node keeps a key `omniws:node:NAME` holding its advertised address, expiring after
-//! [`NODE_TTL`] and refreshed every [`REFRESH`], and reads the others' keys as often: that
+//! `NODE_TTL` and refreshed every `REFRESH`, and reads the others' keys as often: that
 //! is the node table ([`ClusterView`]). A session belongs to one node, chosen from the
 //! table by rendezvous hashing of its name, so every node agrees on the owner without a
 //! round trip to the broker per join. A member that arrives elsewhere is bridged to the
 //! owner over a WebSocket link (`pipe::bridge`). The relay is placed the same way, under
-//! one fixed key ([`RELAY_KEY`]): relay connections elsewhere are bridged to its node
-//! (`relay::bridge`) and registrations forwarded to it ([`forward`]). Payloads never pass
+//! one fixed key (`RELAY_KEY`): relay connections elsewhere are bridged to its node
+//! (`relay::bridge`) and registrations forwarded to it (`forward`). Payloads never pass
 //! through the broker.
 
 mod broker;
