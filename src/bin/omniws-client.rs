@@ -392,16 +392,7 @@ fn run(args: Connect) -> Result<(), String> {
     if let Ok(message) = failure.try_recv() {
         return Err(message);
     }
-    if info.clean && matches!(info.code, close::NORMAL | close::NO_STATUS) {
-        Ok(())
-    } else {
-        Err(format!(
-            "connection closed: {} {}{}",
-            info.code,
-            info.reason,
-            if info.clean { "" } else { " (not clean)" }
-        ))
-    }
+    clean_close(&info)
 }
 
 /// The running SHA-256, byte count and progress bar of what passes through a transfer.
