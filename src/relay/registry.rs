@@ -97,6 +97,20 @@ struct Client {
     queued_bytes: usize,
 }
 
+impl Client {
+    /// A client known by `token` (its 32 hex characters; `None` for anything else), with no
+    /// channels and nothing queued.
+    fn new(token: &str, conn: Option<SocketId>) -> Option<Client> {
+        Some(Client {
+            token: token.as_bytes().try_into().ok()?,
+            channels: BTreeSet::new(),
+            conn,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+        })
+    }
+}
+
 /// Bounds of one client's queue.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct QueueLimits {
@@ -151,21 +165,9 @@ impl Registry {
         let mut old = std::mem::take(&mut self.clients);
         self.role = Role::Standby;
         for (id, token) in snapshot.clients {
-            if token.len() != 32 {
-                continue;
+            if let Some(client) = Client::new(&token, old.remove(&id).and_then(|c| c.conn)) {
+                self.clients.insert(id, client);
             }
-            let mut stored = [0u8; 32];
-            stored.copy_from_slice(token.as_bytes());
-            self.clients.insert(
-                id,
-                Client {
-                    token: stored,
-                    channels: BTreeSet::new(),
-                    conn: old.remove(&id).and_then(|c| c.conn),
-                    queue: VecDeque::new(),
-                    queued_bytes: 0,
-                },
-            );
         }
         for (a, b) in snapshot.channels {
             if a != b && self.clients.contains_key(&a) && self.clients.contains_key(&b) {
@@ -233,18 +235,8 @@ impl Registry {
             return Err(RelayError::ClientExists(id));
         }
         let token = hex(&secret);
-        let mut stored = [0u8; 32];
-        stored.copy_from_slice(token.as_bytes());
-        self.clients.insert(
-            id,
-            Client {
-                token: stored,
-                channels: BTreeSet::new(),
-                conn: None,
-                queue: VecDeque::new(),
-                queued_bytes: 0,
-            },
-        );
+        let client = Client::new(&token, None).expect("16 bytes make 32 hex characters");
+        self.clients.insert(id, client);
         self.record(|| Change::Client {
             id,
             token: token.clone(),
