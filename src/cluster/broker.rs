@@ -1,13 +1,16 @@
 //! The thread that talks to the broker: every [`REFRESH`] it renews this node's key and
-//! reads the node table. It is the only code that waits on the network for the cluster;
-//! the loops only read the table it leaves. When the broker goes away the table goes stale
-//! (the loops then refuse joins that need it), and the thread reconnects with backoff.
+//! reads the node table, and between refreshes it serves the session directory's requests
+//! as they come (directory.rs). It is the only code that waits on the network for the
+//! cluster; the loops only read the table it leaves and send it requests. When the broker
+//! goes away the table goes stale (the loops then refuse joins that need it), the thread
+//! answers directory requests at once with "unreachable", and reconnects with backoff.
 
+use super::directory::Directory;
 use super::{ClusterView, Node, NODE_TTL, REFRESH};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-const KEY_PREFIX: &str = "omniws:node:";
+pub(super) const KEY_PREFIX: &str = "omniws:node:";
 /// Which node holds the relay: a lease its holder renews as it renews its node key.
 const RELAY_LEASE: &str = "omniws:relay:node";
 /// Longest wait between attempts to reach a broker that is away.
@@ -15,20 +18,23 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Start the broker thread for `view`. It runs for the life of the process.
 pub(crate) fn spawn(view: Arc<ClusterView>) -> std::io::Result<()> {
+    // Taken here, not on the thread: a request sent as soon as `join` returns is then
+    // served, not answered "not joined" because the thread had not started yet.
+    let directory = Directory::new(&view);
     std::thread::Builder::new()
         .name("omniws-cluster".into())
-        .spawn(move || run(&view))
+        .spawn(move || run(&view, directory))
         .map(|_| ())
 }
 
-fn run(view: &ClusterView) {
+fn run(view: &ClusterView, mut directory: Directory) {
     let mut backoff = REFRESH;
     let mut was_up = true;
     // Whether this node's relay has loaded the relay's state and serves it: kept across
     // broker outages (the holder goes on serving while the broker is away).
     let mut holding = false;
     loop {
-        match session(view, &mut holding) {
+        match session(view, &mut holding, &mut directory) {
             Ok(never) => match never {},
             Err(e) => {
                 if was_up {
@@ -39,7 +45,7 @@ fn run(view: &ClusterView) {
                     );
                 }
                 was_up = false;
-                std::thread::sleep(backoff);
+                directory.unreachable_until(Instant::now() + backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
@@ -51,22 +57,44 @@ fn run(view: &ClusterView) {
     }
 }
 
-/// Connect, then refresh until something fails.
-fn session(view: &ClusterView, holding: &mut bool) -> redis::RedisResult<std::convert::Infallible> {
+/// Connect, then refresh until something fails, serving directory requests in between.
+fn session(
+    view: &ClusterView,
+    holding: &mut bool,
+    directory: &mut Directory,
+) -> redis::RedisResult<std::convert::Infallible> {
     let client = redis::Client::open(view.options.broker.as_str())?;
     let mut con = client.get_connection_with_timeout(REFRESH)?;
     con.set_read_timeout(Some(REFRESH))?;
     con.set_write_timeout(Some(REFRESH))?;
     let key = format!("{KEY_PREFIX}{}", view.options.node_name);
     let mut announced = false;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    // When this node's key was last sent; `None` on a new connection.
+    let mut key_sent: Option<Instant> = None;
     loop {
-        redis::cmd("SET")
+        // A new connection may reach a broker that restarted empty, and a key sent a node
+        // key's life ago may have expired, letting other nodes unlist this node's sessions
+        // as a dead node's: then the key goes with every session this node has, in one
+        // transaction, before anything else.
+        let lapsed = key_sent.is_none_or(|sent| sent.elapsed() >= NODE_TTL);
+        key_sent = Some(Instant::now());
+        let mut set_key = redis::pipe();
+        set_key
+            .cmd("SET")
             .arg(&key)
             .arg(view.options.advertise.to_string())
             .arg("PX")
             .arg(NODE_TTL.as_millis() as u64)
-            .query::<()>(&mut con)?;
+            .ignore();
+        if lapsed {
+            set_key.atomic();
+            directory.announce(&mut set_key, &view.options.node_name);
+        }
+        set_key.query::<()>(&mut con)?;
+        if lapsed {
+            directory.announced();
+        }
         let nodes = read_table(&mut con)?;
         // Once this session has lasted a node key's life, every live node has announced
         // itself in it (after a broker restart, too).
@@ -106,7 +134,7 @@ fn session(view: &ClusterView, holding: &mut bool) -> redis::RedisResult<std::co
             );
         }
         view.update_with_relay(nodes, relay);
-        std::thread::sleep(REFRESH);
+        directory.serve_until(Instant::now() + REFRESH, view, &mut con, settled)?;
     }
 }
 

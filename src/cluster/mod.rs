@@ -10,11 +10,19 @@
 //! one fixed key (`RELAY_KEY`): relay connections elsewhere are bridged to its node
 //! (`relay::bridge`) and registrations forwarded to it (`forward`). Payloads never pass
 //! through the broker.
+//!
+//! The broker also keeps a session directory (`directory`): for each session, the nodes
+//! that have members of it, so that nodes can find every other node serving a session
+//! (`ClusterView::session_here`). The broker thread serves it between refreshes.
 
 mod broker;
+mod directory;
 mod forward;
 mod relay_store;
 
+// Until the pipe's mesh sessions (being written) use it.
+#[allow(unused_imports)]
+pub(crate) use directory::Peers;
 pub(crate) use forward::forward;
 pub(crate) use relay_store::{Change, Journal, RelayHolder, Snapshot};
 
@@ -67,6 +75,8 @@ pub struct ClusterView {
     table: RwLock<Table>,
     /// This node's relay, told when this node takes or gives up the relay's lease.
     relay: relay_store::Holder,
+    /// Session directory requests, on their way to the broker thread.
+    directory: directory::Requests,
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +130,7 @@ impl ClusterView {
             options,
             table: RwLock::new(Table::default()),
             relay: relay_store::Holder::default(),
+            directory: directory::Requests::default(),
         })
     }
 
