@@ -111,8 +111,6 @@ fn answer(reply: Reply, peers: Peers) {
     }
 }
 
-// Until the pipe's mesh sessions (being written) call it.
-#[allow(dead_code)]
 impl ClusterView {
     /// This node has members of `session`: record it in the broker and call `reply` (on the
     /// broker thread, or at once on the caller's thread when the broker cannot be asked)

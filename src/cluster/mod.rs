@@ -20,8 +20,6 @@ mod directory;
 mod forward;
 mod relay_store;
 
-// Until the pipe's mesh sessions (being written) use it.
-#[allow(unused_imports)]
 pub(crate) use directory::Peers;
 pub(crate) use forward::forward;
 pub(crate) use relay_store::{Change, Journal, RelayHolder, Snapshot};

@@ -45,9 +45,9 @@
 //! a frame of declared length is only partly written to that receiver goes out right after
 //! the frame's last byte.
 
-mod bridge;
 pub(crate) mod hold;
 mod host;
+mod mesh;
 
 use crate::cx::Cx;
 use crate::handler::{Decision, Handler};
@@ -116,10 +116,48 @@ impl Default for SessionOptions {
     }
 }
 
+/// What a member is to its session. Without a cluster every member is a `Client`; in a
+/// cluster, links between nodes are members too ([`mesh`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Role {
+    /// A client of this node: what it sends goes to every other client here and through its
+    /// own outbound links; it gets everything.
+    Client,
+    /// A link from one client on another node, standing for that client here: what it sends
+    /// goes to this node's clients, and it gets only what they answer it alone (a refusal
+    /// notice). It counts as a member once every client here has an outbound link to its
+    /// node (`counted`), so that nobody is told "session ready" before it can be heard.
+    Inbound { node: String, counted: bool },
+    /// A link from client `of` here to another node: it carries what `of` sends, and passes
+    /// back to `of` what that node answers it alone. Nobody sees it as a member.
+    Outbound { of: SocketId, node: String },
+}
+
+impl Role {
+    /// Whether it is a member as the session's members see it (notices, status, the
+    /// member limit).
+    fn counts(&self) -> bool {
+        matches!(self, Role::Client | Role::Inbound { counted: true, .. })
+    }
+}
+
+/// Whether member `receiver`, in role `to`, gets what `sender`, in role `from`, sends.
+fn delivers(sender: SocketId, from: &Role, receiver: SocketId, to: &Role) -> bool {
+    match (from, to) {
+        (Role::Client, Role::Client) => true,
+        (Role::Client, Role::Outbound { of, .. }) => *of == sender,
+        (Role::Inbound { .. }, Role::Client) => true,
+        // What the other node answers the client alone (a refusal notice).
+        (Role::Outbound { of, .. }, Role::Client) => *of == receiver,
+        _ => false,
+    }
+}
+
 /// One member, as sender and as receiver.
 struct Member {
     session: String,
     dialect: Dialect,
+    role: Role,
     /// As a sender: the receivers of the message it is sending now.
     sending_to: Vec<SocketId>,
     sending_kind: MessageKind,
@@ -170,7 +208,7 @@ pub struct Sessions {
     prefix: String,
     sessions: HashMap<String, Vec<SocketId>>,
     members: HashMap<SocketId, Member>,
-    bridges: bridge::Bridges,
+    mesh: mesh::Mesh,
 }
 
 impl Sessions {
@@ -181,7 +219,7 @@ impl Sessions {
             prefix: prefix.trim_end_matches('*').to_owned(),
             sessions: HashMap::new(),
             members: HashMap::new(),
-            bridges: bridge::Bridges::default(),
+            mesh: mesh::Mesh::default(),
         }
     }
 
@@ -493,17 +531,62 @@ impl Sessions {
             ids.retain(|m| *m != id);
             if ids.is_empty() {
                 self.sessions.remove(&session);
-                return;
             }
         }
-        if let (Some(notice), false) =
-            (self.options.leave_notice.clone(), bridge::is_pipe(&session))
-        {
-            for other in self.sessions.get(&session).cloned().unwrap_or_default() {
+        if member.role == Role::Client {
+            self.client_left(cx, id, &session);
+        }
+        if !self.sessions.contains_key(&session) {
+            return;
+        }
+        if let (Some(notice), true) = (self.options.leave_notice.clone(), member.role.counts()) {
+            for other in self.clients(&session) {
                 self.notice(cx, other, &notice);
             }
         }
         self.relieve(cx, &session);
+    }
+
+    /// The clients of this node in `session`.
+    fn clients(&self, session: &str) -> Vec<SocketId> {
+        self.with_role(session, |role| *role == Role::Client)
+    }
+
+    /// The members of `session` whose role passes `pick`.
+    fn with_role(&self, session: &str, pick: impl Fn(&Role) -> bool) -> Vec<SocketId> {
+        self.sessions
+            .get(session)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| self.members.get(id).is_some_and(|m| pick(&m.role)))
+            .collect()
+    }
+
+    /// How many members `session` has, as its members see it.
+    fn population(&self, session: &str) -> usize {
+        self.with_role(session, Role::counts).len()
+    }
+
+    /// `id` now counts as a member of its session: the ready notice, to every client here
+    /// when the session reaches two members, and to a client that joins later.
+    fn counted(&mut self, cx: &mut dyn Host, id: SocketId) {
+        let (Some(ready), Some(member)) =
+            (self.options.ready_notice.clone(), self.members.get(&id))
+        else {
+            return;
+        };
+        let (session, role) = (member.session.clone(), member.role.clone());
+        match self.population(&session) {
+            0 | 1 => {}
+            2 => {
+                for client in self.clients(&session) {
+                    self.notice(cx, client, &ready);
+                }
+            }
+            _ if role == Role::Client => self.notice(cx, id, &ready),
+            _ => {}
+        }
     }
 
     /// The sender `from` is gone: if its unfinished message is open on `receiver` (its start
@@ -570,28 +653,49 @@ impl Sessions {
 
     /// `id`, a `dialect` client, joins session `name`.
     pub(crate) fn join(&mut self, cx: &mut dyn Host, id: SocketId, name: String, dialect: Dialect) {
+        self.join_as(cx, id, name, dialect, Role::Client);
+    }
+
+    /// `id` joins session `name` in `role`.
+    fn join_as(
+        &mut self,
+        cx: &mut dyn Host,
+        id: SocketId,
+        name: String,
+        dialect: Dialect,
+        role: Role,
+    ) {
         if self.options.binary_to_hixie == BinaryToHixie::LengthPrefixed {
             if let Some(socket) = cx.socket(id) {
                 socket.set_hixie_binary(HixieBinary::LengthPrefixed);
             }
         }
-        let members = self.sessions.entry(name.clone()).or_default();
-        if members.len() >= self.options.max_members {
+        let seen = matches!(role, Role::Client | Role::Inbound { .. });
+        if seen
+            && self
+                .with_role(&name, |r| !matches!(r, Role::Outbound { .. }))
+                .len()
+                >= self.options.max_members
+        {
             // Two hixie-76 handshakes waiting for key3 can both pass on_request.
             if let Some(socket) = cx.socket(id) {
                 let _ = socket.close(close::POLICY, "session full");
             }
             return;
         }
+        let members = self.sessions.entry(name.clone()).or_default();
         members.push(id);
-        let count = members.len();
-        let everyone = members.clone();
-        log::debug!("{id} joined session {name} ({count} member(s))");
+        log::debug!(
+            "{id} joined session {name} as {role:?} ({} in all)",
+            members.len()
+        );
+        let counts = role.counts();
         self.members.insert(
             id,
             Member {
                 session: name,
                 dialect,
+                role,
                 sending_to: Vec::new(),
                 sending_kind: MessageKind::Text,
                 current: None,
@@ -601,13 +705,8 @@ impl Sessions {
                 stuck: false,
             },
         );
-        let quiet = bridge::is_pipe(&self.members[&id].session);
-        if let (Some(ready), false) = (self.options.ready_notice.clone(), quiet) {
-            match count {
-                0 | 1 => {}
-                2 => everyone.iter().for_each(|&m| self.notice(cx, m, &ready)),
-                _ => self.notice(cx, id, &ready),
-            }
+        if counts {
+            self.counted(cx, id);
         }
     }
 
@@ -618,16 +717,23 @@ impl Sessions {
         kind: MessageKind,
         len: Option<u64>,
     ) {
-        let Some(session) = self.members.get(&id).map(|m| m.session.clone()) else {
+        let Some(sender) = self.members.get(&id) else {
             return;
         };
+        let session = sender.session.clone();
         let others: Vec<SocketId> = self
             .sessions
             .get(&session)
             .into_iter()
             .flatten()
             .copied()
-            .filter(|&m| m != id)
+            .filter(|&m| {
+                m != id
+                    && self
+                        .members
+                        .get(&m)
+                        .is_some_and(|r| delivers(id, &sender.role, m, &r.role))
+            })
             .collect();
         let policy = self.options.binary_to_hixie;
         let mut refused = 0;
@@ -734,15 +840,9 @@ impl Handler for Sessions {
         if let Some(cluster) = &self.options.cluster {
             report.cluster(cluster);
         }
-        let bridged = self.bridged();
-        for (name, members) in &self.sessions {
-            if !bridge::is_pipe(name) {
-                report.session(name, members);
-            }
-        }
-        // Members of sessions other nodes own, under the session's name.
-        for (name, clients) in bridged {
-            report.session(name, &clients);
+        // Links stand for members of other nodes (inbound, once counted) or are unseen.
+        for name in self.sessions.keys() {
+            report.session(name, &self.with_role(name, Role::counts));
         }
     }
 
@@ -751,11 +851,11 @@ impl Handler for Sessions {
             Ok(name) => name,
             Err(why) => return Decision::reject(400, why),
         };
-        let members = self.sessions.get(name).map_or(0, Vec::len);
+        let members = self.population(name);
         if members >= self.options.max_members {
             return Decision::reject(409, format!("session {name} is full ({members} members)"));
         }
-        if let bridge::Route::Refuse(status, why) = self.cluster_decision(request, name) {
+        if let Some((status, why)) = self.cluster_refusal(request, name) {
             return Decision::reject(status, why);
         }
         Decision::Accept {
@@ -764,31 +864,8 @@ impl Handler for Sessions {
     }
 
     fn on_open(&mut self, cx: &mut Cx<'_>, id: SocketId) {
-        if self.link_opened(cx, id) {
+        if self.options.cluster.is_some() && self.cluster_opened(cx, id) {
             return;
-        }
-        if self.options.cluster.is_some() {
-            let Some(socket) = cx.socket(id) else { return };
-            let (Some(request), Some(dialect)) = (socket.request(), socket.dialect()) else {
-                return;
-            };
-            let path = request.path().to_owned();
-            let Ok(name) = self.name_of(&path).map(str::to_owned) else {
-                return;
-            };
-            match self.cluster_decision(request, &name) {
-                bridge::Route::Local => {}
-                bridge::Route::Bridge(node) => {
-                    return self.start_bridge(cx, id, &path, name, dialect, node)
-                }
-                bridge::Route::Refuse(_, why) => {
-                    // The table went stale between the request and now.
-                    if let Some(socket) = cx.socket(id) {
-                        let _ = socket.close(close::TRY_AGAIN_LATER, &why);
-                    }
-                    return;
-                }
-            }
         }
         self.opened(cx, id);
     }
@@ -800,14 +877,23 @@ impl Handler for Sessions {
         kind: MessageKind,
         len: Option<u64>,
     ) {
+        if self.link_answer(cx, id, mesh::LinkPiece::Start) {
+            return;
+        }
         self.message_start(cx, id, kind, len);
     }
 
     fn on_message_data(&mut self, cx: &mut Cx<'_>, id: SocketId, data: &[u8]) {
+        if self.link_answer(cx, id, mesh::LinkPiece::Data(data)) {
+            return;
+        }
         self.message_data(cx, id, data);
     }
 
     fn on_message_end(&mut self, cx: &mut Cx<'_>, id: SocketId) {
+        if self.link_answer(cx, id, mesh::LinkPiece::End) {
+            return;
+        }
         self.message_end(cx, id);
     }
 
@@ -816,14 +902,20 @@ impl Handler for Sessions {
     }
 
     fn on_timer(&mut self, cx: &mut Cx<'_>, id: SocketId) {
-        if self.rehome(cx, id) {
+        if self.link_patience(cx, id) {
             return;
         }
         self.timer(cx, id);
     }
 
     fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, _close: &CloseInfo) {
+        if self.cluster_closed(cx, id) {
+            return;
+        }
         self.closed(cx, id);
-        self.bridge_closed(cx, id);
+    }
+
+    fn on_wake(&mut self, cx: &mut Cx<'_>) {
+        self.directory_answered(cx);
     }
 }
