@@ -15,10 +15,9 @@
 #                   --node-name a|b --advertise 127.0.0.1:P
 #      and waits (bounded) until both nodes list each other in /status.json.
 #   3. Each round (1 warm-up, then ROUNDS): `pipe_bench drive` through solo (sender and
-#      receiver on one node), then with the sender on a and the receiver on b (the session
-#      lives on one of them, so the message crosses one link between the nodes: the owner's
-#      pipe, the link, the other node's bridge). A new session name per transfer, so the
-#      owner alternates between a and b.
+#      receiver on one node), then with the sender on a and the receiver on b (each node runs
+#      the session; the message crosses the sender's outbound link from a to b: a's pipe,
+#      the link, b's pipe). A new session name per transfer.
 #   4. Prints a Markdown table of medians: MB/s (10^6 bytes/s), time to first byte, and the
 #      cross-node figures as a ratio to the one-node ones of the same rounds.
 #   It stops only the process groups it started (trap on exit).

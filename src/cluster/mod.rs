@@ -3,17 +3,14 @@
 //!
 //! Each node keeps a key `omniws:node:NAME` holding its advertised address, expiring after
 //! `NODE_TTL` and refreshed every `REFRESH`, and reads the others' keys as often: that
-//! is the node table ([`ClusterView`]). A session belongs to one node, chosen from the
-//! table by rendezvous hashing of its name, so every node agrees on the owner without a
-//! round trip to the broker per join. A member that arrives elsewhere is bridged to the
-//! owner over a WebSocket link (`pipe::bridge`). The relay is placed the same way, under
-//! one fixed key (`RELAY_KEY`): relay connections elsewhere are bridged to its node
-//! (`relay::bridge`) and registrations forwarded to it (`forward`). Payloads never pass
-//! through the broker.
-//!
-//! The broker also keeps a session directory (`directory`): for each session, the nodes
-//! that have members of it, so that nodes can find every other node serving a session
-//! (`ClusterView::session_here`). The broker thread serves it between refreshes.
+//! is the node table ([`ClusterView`]). The broker also keeps a session directory
+//! (`directory`): for each session, the nodes that have clients in it
+//! (`ClusterView::session_here`), served by the broker thread between refreshes. Each node
+//! with clients in a session runs it, and links its clients to the other such nodes
+//! (`pipe::mesh`). The relay is on the node that holds a lease in the broker (or, while
+//! nobody does, the rendezvous owner of one fixed key, `RELAY_KEY`, takes it): relay
+//! connections elsewhere are bridged to its node (`relay::bridge`) and registrations
+//! forwarded to it (`forward`). Payloads never pass through the broker.
 
 mod broker;
 mod directory;
@@ -37,9 +34,7 @@ pub(crate) const REFRESH: Duration = Duration::from_secs(1);
 /// the cluster token (or `1` without one).
 pub const BRIDGE_HEADER: &str = "X-Omniws-Bridge";
 
-/// The key the relay is placed by: the cluster has one relay, on the node that owns this
-/// key as it owns a session's name. `'\u{1}'` is never in a session name, so no session
-/// shares it.
+/// The key whose rendezvous owner claims the relay's lease while nobody holds it.
 pub(crate) const RELAY_KEY: &str = "\u{1}relay";
 
 /// How a node joins a cluster ([`crate::SessionOptions::cluster`], `omniws --cluster`).
@@ -86,7 +81,7 @@ struct Table {
     fresh: Option<Instant>,
 }
 
-/// Who owns a session, as far as this node can tell.
+/// Which node serves the relay, as far as this node can tell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Owner {
     /// This node.
@@ -171,46 +166,38 @@ impl ClusterView {
         table.relay.clone()
     }
 
-    /// The node that owns session `name`: the highest rendezvous score among the nodes.
-    pub(crate) fn owner(&self, name: &str) -> Owner {
+    /// The node that serves the relay: the live holder of its lease.
+    pub(crate) fn relay_owner(&self) -> Owner {
         if !self.healthy() {
             return Owner::Unknown;
         }
-        self.last_known_owner(name)
+        self.last_known_relay_owner()
     }
 
-    /// The owner of `name` in the table as the broker last listed it, however old: while
-    /// the broker is away a node that owned something goes on serving it, and no other
-    /// node can take it over (their tables are as stale). [`Owner::Unknown`] before the
-    /// broker first answered.
-    pub(crate) fn last_known_owner(&self, name: &str) -> Owner {
+    /// The relay's node in the table as the broker last listed it, however old: while the
+    /// broker is away the node that held the relay goes on serving it, and no other node
+    /// can take it over (their tables are as stale). [`Owner::Unknown`] before the broker
+    /// first answered.
+    pub(crate) fn last_known_relay_owner(&self) -> Owner {
         let table = self.table.read().unwrap_or_else(|p| p.into_inner());
         if table.fresh.is_none() {
             return Owner::Unknown;
         }
-        let me = self.options.node_name.as_str();
-        if name == RELAY_KEY {
-            // The relay is wherever its lease is, and nowhere while nobody (alive) holds it:
-            // a node that served it by rendezvous meanwhile would start a second registry,
-            // and clients registered there would be strangers to the real one. Unplaced
-            // lasts a few seconds at most: until the lease is taken (see broker.rs).
-            let holder = table.relay.as_deref();
-            return match holder.and_then(|h| table.nodes.iter().find(|n| n.name == h)) {
-                None => Owner::Unknown,
-                Some(node) if node.name == me => Owner::Here,
-                Some(node) => Owner::There(node.clone()),
-            };
-        }
-        match rendezvous(&table.nodes, name) {
-            None => Owner::Here,
-            Some(node) if node.name == me => Owner::Here,
+        // The relay is wherever its lease is, and nowhere while nobody (alive) holds it: a
+        // node that served it by rendezvous meanwhile would start a second registry, and
+        // clients registered there would be strangers to the real one. Unplaced lasts a
+        // few seconds at most: until the lease is taken (see broker.rs).
+        let holder = table.relay.as_deref();
+        match holder.and_then(|h| table.nodes.iter().find(|n| n.name == h)) {
+            None => Owner::Unknown,
+            Some(node) if node.name == self.options.node_name => Owner::Here,
             Some(node) => Owner::There(node.clone()),
         }
     }
 
     /// The node that serves the relay, by name, as far as the table tells.
     pub fn relay_node(&self) -> Option<String> {
-        match self.last_known_owner(RELAY_KEY) {
+        match self.last_known_relay_owner() {
             Owner::Here => Some(self.options.node_name.clone()),
             Owner::There(node) => Some(node.name),
             Owner::Unknown => None,
@@ -280,42 +267,25 @@ mod tests {
     }
 
     #[test]
-    fn every_node_agrees_on_each_owner_and_sessions_spread() {
-        let names = ["a", "b", "c"];
-        let views: Vec<_> = names.iter().map(|n| view(n, &names)).collect();
-        let mut owned = [0; 3];
-        for s in 0..300 {
-            // Names alike but for a counter, as people choose them.
-            let session = format!("room-{s}");
-            let heres: Vec<usize> = views
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.owner(&session) == Owner::Here)
-                .map(|(i, _)| i)
-                .collect();
-            assert_eq!(heres.len(), 1, "exactly one node owns {session}");
-            owned[heres[0]] += 1;
-        }
-        assert!(owned.iter().all(|&n| n > 60), "{owned:?}");
-    }
-
-    #[test]
-    fn a_node_leaving_moves_only_its_own_sessions() {
-        let before = view("a", &["a", "b", "c"]);
-        let after = view("a", &["a", "c"]);
-        for s in 0..300 {
-            let session = format!("s{s}");
-            let name = |owner: Owner| match owner {
-                Owner::Here => "a".to_owned(),
-                Owner::There(node) => node.name,
-                Owner::Unknown => unreachable!(),
-            };
-            let was = name(before.owner(&session));
-            let is = name(after.owner(&session));
-            if was != "b" {
-                assert_eq!(was, is, "{session} stays where it was");
+    fn rendezvous_spreads_keys_and_a_leaving_node_moves_only_its_own() {
+        let node = |name: &str| Node {
+            name: name.into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+        };
+        let before: Vec<Node> = ["a", "b", "c"].into_iter().map(node).collect();
+        let after: Vec<Node> = ["a", "c"].into_iter().map(node).collect();
+        let mut chosen = [0; 3];
+        for k in 0..300 {
+            // Keys alike but for a counter.
+            let key = format!("room-{k}");
+            let was = rendezvous(&before, &key).unwrap();
+            chosen[before.iter().position(|n| n == was).unwrap()] += 1;
+            let is = rendezvous(&after, &key).unwrap();
+            if was.name != "b" {
+                assert_eq!(was, is, "{key} stays where it was");
             }
         }
+        assert!(chosen.iter().all(|&n| n > 60), "{chosen:?}");
     }
 
     #[test]
@@ -330,23 +300,11 @@ mod tests {
         // rendezvous owner until it has taken the lease: nobody serves the relay meanwhile.
         view.update_with_relay(view.nodes(), Some("gone".into()));
         assert_eq!(view.relay_node(), None);
-        assert_eq!(view.owner(RELAY_KEY), Owner::Unknown);
+        assert_eq!(view.relay_owner(), Owner::Unknown);
         view.update_with_relay(view.nodes(), None);
         assert_eq!(view.relay_node(), None);
         view.update_with_relay(view.nodes(), Some("a".into()));
-        assert_eq!(view.owner(RELAY_KEY), Owner::Here);
-        // Sessions never look at the lease.
-        view.update_with_relay(view.nodes(), Some("b".into()));
-        for s in 0..20 {
-            let session = format!("room-{s}");
-            let expected = rendezvous(&view.nodes(), &session).unwrap().clone();
-            let owner = match view.owner(&session) {
-                Owner::Here => "a".to_owned(),
-                Owner::There(node) => node.name,
-                Owner::Unknown => unreachable!(),
-            };
-            assert_eq!(owner, expected.name);
-        }
+        assert_eq!(view.relay_owner(), Owner::Here);
     }
 
     #[test]
@@ -357,8 +315,8 @@ mod tests {
             advertise: "127.0.0.1:1".parse().unwrap(),
             token: Some("t".into()),
         });
-        assert_eq!(view.owner("x"), Owner::Unknown);
-        assert_eq!(view.last_known_owner("x"), Owner::Unknown);
+        assert_eq!(view.relay_owner(), Owner::Unknown);
+        assert_eq!(view.last_known_relay_owner(), Owner::Unknown);
         assert_eq!(view.relay_node(), None);
         assert!(view.admits_bridge("t"));
         assert!(!view.admits_bridge("u"));

@@ -293,7 +293,11 @@ impl Sessions {
         // A node that refused a link has no clients; unless it has linked here since (a
         // client there joined meanwhile), when it is tried again, a few times.
         let given_up = |node: &String| {
-            let tries = if inbound.contains(node) { MAX_LINK_TRIES } else { 1 };
+            let tries = if inbound.contains(node) {
+                MAX_LINK_TRIES
+            } else {
+                1
+            };
             failures.get(node).is_some_and(|&f| f >= tries)
         };
         let mut wanted: Vec<String> = targets

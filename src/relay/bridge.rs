@@ -1,7 +1,7 @@
 //! Relay connections that arrive at a node that does not hold the relay ([`crate::cluster`]).
 //!
 //! A cluster has one relay, on the node that holds its lease in the broker (taken by the node
-//! that owns [`RELAY_KEY`] by the rendezvous hashing that places sessions, and kept while
+//! that is the rendezvous owner of `RELAY_KEY` when nobody holds it, and kept while
 //! its holder lives). A `/relay` connection that arrives elsewhere is bridged: this
 //! node opens a link to the relay's node (RFC 6455, marked with [`BRIDGE_HEADER`]) and passes
 //! every message between the client and the link, whole and in order. On the relay's node
@@ -21,7 +21,7 @@
 //! that takes its lease serves them (`cluster::relay_store`, docs/scale-out.md).
 
 use super::handler::RelayHandler;
-use crate::cluster::{ClusterView, Node, Owner, BRIDGE_HEADER, RELAY_KEY};
+use crate::cluster::{ClusterView, Node, Owner, BRIDGE_HEADER};
 use crate::cx::Cx;
 use crate::socket::{CloseInfo, SocketId};
 use std::collections::HashMap;
@@ -76,12 +76,12 @@ pub(super) fn route(cluster: Option<&ClusterView>, bridge_header: Option<&str>) 
             Route::Refuse(403, "bridge without the cluster's token".into())
         };
     }
-    match cluster.owner(RELAY_KEY) {
+    match cluster.relay_owner() {
         Owner::Here => Route::Local,
         Owner::There(node) => Route::Bridge(node),
         // The broker is away: the node that held the relay goes on holding it (no other
         // node can take it over while the broker is away: their tables are as stale).
-        Owner::Unknown if cluster.last_known_owner(RELAY_KEY) == Owner::Here => Route::Local,
+        Owner::Unknown if cluster.last_known_relay_owner() == Owner::Here => Route::Local,
         Owner::Unknown => Route::Refuse(
             503,
             "cluster broker unreachable, or the relay between nodes: cannot tell which node \
