@@ -251,6 +251,10 @@ fn a_dead_node_takes_only_its_own_members_and_a_lost_broker_only_new_joins() {
             Received::Text("to everyone, the late one too".into())
         );
     }
+    // A member that leaves is heard leaving on the other node.
+    drop(late);
+    assert_eq!(on_b.recv_message(), Received::Text("left".into()));
+    assert_eq!(on_c.recv_message(), Received::Text("left".into()));
     let refused = exchange(
         b.addr,
         b"GET /sessions/brand-new HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
