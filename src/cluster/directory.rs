@@ -27,6 +27,22 @@ const SESSION_PREFIX: &str = "omniws:session:";
 /// one Redis round trip; beyond it the broker is far behind, and the loop must not wait.
 const MAX_PENDING: usize = 4096;
 
+/// Adds this node (ARGV[2]) to the session's set KEYS[1] and lists the others, each with its
+/// node key's value (prefix ARGV[1]): its address, or "" when it has no key (dead, or not
+/// announced yet), in one step, so that of two nodes joining at once the later sees the
+/// earlier.
+const JOIN_AND_LIST: &str = r"
+redis.call('SADD', KEYS[1], ARGV[2])
+local out = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if name ~= ARGV[2] then
+    out[#out + 1] = name
+    out[#out + 1] = redis.call('GET', ARGV[1] .. name) or ''
+  end
+end
+return out
+";
+
 /// Removes the names in ARGV[2..] from the set KEYS[1] when no node key (prefix ARGV[1])
 /// exists for them, in one step: a node whose key reappeared between the table read and
 /// this call (a restart under the same name) keeps its entry.
@@ -43,7 +59,7 @@ return removed
 /// What the broker says of the other nodes that have members of a session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Peers {
-    /// The live nodes (in the current node table, this node excluded) that have members.
+    /// The live nodes (with a node key in the broker, this node excluded) that have members.
     Nodes(Vec<Node>),
     /// The broker cannot be asked now; the string says why, for a 503 / close reason, e.g.
     /// "cluster broker unreachable: cannot tell which nodes serve session NAME".
@@ -304,35 +320,38 @@ impl Directory {
             Request::Here { session, reply } => {
                 self.remember(&session);
                 let key = format!("{SESSION_PREFIX}{session}");
-                let listed = redis::pipe()
-                    .atomic()
-                    .cmd("SADD")
+                // Liveness and addresses from the node keys as they are now, not from this
+                // node's table, which may not list a node that joined in the last second:
+                // two such nodes would each find the other missing, and split the session.
+                let listed = redis::cmd("EVAL")
+                    .arg(JOIN_AND_LIST)
+                    .arg(1)
                     .arg(&key)
+                    .arg(KEY_PREFIX)
                     .arg(me)
-                    .ignore()
-                    .cmd("SMEMBERS")
-                    .arg(&key)
-                    .query::<(Vec<String>,)>(con);
+                    .query::<Vec<String>>(con);
                 let listed = match listed {
-                    Ok((listed,)) => listed,
+                    Ok(listed) => listed,
                     Err(e) => {
                         answer(reply, unreachable(&session));
                         return Err(e);
                     }
                 };
-                if !view.healthy() {
-                    answer(reply, unreachable(&session));
-                    return Ok(());
+                let mut peers = Vec::new();
+                let mut dead = Vec::new();
+                for pair in listed.chunks_exact(2) {
+                    let (name, addr) = (&pair[0], &pair[1]);
+                    if addr.is_empty() {
+                        dead.push(name);
+                    } else if let Ok(addr) = addr.parse() {
+                        peers.push(Node {
+                            name: name.clone(),
+                            addr,
+                        });
+                    } else {
+                        log::warn!("cluster: node {name} advertises {addr:?}, not an address");
+                    }
                 }
-                let table = view.nodes();
-                let (live, dead): (Vec<&String>, Vec<&String>) = listed
-                    .iter()
-                    .filter(|name| name.as_str() != me)
-                    .partition(|name| table.iter().any(|n| &n.name == *name));
-                let peers = live
-                    .into_iter()
-                    .filter_map(|name| table.iter().find(|n| &n.name == name).cloned())
-                    .collect();
                 answer(reply, Peers::Nodes(peers));
                 if settled && !dead.is_empty() {
                     let removed: i64 = redis::cmd("EVAL")
