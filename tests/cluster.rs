@@ -621,3 +621,34 @@ fn the_relay_outlives_its_node_registrations_channels_and_queues_included() {
     let z = relay_client(elsewhere.addr);
     assert!(z.0 != x.0 && z.0 != y.0, "{z:?}");
 }
+
+#[test]
+fn a_full_session_is_full_on_every_node() {
+    let redis_port = free_port();
+    let _redis = redis(redis_port);
+    let full = ["--session-max-members", "2"];
+    let a = node("a", redis_port, &full);
+    let b = node("b", redis_port, &full);
+    let c = node("c", redis_port, &full);
+    converge(&[&a, &b, &c], 3);
+    let mut x = Client::connect(a.addr, "/sessions/pair", Dialect::Rfc6455);
+    let mut y = Client::connect(b.addr, "/sessions/pair", Dialect::Hixie76);
+    ready(&mut x);
+    ready(&mut y);
+    // Where the session has members, a third is refused before the upgrade.
+    let refused = exchange(
+        a.addr,
+        b"GET /sessions/pair HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert_eq!(status_of(&refused), 409);
+    // Where it has none, the upgrade passes, and the other nodes' refusal follows.
+    let mut z = Client::connect(c.addr, "/sessions/pair", Dialect::Rfc6455);
+    assert_eq!(
+        z.recv_message(),
+        Received::Close(Some(1008), "session full".into())
+    );
+    // The two members never saw it.
+    x.send(MessageKind::Text, b"just us");
+    assert_eq!(y.recv_message(), Received::Text("just us".into()));
+}

@@ -27,7 +27,7 @@ use super::{Role, Sessions};
 use crate::cluster::{Peers, BRIDGE_HEADER};
 use crate::cx::Cx;
 use crate::pipe::Host;
-use crate::socket::SocketId;
+use crate::socket::{CloseInfo, SocketId};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -416,13 +416,24 @@ impl Sessions {
 
     /// A waiting client's timer: its links took too long. Whether `id` was waiting.
     pub(super) fn link_patience(&mut self, cx: &mut Cx<'_>, id: SocketId) -> bool {
-        let Some(waiting) = self.mesh.waiting.remove(&id) else {
+        let Some(waiting) = self.mesh.waiting.get(&id) else {
             return false;
         };
         log::warn!(
             "{id}: the nodes of session {} did not answer its links in time",
             waiting.session
         );
+        let why = "the session's other nodes did not answer";
+        self.refuse_waiting(cx, id, close::TRY_AGAIN_LATER, why);
+        true
+    }
+
+    /// Close waiting client `id` with `code` and `why`, and its links with it.
+    fn refuse_waiting(&mut self, cx: &mut Cx<'_>, id: SocketId, code: u16, why: &str) {
+        let Some(waiting) = self.mesh.waiting.remove(&id) else {
+            return;
+        };
+        cx.cancel_timer(id);
         let links: Vec<SocketId> = self
             .mesh
             .opening
@@ -437,14 +448,10 @@ impl Sessions {
             }
         }
         if let Some(socket) = cx.socket(id) {
-            let _ = socket.close(
-                close::TRY_AGAIN_LATER,
-                "the session's other nodes did not answer",
-            );
+            let _ = socket.close(code, why);
         }
         // Its open links (members already) go as a leaving client's do.
         self.client_left(cx, id, &waiting.session);
-        true
     }
 
     /// An outbound link's node answered: it joins its client's session, unseen.
@@ -619,7 +626,12 @@ impl Sessions {
     /// A connection closed that the cluster's side knows: a link that never opened, a
     /// client that never joined, or an outbound link whose client is still here. Whether it
     /// was one of them.
-    pub(super) fn cluster_closed(&mut self, cx: &mut Cx<'_>, id: SocketId) -> bool {
+    pub(super) fn cluster_closed(
+        &mut self,
+        cx: &mut Cx<'_>,
+        id: SocketId,
+        info: &CloseInfo,
+    ) -> bool {
         if let Some(Opening {
             client,
             session,
@@ -628,6 +640,13 @@ impl Sessions {
         }) = self.mesh.opening.remove(&id)
         {
             log::debug!("{client}: the link to node {node} for {session} did not open");
+            if info.code == close::POLICY && self.mesh.waiting.contains_key(&client) {
+                // The session is full there, so it is full: the client hears it as it
+                // would on that node.
+                log::info!("{client}: refused by node {node}: {}", info.reason);
+                self.refuse_waiting(cx, client, close::POLICY, &info.reason);
+                return true;
+            }
             if let Some(Stage::Linking { failures, .. }) =
                 self.mesh.waiting.get_mut(&client).map(|w| &mut w.stage)
             {

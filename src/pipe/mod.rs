@@ -49,6 +49,7 @@ pub(crate) mod hold;
 mod host;
 mod mesh;
 
+use crate::cluster::BRIDGE_HEADER;
 use crate::cx::Cx;
 use crate::handler::{Decision, Handler};
 use crate::settings::HixieBinary;
@@ -851,12 +852,15 @@ impl Handler for Sessions {
             Ok(name) => name,
             Err(why) => return Decision::reject(400, why),
         };
-        let members = self.population(name);
-        if members >= self.options.max_members {
-            return Decision::reject(409, format!("session {name} is full ({members} members)"));
-        }
         if let Some((status, why)) = self.cluster_refusal(request, name) {
             return Decision::reject(status, why);
+        }
+        let members = self.population(name);
+        // A link from another node is refused after its handshake instead, with a close
+        // that its node passes on to the client that wanted to join (`mesh`).
+        let link = self.options.cluster.is_some() && request.header(BRIDGE_HEADER).is_some();
+        if members >= self.options.max_members && !link {
+            return Decision::reject(409, format!("session {name} is full ({members} members)"));
         }
         Decision::Accept {
             subprotocol: suggested.map(str::to_owned),
@@ -908,8 +912,8 @@ impl Handler for Sessions {
         self.timer(cx, id);
     }
 
-    fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, _close: &CloseInfo) {
-        if self.cluster_closed(cx, id) {
+    fn on_close(&mut self, cx: &mut Cx<'_>, id: SocketId, close: &CloseInfo) {
+        if self.cluster_closed(cx, id, close) {
             return;
         }
         self.closed(cx, id);
