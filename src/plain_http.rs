@@ -150,6 +150,31 @@ pub struct HttpReply {
     pub(crate) waker: std::sync::Arc<mio::Waker>,
 }
 
+thread_local! {
+    /// Set on a loop's thread while it calls [`HttpHandler::handle_later`]: a reply dropped
+    /// then (answered at once, the usual case) needs no wake-up, since the loop looks at the
+    /// request right after the call.
+    static IN_HANDLE_LATER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Call `handler.handle_later(request, reply)` as the loop does.
+pub(crate) fn handle_later(
+    handler: &mut dyn HttpHandler,
+    request: &HttpRequest,
+    reply: HttpReply,
+) -> Option<HttpResponse> {
+    /// Clears the mark however the call ends.
+    struct Mark;
+    impl Drop for Mark {
+        fn drop(&mut self) {
+            IN_HANDLE_LATER.with(|m| m.set(false));
+        }
+    }
+    IN_HANDLE_LATER.with(|m| m.set(true));
+    let _mark = Mark;
+    handler.handle_later(request, reply)
+}
+
 impl HttpReply {
     /// Answer the request (if its connection is still there) and wake its loop.
     pub fn send(self, response: HttpResponse) {
@@ -162,7 +187,9 @@ impl HttpReply {
 impl Drop for HttpReply {
     fn drop(&mut self) {
         // Sent or not, the loop looks again (an unsent reply is answered 503).
-        let _ = self.waker.wake();
+        if !IN_HANDLE_LATER.with(std::cell::Cell::get) {
+            let _ = self.waker.wake();
+        }
     }
 }
 

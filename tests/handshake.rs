@@ -282,3 +282,55 @@ fn beyond_max_connections_new_clients_get_503() {
     let answer = exchange(server.addr, V5_REQUEST);
     assert_eq!(status_of(&answer), 503);
 }
+
+/// Answers `/now` at once, `/inline` through the reply on the loop's own thread, `/thread`
+/// from a thread of its own after a while, and drops the reply of `/never` unsent.
+struct Replies;
+
+impl ws::HttpHandler for Replies {
+    fn handle(&mut self, _: &ws::HttpRequest) -> ws::HttpResponse {
+        ws::HttpResponse::text(200, "now")
+    }
+
+    fn handle_later(
+        &mut self,
+        request: &ws::HttpRequest,
+        reply: ws::HttpReply,
+    ) -> Option<ws::HttpResponse> {
+        match request.path.as_str() {
+            "/inline" => reply.send(ws::HttpResponse::text(200, "inline")),
+            "/thread" => {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(200));
+                    reply.send(ws::HttpResponse::text(200, "thread"));
+                });
+            }
+            "/never" => drop(reply),
+            _ => return Some(self.handle(request)),
+        }
+        None
+    }
+}
+
+#[test]
+fn plain_http_answered_now_inline_from_a_thread_or_never() {
+    let server = TestServer::start(
+        ws::Server::builder()
+            .route("/ws", ws::Echo)
+            .plain_http(Replies),
+    );
+    for (path, status, body) in [
+        ("/now", 200, "now"),
+        ("/inline", 200, "inline"),
+        ("/thread", 200, "thread"),
+        ("/never", 503, "no answer: try again later"),
+    ] {
+        let started = Instant::now();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let response = exchange(server.addr, request.as_bytes());
+        assert_eq!(status_of(&response), status, "{path}");
+        assert!(String::from_utf8_lossy(&response).contains(body), "{path}");
+        // Each answer goes out when it is given, not at some later timeout.
+        assert!(started.elapsed() < Duration::from_secs(2), "{path}");
+    }
+}

@@ -36,6 +36,8 @@ impl EventLoop {
             path: request.path,
             later,
         });
+        // Answered (or given up) on this thread already: no wake-up comes for it.
+        self.finish_plain();
     }
 
     /// Answer the parked plain HTTP requests whose answers have come (or whose repliers

@@ -349,7 +349,11 @@ impl EventLoop {
                             waker: std::sync::Arc::clone(&self.waker),
                         };
                         match self.plain_http.as_mut() {
-                            Some(handler) => match handler.handle_later(&request, reply) {
+                            Some(handler) => match crate::plain_http::handle_later(
+                                handler.as_mut(),
+                                &request,
+                                reply,
+                            ) {
                                 Some(response) => response,
                                 None => return self.answer_later(id, request, later),
                             },
