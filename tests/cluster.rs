@@ -129,6 +129,29 @@ fn sessions_span_three_nodes_whole_in_order_and_with_backpressure() {
         ready(&mut on_b);
         let mut on_c = Client::connect(c.addr, &path, Dialect::Rfc6455);
         ready(&mut on_c);
+        if s == 0 {
+            // Each node lists every member, with its dialect and, for the others', its node.
+            for (n, here) in [(&a, "a"), (&b, "b"), (&c, "c")] {
+                let mut seen: Vec<(String, String)> = status(n.addr)["sessions"]["list"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|l| l["name"] == "span-0")
+                    .flat_map(|l| l["members"].as_array().unwrap().clone())
+                    .map(|m| {
+                        let node = m["node"].as_str().unwrap_or(here).to_owned();
+                        (node, m["dialect"].as_str().unwrap().to_owned())
+                    })
+                    .collect();
+                seen.sort();
+                let expected = [("a", "hixie-76"), ("b", "hybi-07"), ("c", "hybi-13")];
+                assert_eq!(
+                    seen,
+                    expected.map(|(n, d)| (n.to_owned(), d.to_owned())),
+                    "node {here}"
+                );
+            }
+        }
         let text = format!("hello {s} from a hixie-76 client on node a");
         on_a.send(MessageKind::Text, text.as_bytes());
         assert_eq!(on_b.recv_message(), Received::Text(text.clone()));

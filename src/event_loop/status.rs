@@ -41,6 +41,7 @@ impl EventLoop {
                         bytes_out: conn.bytes_out,
                         queued: conn.out.len(),
                         paused: conn.paused_by_app || conn.over_high_water,
+                        node: None,
                     },
                 })
             })

@@ -54,7 +54,7 @@
     session: null, // the session's name while joining or joined
     nick: '',
     binary: null, // can the session socket carry files (null until a socket was made)
-    members: [], // [{ id, dialect, secure, bytes_in, bytes_out, queued, paused }]
+    members: [], // [{ id, dialect, secure, bytes_in, bytes_out, queued, paused, node }]
     membersNote: '',
     chat: 0, // chat messages shown (sent and received)
     sending: null, // { name, size, sent } while a file goes out
@@ -594,7 +594,8 @@
       dialect = typeof m.dialect === 'string' ? m.dialect : 'unknown';
       state.members.push({
         id: m.id, dialect: dialect, secure: !!m.secure, bytes_in: m.bytes_in,
-        bytes_out: m.bytes_out, queued: m.queued, paused: !!m.paused
+        bytes_out: m.bytes_out, queued: m.queued, paused: !!m.paused,
+        node: typeof m.node === 'string' ? m.node : null
       });
       li = document.createElement('li');
       li.setAttribute('data-dialect', dialect);
@@ -604,6 +605,7 @@
       name.appendChild(document.createTextNode(dialect));
       li.appendChild(name);
       li.appendChild(document.createTextNode(
+        (typeof m.node === 'string' ? ' on node ' + m.node : '') +
         (m.secure ? ' over TLS' : '') +
         ', in ' + bytes(m.bytes_in || 0) + ', out ' + bytes(m.bytes_out || 0) +
         (m.queued ? ', ' + bytes(m.queued) + ' queued' : '') +

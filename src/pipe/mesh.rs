@@ -39,6 +39,9 @@ use ws_protocols::Dialect;
 /// node listens on, `NAME ADDR` (the other node may not have it in its table yet).
 pub(crate) const NODE_HEADER: &str = "X-Omniws-Node";
 
+/// The request header of a link: the dialect of the client it stands for (for status).
+pub(crate) const DIALECT_HEADER: &str = "X-Omniws-Dialect";
+
 /// What a node sends on an inbound link once every client it has links back to the link's
 /// node: the link's client may then join (and be told "session ready"), since every member
 /// of that node can hear it. The first message on every link; never forwarded.
@@ -149,11 +152,12 @@ impl Sessions {
             .header(BRIDGE_HEADER)
             .is_some()
             .then(|| node_of(request));
+        let remote_dialect = request.header(DIALECT_HEADER).and_then(Dialect::from_name);
         let Ok(session) = self.name_of(request.path()).map(str::to_owned) else {
             return false;
         };
         match from {
-            Some(Some(node)) => self.inbound_opened(cx, id, session, node),
+            Some(Some(node)) => self.inbound_opened(cx, id, session, node, remote_dialect),
             Some(None) => {} // refused by `on_request`
             None => self.client_opened(cx, id, session, dialect),
         }
@@ -344,9 +348,17 @@ impl Sessions {
         };
         let me = cluster.options();
         let from = format!("{} {}", me.node_name, me.advertise);
+        let dialect = self
+            .mesh
+            .waiting
+            .get(&client)
+            .map(|w| w.dialect)
+            .or_else(|| self.members.get(&client).map(|m| m.dialect))
+            .map_or("", Dialect::name);
         let headers = [
             (BRIDGE_HEADER, cluster.bridge_credential()),
             (NODE_HEADER, from.as_str()),
+            (DIALECT_HEADER, dialect),
         ];
         let (host, path) = (addr.to_string(), format!("{}{session}", self.prefix));
         let config = ClientConfig {
@@ -498,6 +510,7 @@ impl Sessions {
         id: SocketId,
         session: String,
         (node, addr): (String, SocketAddr),
+        dialect: Option<Dialect>,
     ) {
         self.mesh.addrs.insert(node.clone(), addr);
         let waiting: Vec<SocketId> = self
@@ -523,6 +536,7 @@ impl Sessions {
             Role::Inbound {
                 node: node.clone(),
                 counted: false,
+                dialect,
             },
         );
         for client in self.clients(&session) {
@@ -546,7 +560,8 @@ impl Sessions {
             matches!(r, Role::Inbound { counted: false, .. })
         });
         for id in uncounted {
-            let Some(Role::Inbound { node, .. }) = self.members.get(&id).map(|m| m.role.clone())
+            let Some(Role::Inbound { node, dialect, .. }) =
+                self.members.get(&id).map(|m| m.role.clone())
             else {
                 continue;
             };
@@ -565,6 +580,7 @@ impl Sessions {
                 member.role = Role::Inbound {
                     node,
                     counted: true,
+                    dialect,
                 };
             }
             self.notice(cx, id, LINK_READY);

@@ -128,7 +128,12 @@ enum Role {
     /// goes to this node's clients, and it gets only what they answer it alone (a refusal
     /// notice). It counts as a member once every client here has an outbound link to its
     /// node (`counted`), so that nobody is told "session ready" before it can be heard.
-    Inbound { node: String, counted: bool },
+    Inbound {
+        node: String,
+        counted: bool,
+        /// The client's dialect there, as its node said (for status pages).
+        dialect: Option<Dialect>,
+    },
     /// A link from client `of` here to another node: it carries what `of` sends, and passes
     /// back to `of` what that node answers it alone. Nobody sees it as a member.
     Outbound { of: SocketId, node: String },
@@ -843,7 +848,15 @@ impl Handler for Sessions {
         }
         // Links stand for members of other nodes (inbound, once counted) or are unseen.
         for name in self.sessions.keys() {
-            report.session(name, &self.with_role(name, Role::counts));
+            let members = self.with_role(name, Role::counts);
+            for id in &members {
+                if let Some(Role::Inbound { node, dialect, .. }) =
+                    self.members.get(id).map(|m| &m.role)
+                {
+                    report.remote_member(*id, node, *dialect);
+                }
+            }
+            report.session(name, &members);
         }
     }
 

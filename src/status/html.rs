@@ -99,11 +99,12 @@ impl Status {
                 for m in &s.members {
                     let _ = write!(
                         o,
-                        "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        "<tr><td>{}</td><td>{}</td><td>{}{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                         html_escape(&s.name),
                         m.id,
                         m.dialect.map_or("?", |d| d.name()),
                         if m.secure { " (TLS)" } else { "" },
+                        m.node.as_deref().map_or(String::new(), |n| format!(" on node {}", html_escape(n))),
                         m.bytes_in,
                         m.bytes_out,
                         m.queued,

@@ -136,6 +136,7 @@ fn member(m: &MemberStatus) -> Value {
         "bytes_out": m.bytes_out,
         "queued": m.queued,
         "paused": m.paused,
+        "node": m.node,
     })
 }
 

@@ -13,7 +13,7 @@ mod prometheus;
 
 use crate::socket::SocketId;
 use crate::stats::StatsSnapshot;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use ws_protocols::Dialect;
 
@@ -168,6 +168,10 @@ pub struct MemberStatus {
     /// Whether reading from it is paused (by its handler, or because its own queue passed
     /// the high-water mark).
     pub paused: bool,
+    /// For a member on another node of a cluster: that node. The connection is then the
+    /// link from that node that stands for the member here, and `dialect` is the member's
+    /// own, as its node said.
+    pub node: Option<String>,
 }
 
 /// One relay client.
@@ -284,6 +288,8 @@ const MESSAGE_BOUNDS: &[f64] = &[
 #[derive(Default)]
 pub struct Report {
     pub(crate) sessions: Vec<(String, Vec<SocketId>)>,
+    /// Members that stand for clients of other nodes: the node, and the client's dialect.
+    pub(crate) remote: HashMap<SocketId, (String, Option<Dialect>)>,
     pub(crate) relay_clients: Vec<RelayClientStatus>,
     pub(crate) cluster: Option<ClusterStatus>,
 }
@@ -292,6 +298,11 @@ impl Report {
     /// A group of connections under a name (a pipe session).
     pub fn session(&mut self, name: &str, members: &[SocketId]) {
         self.sessions.push((name.to_owned(), members.to_vec()));
+    }
+
+    /// Member `id` of a session stands for a client of `node` speaking `dialect`.
+    pub(crate) fn remote_member(&mut self, id: SocketId, node: &str, dialect: Option<Dialect>) {
+        self.remote.insert(id, (node.to_owned(), dialect));
     }
 
     /// The cluster the handler's node belongs to.
@@ -484,7 +495,14 @@ pub(crate) fn snapshot(
             name,
             members: ids
                 .iter()
-                .filter_map(|id| members.get(id).map(|m| (*m).clone()))
+                .filter_map(|id| {
+                    let mut member = (*members.get(id)?).clone();
+                    if let Some((node, dialect)) = report.remote.get(id) {
+                        member.node = Some(node.clone());
+                        member.dialect = dialect.or(member.dialect);
+                    }
+                    Some(member)
+                })
                 .collect(),
         })
         .collect();
