@@ -36,7 +36,8 @@ use ws_protocols::handshake::{ClientConfig, Request};
 use ws_protocols::Dialect;
 
 /// The request header of a link: the name of the node it comes from and the address that
-/// node listens on, `NAME ADDR` (the other node may not have it in its table yet).
+/// node listens on, `NAME ADDR` (the other node may not have it in its table yet; the
+/// address is believed only in a cluster with a token).
 pub(crate) const NODE_HEADER: &str = "X-Omniws-Node";
 
 /// The request header of a link: the dialect of the client it stands for (for status).
@@ -512,7 +513,17 @@ impl Sessions {
         (node, addr): (String, SocketAddr),
         dialect: Option<Dialect>,
     ) {
-        self.mesh.addrs.insert(node.clone(), addr);
+        // A link's word for its node's address is taken only from a cluster with a token
+        // (the link proved it belongs): without one anybody may claim to be a link, and
+        // would have this node connect wherever it said. Others are found in the table.
+        if self
+            .options
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.options().token.is_some())
+        {
+            self.mesh.addrs.insert(node.clone(), addr);
+        }
         let waiting: Vec<SocketId> = self
             .mesh
             .waiting
