@@ -45,15 +45,21 @@ struct Node {
     addr: SocketAddr,
 }
 
-/// A command-line node with its defaults but the cluster options.
+/// A command-line node with its defaults but the cluster options (the test's token).
 fn node(name: &str, redis_port: u16, extra: &[&str]) -> Node {
+    let token = ["--cluster-token", "test-token"];
+    node_with(name, redis_port, &[&token[..], extra].concat())
+}
+
+/// A command-line node with its defaults but the cluster options and `extra`.
+fn node_with(name: &str, redis_port: u16, extra: &[&str]) -> Node {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child: Child = Command::new(env!("CARGO_BIN_EXE_omniws"))
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--cluster", &format!("redis://127.0.0.1:{redis_port}")])
         .args(["--node-name", name, "--advertise", &addr.to_string()])
-        .args(["--cluster-token", "test-token", "--status-details"])
+        .args(["--status-details"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(node_log(name))
@@ -674,4 +680,44 @@ fn a_full_session_is_full_on_every_node() {
     // The two members never saw it.
     x.send(MessageKind::Text, b"just us");
     assert_eq!(y.recv_message(), Received::Text("just us".into()));
+}
+
+#[test]
+fn without_a_token_links_go_only_to_nodes_in_the_table() {
+    let redis_port = free_port();
+    let _redis = redis(redis_port);
+    let a = node_with("a", redis_port, &[]);
+    let b = node_with("b", redis_port, &[]);
+    converge(&[&a, &b], 2);
+    let mut x = Client::connect(a.addr, "/sessions/open", Dialect::Rfc6455);
+    let mut y = Client::connect(b.addr, "/sessions/open", Dialect::Hybi08);
+    ready(&mut x);
+    ready(&mut y);
+    x.send(MessageKind::Text, b"no token needed between listed nodes");
+    assert_eq!(
+        y.recv_message(),
+        Received::Text("no token needed between listed nodes".into())
+    );
+    // A would-be link naming a node nobody lists, at an address of its choosing: a is not
+    // sent there, and the link is dropped rather than answered.
+    let decoy = TcpListener::bind("127.0.0.1:0").unwrap();
+    decoy.set_nonblocking(true).unwrap();
+    let claimed = format!("ghost {}", decoy.local_addr().unwrap());
+    let headers = [
+        ("X-Omniws-Bridge", "1"),
+        ("X-Omniws-Node", claimed.as_str()),
+    ];
+    let mut fake =
+        Client::connect_full(a.addr, "/sessions/open", Dialect::Rfc6455, &[], &headers).unwrap();
+    assert!(matches!(
+        fake.recv_message(),
+        Received::Close(..) | Received::Eof
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        decoy.accept().is_err(),
+        "a connected to the address the link named"
+    );
+    x.send(MessageKind::Text, b"still two");
+    assert_eq!(y.recv_message(), Received::Text("still two".into()));
 }
