@@ -2,7 +2,7 @@
 //! received always inflates completely.
 
 use super::{Compression, Scope, StreamParams, TAIL};
-use flate2::{Compress, Compression as Level, FlushCompress};
+use flate2::{Compress, FlushCompress};
 
 /// Compresses our payload; one per connection that negotiated compression.
 pub struct Deflater {
@@ -69,13 +69,7 @@ impl Deflater {
     /// go.
     pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) {
         let bits = self.params.window_bits;
-        let zlib = self.zlib.get_or_insert_with(|| {
-            Box::new(Compress::new_with_window_bits(
-                Level::new(LEVEL),
-                false,
-                bits,
-            ))
-        });
+        let zlib = self.zlib.get_or_insert_with(|| spare::take(bits));
         let start = out.len();
         let mut used = 0;
         loop {
@@ -115,14 +109,142 @@ impl Deflater {
     /// negotiated for it. Only between messages (permessage-deflate) or frames
     /// (deflate-frame), never inside one.
     pub fn forget_context(&mut self) {
-        self.zlib = None;
+        if let Some(zlib) = self.zlib.take() {
+            spare::give_back(self.params.window_bits, zlib);
+        }
     }
 
     /// The stream ended without a last call to [`Deflater::compress`] (a message whose
     /// remaining bytes were none): drop the state unless the context is kept.
     pub fn end_stream(&mut self) {
         if !self.params.keep_context {
-            self.zlib = None;
+            self.forget_context();
         }
+    }
+}
+
+impl Drop for Deflater {
+    /// A closing connection's state serves the next one.
+    fn drop(&mut self) {
+        self.forget_context();
+    }
+}
+
+/// zlib states let go of by this thread's connections, kept for the next message that
+/// needs one: without context takeover every message starts a fresh stream, and resetting
+/// a state costs about two thirds of making one (a 1 KiB JSON message: 5.4 against 8.5 µs
+/// with zlib-rs, window 15, level 7, compressing included). A loop runs on one thread and
+/// compresses one message at a time per connection, so a few states serve all of its lean
+/// connections; beyond [`spare::MAX`] a state is freed. What a connection holds between
+/// messages is unchanged: nothing, unless it keeps its context.
+mod spare {
+    use super::LEVEL;
+    use flate2::{Compress, Compression as Level};
+    use std::cell::RefCell;
+
+    /// Spare states kept per thread, about 300 KiB each.
+    pub(super) const MAX: usize = 4;
+
+    thread_local! {
+        /// Each with the window it was made for (a reset keeps it).
+        static SPARE: RefCell<Vec<(u8, Box<Compress>)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A state for a fresh stream with a `bits` window: a spare one reset, or a new one.
+    pub(super) fn take(bits: u8) -> Box<Compress> {
+        let spare = SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            let at = spare.iter().position(|(b, _)| *b == bits)?;
+            Some(spare.swap_remove(at).1)
+        });
+        match spare {
+            Some(mut zlib) => {
+                zlib.reset();
+                zlib
+            }
+            None => Box::new(Compress::new_with_window_bits(
+                Level::new(LEVEL),
+                false,
+                bits,
+            )),
+        }
+    }
+
+    /// Keep `zlib` (made for a `bits` window) for another stream, or free it.
+    pub(super) fn give_back(bits: u8, zlib: Box<Compress>) {
+        // While the thread ends, its spares are gone: the state is just freed.
+        let _ = SPARE.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < MAX {
+                spare.push((bits, zlib));
+            }
+        });
+    }
+
+    /// How many states this thread keeps now.
+    #[cfg(test)]
+    pub(super) fn count() -> usize {
+        SPARE.with(|spare| spare.borrow().len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compression::{Compression, Scope, StreamParams};
+
+    fn lean(bits: u8) -> Deflater {
+        let params = StreamParams {
+            window_bits: bits,
+            keep_context: false,
+        };
+        let agreed = Compression {
+            scope: Scope::Message,
+            ours: params,
+            theirs: params,
+        };
+        Deflater::new(&agreed, 0)
+    }
+
+    fn message(deflater: &mut Deflater, text: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        deflater.compress(text, &mut out, true);
+        out
+    }
+
+    #[test]
+    fn a_spare_state_compresses_as_a_new_one_and_the_spares_are_bounded() {
+        // Runs on a thread of its own: the spares are per thread.
+        std::thread::spawn(|| {
+            let text = br#"{"name":"value","list":[1,2,3],"name2":"value"}"#.repeat(20);
+            let other = b"something else entirely, twice: something else entirely".to_vec();
+            let mut first = lean(15);
+            let fresh = message(&mut first, &text);
+            assert!(
+                !first.holds_state(),
+                "a lean connection holds nothing between messages"
+            );
+            assert_eq!(spare::count(), 1);
+            // Reused for another stream, after a different one: no history carried over.
+            let mut second = lean(15);
+            message(&mut second, &other);
+            assert_eq!(message(&mut second, &text), fresh);
+            assert_eq!(spare::count(), 1);
+            // Another window gets a state of its own.
+            let mut narrow = lean(10);
+            let narrow_out = message(&mut narrow, &text);
+            assert_eq!(message(&mut lean(10), &text), narrow_out);
+            assert_eq!(spare::count(), 2);
+            // Many connections mid-message at once, then all done: at most MAX kept.
+            let mut many: Vec<Deflater> = (0..10).map(|_| lean(15)).collect();
+            for d in &mut many {
+                let mut out = Vec::new();
+                d.compress(&text, &mut out, false);
+            }
+            drop(many);
+            assert_eq!(spare::count(), spare::MAX);
+        })
+        .join()
+        .unwrap();
     }
 }
