@@ -257,19 +257,28 @@ impl Sessions {
             .collect()
     }
 
-    /// The nodes `client` has a link to, open or opening.
-    fn links_of(&self, client: SocketId, session: &str) -> HashSet<String> {
-        let open = self.with_role(
+    /// The outbound links of `client`, open (members of `session`).
+    fn outbound_of(&self, client: SocketId, session: &str) -> Vec<SocketId> {
+        self.with_role(
             session,
             |r| matches!(r, Role::Outbound { of, .. } if *of == client),
-        );
-        let mut nodes: HashSet<String> = open
+        )
+    }
+
+    /// The nodes `client` has an open link to.
+    fn open_links_of(&self, client: SocketId, session: &str) -> HashSet<String> {
+        self.outbound_of(client, session)
             .iter()
             .filter_map(|id| match &self.members.get(id)?.role {
                 Role::Outbound { node, .. } => Some(node.clone()),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// The nodes `client` has a link to, open or opening.
+    fn links_of(&self, client: SocketId, session: &str) -> HashSet<String> {
+        let mut nodes = self.open_links_of(client, session);
         nodes.extend(
             self.mesh
                 .opening
@@ -278,6 +287,23 @@ impl Sessions {
                 .map(|o| o.node.clone()),
         );
         nodes
+    }
+
+    /// The clients waiting to join `session`.
+    fn waiting_in(&self, session: &str) -> Vec<SocketId> {
+        self.mesh
+            .waiting
+            .iter()
+            .filter(|(_, w)| w.session == session)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Whether `id` is a client of this node in a session.
+    fn is_client(&self, id: SocketId) -> bool {
+        self.members
+            .get(&id)
+            .is_some_and(|m| m.role == Role::Client)
     }
 
     /// Take a waiting client a step on: link it to every node with clients in its session
@@ -443,25 +469,31 @@ impl Sessions {
 
     /// Close waiting client `id` with `code` and `why`, and its links with it.
     fn refuse_waiting(&mut self, cx: &mut Cx<'_>, id: SocketId, code: u16, why: &str) {
+        if let Some(socket) = cx.socket(id) {
+            let _ = socket.close(code, why);
+        }
+        self.drop_waiting(cx, id);
+    }
+
+    /// Waiting client `id` will not join: its links go, open or opening, and the session's
+    /// too if nobody else here is in it.
+    fn drop_waiting(&mut self, cx: &mut Cx<'_>, id: SocketId) {
         let Some(waiting) = self.mesh.waiting.remove(&id) else {
             return;
         };
         cx.cancel_timer(id);
-        let links: Vec<SocketId> = self
+        let opening: Vec<SocketId> = self
             .mesh
             .opening
             .iter()
             .filter(|(_, o)| o.client == id)
             .map(|(link, _)| *link)
             .collect();
-        for link in links {
+        for link in opening {
             self.mesh.opening.remove(&link);
             if let Some(socket) = cx.socket(link) {
                 let _ = socket.close(close::GOING_AWAY, "member left");
             }
-        }
-        if let Some(socket) = cx.socket(id) {
-            let _ = socket.close(code, why);
         }
         // Its open links (members already) go as a leaving client's do.
         self.client_left(cx, id, &waiting.session);
@@ -480,10 +512,11 @@ impl Sessions {
             .waiting
             .get(&client)
             .is_some_and(|w| w.session == session);
-        let member = self
-            .members
-            .get(&client)
-            .is_some_and(|m| m.role == Role::Client && m.session == session);
+        let member = self.is_client(client)
+            && self
+                .members
+                .get(&client)
+                .is_some_and(|m| m.session == session);
         if !waiting && !member {
             if let Some(socket) = cx.socket(link) {
                 let _ = socket.close(close::NORMAL, "member left");
@@ -524,13 +557,7 @@ impl Sessions {
         {
             self.mesh.addrs.insert(node.clone(), addr);
         }
-        let waiting: Vec<SocketId> = self
-            .mesh
-            .waiting
-            .iter()
-            .filter(|(_, w)| w.session == session)
-            .map(|(id, _)| *id)
-            .collect();
+        let waiting = self.waiting_in(&session);
         if self.clients(&session).is_empty() && waiting.is_empty() {
             // The directory was a moment behind: the other node learns it from the close.
             if let Some(socket) = cx.socket(id) {
@@ -571,28 +598,19 @@ impl Sessions {
             matches!(r, Role::Inbound { counted: false, .. })
         });
         for id in uncounted {
-            let Some(Role::Inbound { node, dialect, .. }) =
-                self.members.get(&id).map(|m| m.role.clone())
-            else {
+            let Some(Role::Inbound { node, .. }) = self.members.get(&id).map(|m| &m.role) else {
                 continue;
             };
-            let answered = clients.iter().all(|&c| {
-                !self
-                    .with_role(
-                        session,
-                        |r| matches!(r, Role::Outbound { of, node: n } if *of == c && *n == node),
-                    )
-                    .is_empty()
-            });
-            if !answered {
+            if !clients
+                .iter()
+                .all(|&c| self.open_links_of(c, session).contains(node))
+            {
                 continue;
             }
-            if let Some(member) = self.members.get_mut(&id) {
-                member.role = Role::Inbound {
-                    node,
-                    counted: true,
-                    dialect,
-                };
+            if let Some(Role::Inbound { counted, .. }) =
+                self.members.get_mut(&id).map(|m| &mut m.role)
+            {
+                *counted = true;
             }
             self.notice(cx, id, LINK_READY);
             self.counted(cx, id);
@@ -619,11 +637,7 @@ impl Sessions {
         if self.options.cluster.is_none() {
             return;
         }
-        let outbound = self.with_role(
-            session,
-            |r| matches!(r, Role::Outbound { of, .. } if *of == client),
-        );
-        for link in outbound {
+        for link in self.outbound_of(client, session) {
             if let Some(socket) = cx.socket(link) {
                 let _ = socket.close(close::NORMAL, "member left");
             }
@@ -637,9 +651,7 @@ impl Sessions {
         let Some(cluster) = self.options.cluster.clone() else {
             return;
         };
-        if !self.clients(session).is_empty()
-            || self.mesh.waiting.values().any(|w| w.session == session)
-        {
+        if !self.clients(session).is_empty() || !self.waiting_in(session).is_empty() {
             return;
         }
         for link in self.with_role(session, |r| *r != Role::Client) {
@@ -679,26 +691,13 @@ impl Sessions {
             {
                 *failures.entry(node).or_default() += 1;
                 self.advance(cx, client);
-            } else if self
-                .members
-                .get(&client)
-                .is_some_and(|m| m.role == Role::Client)
-            {
+            } else if self.is_client(client) {
                 self.unlink_node(cx, &session, &node);
             }
             return true;
         }
-        if let Some(waiting) = self.mesh.waiting.remove(&id) {
-            let links = self.with_role(
-                &waiting.session,
-                |r| matches!(r, Role::Outbound { of, .. } if *of == id),
-            );
-            for link in links {
-                if let Some(socket) = cx.socket(link) {
-                    let _ = socket.close(close::NORMAL, "member left");
-                }
-            }
-            self.session_unused(cx, &waiting.session);
+        if self.mesh.waiting.contains_key(&id) {
+            self.drop_waiting(cx, id);
             return true;
         }
         let Some((Role::Outbound { of, node }, session)) = self
@@ -713,11 +712,7 @@ impl Sessions {
         // its side was too slow): that node's members here go too, so that both sides see
         // the same members. Linking again at once would race the same close; a client
         // that joins there later links here, and this client links back then.
-        if self
-            .members
-            .get(&of)
-            .is_some_and(|m| m.role == Role::Client)
-        {
+        if self.is_client(of) {
             self.unlink_node(cx, &session, &node);
         }
         true
