@@ -30,30 +30,22 @@ const MAX_PENDING: usize = 4096;
 /// Adds this node (ARGV[2]) to the session's set KEYS[1] and lists the others, each with its
 /// node key's value (prefix ARGV[1]): its address, or "" when it has no key (dead, or not
 /// announced yet), in one step, so that of two nodes joining at once the later sees the
-/// earlier.
+/// earlier. With ARGV[3] = "1" (the broker session is settled: a node without a key is
+/// dead, not merely not yet announced again) those without a key are removed too.
 const JOIN_AND_LIST: &str = r"
 redis.call('SADD', KEYS[1], ARGV[2])
 local out = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if name ~= ARGV[2] then
+    local addr = redis.call('GET', ARGV[1] .. name)
+    if not addr and ARGV[3] == '1' then
+      redis.call('SREM', KEYS[1], name)
+    end
     out[#out + 1] = name
-    out[#out + 1] = redis.call('GET', ARGV[1] .. name) or ''
+    out[#out + 1] = addr or ''
   end
 end
 return out
-";
-
-/// Removes the names in ARGV[2..] from the set KEYS[1] when no node key (prefix ARGV[1])
-/// exists for them, in one step: a node whose key reappeared between the table read and
-/// this call (a restart under the same name) keeps its entry.
-const PRUNE_DEAD: &str = r"
-local removed = 0
-for i = 2, #ARGV do
-  if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 0 then
-    removed = removed + redis.call('SREM', KEYS[1], ARGV[i])
-  end
-end
-return removed
 ";
 
 /// What the broker says of the other nodes that have members of a session.
@@ -245,8 +237,8 @@ impl Directory {
     }
 
     /// Serve requests until `deadline` (the next refresh), over `con`. `settled`: the
-    /// session with the broker has lasted a node key's life, so a node missing from the
-    /// table is dead, not merely not yet announced. A Redis error ends the wait (the
+    /// session with the broker has lasted a node key's life, so a node without a key in
+    /// the broker is dead, not merely not yet announced. A Redis error ends the wait (the
     /// request it hit is answered with [`Peers::Unreachable`]); the caller reconnects.
     pub(super) fn serve_until(
         &mut self,
@@ -329,6 +321,7 @@ impl Directory {
                     .arg(&key)
                     .arg(KEY_PREFIX)
                     .arg(me)
+                    .arg(if settled { "1" } else { "0" })
                     .query::<Vec<String>>(con);
                 let listed = match listed {
                     Ok(listed) => listed,
@@ -354,16 +347,7 @@ impl Directory {
                 }
                 answer(reply, Peers::Nodes(peers));
                 if settled && !dead.is_empty() {
-                    let removed: i64 = redis::cmd("EVAL")
-                        .arg(PRUNE_DEAD)
-                        .arg(1)
-                        .arg(&key)
-                        .arg(KEY_PREFIX)
-                        .arg(&dead)
-                        .query(con)?;
-                    if removed > 0 {
-                        log::debug!("cluster: session {session}: dead nodes {dead:?} unlisted");
-                    }
+                    log::debug!("cluster: session {session}: dead nodes {dead:?} unlisted");
                 }
                 Ok(())
             }
