@@ -86,6 +86,15 @@ fn node_log(name: &str) -> Stdio {
     }
 }
 
+/// Nodes a, b and c with `extra` options, once each lists all three.
+fn three_nodes(redis_port: u16, extra: &[&str]) -> (Node, Node, Node) {
+    let a = node("a", redis_port, extra);
+    let b = node("b", redis_port, extra);
+    let c = node("c", redis_port, extra);
+    converge(&[&a, &b, &c], 3);
+    (a, b, c)
+}
+
 fn status(addr: SocketAddr) -> Value {
     let response = exchange(addr, b"GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status_of(&response), 200);
@@ -121,10 +130,7 @@ fn ready(client: &mut Client) {
 fn sessions_span_three_nodes_whole_in_order_and_with_backpressure() {
     let redis_port = free_port();
     let _redis = redis(redis_port);
-    let a = node("a", redis_port, &[]);
-    let b = node("b", redis_port, &[]);
-    let c = node("c", redis_port, &[]);
-    converge(&[&a, &b, &c], 3);
+    let (a, b, c) = three_nodes(redis_port, &[]);
 
     // Sessions with a member on each node, in three dialects, text and binary both ways.
     for s in 0..6 {
@@ -222,10 +228,7 @@ fn sessions_span_three_nodes_whole_in_order_and_with_backpressure() {
 fn a_dead_node_takes_only_its_own_members_and_a_lost_broker_only_new_joins() {
     let redis_port = free_port();
     let mut broker = redis(redis_port);
-    let a = node("a", redis_port, &["--session-leave-notice", "left"]);
-    let b = node("b", redis_port, &["--session-leave-notice", "left"]);
-    let c = node("c", redis_port, &["--session-leave-notice", "left"]);
-    converge(&[&a, &b, &c], 3);
+    let (a, b, c) = three_nodes(redis_port, &["--session-leave-notice", "left"]);
     // A session with a member on every node.
     let path = "/sessions/kept";
     let mut on_a = Client::connect(a.addr, path, Dialect::Hybi07);
@@ -573,12 +576,9 @@ fn the_relay_outlives_its_node_registrations_channels_and_queues_included() {
     let redis_port = free_port();
     let _broker = redis(redis_port);
     let admin = ["--relay-admin-token", "admin"];
-    let a = node("a", redis_port, &admin);
-    let b = node("b", redis_port, &admin);
-    let c = node("c", redis_port, &admin);
+    let (a, b, c) = three_nodes(redis_port, &admin);
     let nodes = [&a, &b, &c];
     let names = ["a", "b", "c"];
-    converge(&nodes, 3);
     let owner = relay_node(&nodes, &names);
     let others: Vec<usize> = (0..3).filter(|&i| i != owner).collect();
 
@@ -656,10 +656,7 @@ fn a_full_session_is_full_on_every_node() {
     let redis_port = free_port();
     let _redis = redis(redis_port);
     let full = ["--session-max-members", "2"];
-    let a = node("a", redis_port, &full);
-    let b = node("b", redis_port, &full);
-    let c = node("c", redis_port, &full);
-    converge(&[&a, &b, &c], 3);
+    let (a, b, c) = three_nodes(redis_port, &full);
     let mut x = Client::connect(a.addr, "/sessions/pair", Dialect::Rfc6455);
     let mut y = Client::connect(b.addr, "/sessions/pair", Dialect::Hixie76);
     ready(&mut x);
