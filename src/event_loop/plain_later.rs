@@ -19,61 +19,64 @@ pub(super) struct PendingPlain {
 
 impl EventLoop {
     /// Park a plain HTTP request whose handler answers later: nothing more is read from it,
-    /// and [`EventLoop::finish_plain`] writes the answer when it comes.
+    /// and [`EventLoop::finish_plain`] writes the answer when it comes. One answered (or
+    /// given up) on this thread already, during the handler's call, is answered now: no
+    /// wake-up comes for it.
     pub(super) fn answer_later(
         &mut self,
         id: SocketId,
         request: HttpRequest,
         later: Receiver<HttpResponse>,
     ) {
-        if let Some(conn) = self.conns.get_mut(id) {
-            conn.phase = Phase::Failing;
-        }
-        self.pending_plain.push(PendingPlain {
+        let pending = PendingPlain {
             id,
             head_only: request.method == "HEAD",
             method: request.method,
             path: request.path,
             later,
-        });
-        // Answered (or given up) on this thread already: no wake-up comes for it.
-        self.finish_plain();
+        };
+        if let Some(pending) = self.answer_if_come(pending) {
+            if let Some(conn) = self.conns.get_mut(id) {
+                conn.phase = Phase::Failing;
+            }
+            self.pending_plain.push(pending);
+        }
     }
 
     /// Answer the parked plain HTTP requests whose answers have come (or whose repliers
     /// gave up: 503); forget those whose connections are gone (the handshake timeout ends
     /// a connection whose answer never comes).
     pub(super) fn finish_plain(&mut self) {
-        let mut i = 0;
-        while i < self.pending_plain.len() {
-            let pending = &self.pending_plain[i];
-            let response = match pending.later.try_recv() {
-                Ok(response) => response,
-                Err(TryRecvError::Disconnected) => {
-                    HttpResponse::text(503, "no answer: try again later")
+        for pending in std::mem::take(&mut self.pending_plain) {
+            if let Some(pending) = self.answer_if_come(pending) {
+                if self.conns.get(pending.id).is_some() {
+                    self.pending_plain.push(pending);
                 }
-                Err(TryRecvError::Empty) => {
-                    if self.conns.get(pending.id).is_some() {
-                        i += 1;
-                    } else {
-                        self.pending_plain.swap_remove(i);
-                    }
-                    continue;
-                }
-            };
-            let done = self.pending_plain.swap_remove(i);
-            if self.conns.get(done.id).is_none() {
-                continue;
             }
-            log::info!(
-                "{}: {} {} -> {} (answered later)",
-                done.id,
-                done.method,
-                done.path,
-                response.status
-            );
-            self.answer_plain(done.id, &response, done.head_only);
         }
         self.service_touched();
+    }
+
+    /// Answer `pending` if its answer has come or its replier gave up (503); give it back
+    /// if it still waits.
+    fn answer_if_come(&mut self, pending: PendingPlain) -> Option<PendingPlain> {
+        let response = match pending.later.try_recv() {
+            Ok(response) => response,
+            Err(TryRecvError::Disconnected) => {
+                HttpResponse::text(503, "no answer: try again later")
+            }
+            Err(TryRecvError::Empty) => return Some(pending),
+        };
+        if self.conns.get(pending.id).is_some() {
+            log::info!(
+                "{}: {} {} -> {} (answered later)",
+                pending.id,
+                pending.method,
+                pending.path,
+                response.status
+            );
+            self.answer_plain(pending.id, &response, pending.head_only);
+        }
+        None
     }
 }
